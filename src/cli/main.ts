@@ -1,0 +1,19 @@
+// The `grid` command line: one subcommand per file in src/cli/, assembled here.
+// Run through npm scripts or bin/grid.js so Node 24 (the devDependency) executes it.
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Effect } from "effect"
+import { Command } from "effect/cli"
+import { daemonCommand } from "./daemon.ts"
+
+const grid = Command.make("grid").pipe(
+  Command.withDescription("grid: a load-test node agent and its controller"),
+  Command.withSubcommands([
+    daemonCommand
+  ])
+)
+
+grid.pipe(
+  Command.run({ version: "0.1.0" }),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain
+)
