@@ -1,0 +1,85 @@
+// Raw control-message bytes -> a typed command, or a typed rejection with a protocol code
+// and a readable message. Pure and synchronous: the control listener calls it per message.
+import { Result, Schema, SchemaIssue } from "effect"
+import { type Command, commandSchemas, tools } from "../protocol/commands.ts"
+import type { RejectCode } from "../protocol/events.ts"
+import { isId } from "../protocol/names.ts"
+
+export interface Rejection {
+  readonly code: RejectCode
+  readonly message: string
+  /** Present when the raw command had a readable testId (the event goes on its subject). */
+  readonly testId?: string | undefined
+  readonly commandId?: string | undefined
+}
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
+const decoders: Record<Command["kind"], (u: unknown) => Result.Result<Command, Schema.SchemaError>> = {
+  start: Schema.decodeUnknownResult(commandSchemas.start),
+  stop: Schema.decodeUnknownResult(commandSchemas.stop),
+  go: Schema.decodeUnknownResult(commandSchemas.go),
+  drain: Schema.decodeUnknownResult(commandSchemas.drain)
+}
+const textDecoder = new TextDecoder("utf-8", { fatal: true })
+
+export const decodeCommand = (data: Uint8Array, maxBytes: number): Result.Result<Command, Rejection> => {
+  if (data.byteLength > maxBytes) {
+    return Result.fail({
+      code: "invalid_command",
+      message: `command is ${data.byteLength} bytes, more than the node's limit of ${maxBytes}`
+    })
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(textDecoder.decode(data))
+  } catch (e) {
+    return Result.fail({ code: "invalid_command", message: `command is not UTF-8 JSON: ${(e as Error).message}` })
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return Result.fail({ code: "invalid_command", message: "command must be a JSON object" })
+  }
+  const obj = raw as Record<string, unknown>
+  const testId = isId(obj.testId) ? obj.testId : undefined
+  const commandId = typeof obj.commandId === "string" && obj.commandId.length > 0 && obj.commandId.length <= 128
+    ? obj.commandId
+    : undefined
+  const reject = (code: RejectCode, message: string) => Result.fail<Rejection>({ code, message, testId, commandId })
+  const kind = obj.kind
+  if (kind !== "start" && kind !== "stop" && kind !== "go" && kind !== "drain") {
+    return reject("invalid_command", `unknown command kind ${JSON.stringify(kind)}; expected start, stop, go or drain`)
+  }
+  const decoded = decoders[kind](raw)
+  if (Result.isFailure(decoded)) {
+    return reject("invalid_command", `invalid ${kind} command: ${formatIssue(decoded.failure.issue)}`)
+  }
+  const command = decoded.success
+  if (command.kind === "start") {
+    if (!(tools as ReadonlyArray<string>).includes(command.tool)) {
+      return reject("unsupported_tool", `tool ${JSON.stringify(command.tool)} is not one of ${tools.join(", ")}`)
+    }
+    for (const file of command.files ?? []) {
+      const problem = checkRelativePath(file.path)
+      if (problem) return reject("invalid_command", `file ${JSON.stringify(file.path)} ${problem}`)
+    }
+    if (command.entry !== undefined) {
+      const problem = checkRelativePath(command.entry)
+      if (problem) return reject("invalid_command", `entry ${JSON.stringify(command.entry)} ${problem}`)
+    }
+  }
+  return Result.succeed(command)
+}
+
+/** Static check of a work-directory-relative path; symlinks are checked again when writing. */
+export const checkRelativePath = (path: string): string | undefined => {
+  if (path.includes("\0")) return "contains a NUL byte"
+  if (path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path)) return "is absolute"
+  const parts = path.split(/[/\\]+/)
+  let depth = 0
+  for (const part of parts) {
+    if (part === "..") depth--
+    else if (part !== "." && part !== "") depth++
+    if (depth < 0) return "escapes the work directory"
+  }
+  if (depth === 0) return "names the work directory itself"
+  return undefined
+}

@@ -1,0 +1,56 @@
+// The runner backend interface: how a prepared tool invocation becomes a running thing
+// (a local process group, or a docker container) and how it is stopped. The test runner
+// (src/runner/TestRunner.ts) drives any backend through this; the process and docker
+// backends pass one conformance suite (test/backend-conformance.ts).
+import type { Duration, Effect, Scope } from "effect"
+import { Schema } from "effect"
+
+export type RunnerName = "process" | "docker"
+
+/** What a tool adapter produced for one test, ready to launch. */
+export interface LaunchSpec {
+  readonly testId: string
+  readonly nodeId: string
+  /** The test's work directory on the host; the process backend runs in it, docker mounts it. */
+  readonly workDir: string
+  /** argv; for the process backend argv[0] is the executable (never a shell string). For
+   * docker it is the container command (after the image), empty for the image's default. */
+  readonly argv: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+  /** docker only: the image to run. */
+  readonly image?: string | undefined
+  readonly limits?: { readonly cpus?: number | undefined; readonly memoryMb?: number | undefined } | undefined
+  /** Called for every line the tool prints (both streams), for log capture. */
+  readonly onLine?: ((stream: "stdout" | "stderr", line: string) => void) | undefined
+}
+
+/** How a tool ended on its own (or after a stop). `signal` is set when it was killed by one. */
+export interface ToolExit {
+  readonly exitCode: number | null
+  readonly signal: string | null
+}
+
+export interface RunningTool {
+  /** `{pid}` for processes, `{containerId}` for docker: the `started` event carries it. */
+  readonly ref: { readonly pid: number } | { readonly containerId: string }
+  /** Waits until the tool has exited. Never fails: an unknown end is `{exitCode: null}`. */
+  readonly exit: Effect.Effect<ToolExit>
+  /** Graceful stop: polite signal to the whole group / container, then a forced kill
+   * after `grace`; completes once everything is gone. */
+  readonly stop: (grace: Duration.Duration) => Effect.Effect<void>
+}
+
+export class LaunchError extends Schema.TaggedError<LaunchError>()("LaunchError", {
+  /** Protocol error code for the `failed` event (e.g. `launch_failed`, `docker_unavailable`, `image_missing`). */
+  code: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface RunnerBackend {
+  readonly name: RunnerName
+  /** Whether this backend can launch right now (binary present, daemon reachable). */
+  readonly available: Effect.Effect<boolean>
+  /** Starts the tool. Closing the scope forces it gone (kill after the backend's default
+   * grace, container removed) whatever happened, so interruption always cleans up. */
+  readonly launch: (spec: LaunchSpec) => Effect.Effect<RunningTool, LaunchError, Scope.Scope>
+}
