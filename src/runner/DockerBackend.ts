@@ -1,0 +1,211 @@
+// Runner backend "docker": the tool as a container started through the `docker` CLI
+// (DockerCli). `docker run -d` with the node and test as labels, a unique name, a cidfile,
+// the work directory mounted at a fixed path, host networking, `--init`, every capability
+// dropped, no new privileges, resource limits; logs followed with `docker logs -f`; the exit
+// code from `docker wait`. Stop = `docker stop -t <grace>` then `docker rm -f`. The removal
+// is registered as a finalizer BEFORE `docker run`, by name, so a container that `docker run`
+// created and then failed on (or that an interruption caught mid-call) is removed too; what
+// still slips through (a daemon killed with SIGKILL) is the orphan sweep's (OrphanSweep.ts).
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { constants as osConstants, tmpdir } from "node:os"
+import { join } from "node:path"
+import { Context, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import type { LaunchSpec, RunnerBackend, RunningTool, ToolExit } from "./Backend.ts"
+import { LaunchError } from "./Backend.ts"
+import { DockerCli, type DockerCliShape, type DockerError } from "./DockerCli.ts"
+
+/** Where the test's work directory appears inside the container (ToolContext.toolWorkDir). */
+export const dockerWorkMount = "/grid/work"
+/** Labels every grid container carries; the orphan sweep filters on them. */
+export const nodeLabel = "grid.node"
+export const testLabel = "grid.test"
+
+export interface DockerBackendOptions {
+  /** How long closing the launch scope waits after the polite stop before the kill. */
+  readonly forcedGrace: Duration.Input
+  /** `--network`; `host` by default (works without a bridge, and targets on 127.0.0.1 stay reachable). */
+  readonly network?: string | undefined
+  /** `--pids-limit`; JMeter runs one thread per user, so keep it generous. */
+  readonly pidsLimit?: number | undefined
+  /** `--user`; by default the owner of the work directory, so the files the tool writes
+   * belong to the node and its cleanup can remove them. `"image"` keeps the image's user. */
+  readonly user?: string | undefined
+  /** Pull a missing image (`missing`, the default) or fail at once (`never`). */
+  readonly pull?: "missing" | "never" | undefined
+  /** Capabilities to keep after `--cap-drop ALL` (none of the supported tools needs one). */
+  readonly capAdd?: ReadonlyArray<string> | undefined
+}
+
+export class DockerBackend extends Context.Service<DockerBackend, RunnerBackend>()("grid/runner/DockerBackend") {
+  static readonly layer = (options: DockerBackendOptions) =>
+    Layer.effect(
+      DockerBackend,
+      Effect.gen(function*() {
+        const cli = yield* DockerCli
+        return DockerBackend.of(make(cli, options))
+      })
+    )
+}
+
+const toLaunchError = (e: DockerError) => new LaunchError({ code: e.code, message: e.message })
+
+/** docker's `stop -t` takes whole seconds; never round a grace down to an immediate kill. */
+const graceSeconds = (grace: Duration.Duration) => String(Math.max(0, Math.ceil(Duration.toMillis(grace) / 1000)))
+
+const signalNames = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name]))
+
+/** `--init` (tini) and docker report a signal death as 128 + signal number. */
+const toExit = (code: number): ToolExit => ({
+  exitCode: code,
+  signal: code > 128 && code < 160 ? signalNames.get(code - 128) ?? null : null
+})
+
+export const containerName = (spec: Pick<LaunchSpec, "nodeId" | "testId">, suffix: string) =>
+  `grid-${spec.nodeId}-${spec.testId}-${suffix}`
+
+const make = (cli: DockerCliShape, options: DockerBackendOptions): RunnerBackend => {
+  const forcedGrace = Duration.fromInputUnsafe(options.forcedGrace)
+
+  const ensureImage = (image: string) =>
+    cli.execRaw(["image", "inspect", "--format", "{{.Id}}", image], { timeout: "30 seconds" }).pipe(
+      Effect.flatMap((r) => {
+        if (r.exitCode === 0) return Effect.void
+        if (/Cannot connect to the Docker daemon|error during connect/i.test(r.stderr)) {
+          return Effect.fail(new LaunchError({ code: "docker_unavailable", message: `docker image inspect: ${r.stderr.trim()}` }))
+        }
+        if (options.pull === "never") {
+          return Effect.fail(new LaunchError({ code: "image_missing", message: `image ${image} is not present on this node (pull disabled): ${r.stderr.trim()}` }))
+        }
+        return cli.exec(["pull", "--quiet", image], { timeout: "15 minutes" }).pipe(
+          Effect.asVoid,
+          Effect.mapError((e) =>
+            new LaunchError({
+              code: e.code === "docker_unavailable" ? e.code : "image_missing",
+              message: `image ${image} is not present and cannot be pulled: ${e.message}`
+            })
+          )
+        )
+      }),
+      Effect.mapError((e) => e._tag === "DockerError" ? toLaunchError(e) : e)
+    )
+
+  /** Best effort, idempotent, never fails: used by stop, by the finalizer, twice is fine. */
+  const remove = (name: string) => Effect.ignore(cli.execRaw(["rm", "-f", name], { timeout: "60 seconds" }))
+
+  const runArgs = (spec: LaunchSpec, name: string, cidfile: string, image: string): Array<string> => {
+    const args = [
+      "run", "-d",
+      "--name", name,
+      "--label", `${nodeLabel}=${spec.nodeId}`,
+      "--label", `${testLabel}=${spec.testId}`,
+      "--cidfile", cidfile,
+      "--volume", `${spec.workDir}:${dockerWorkMount}`,
+      "--workdir", dockerWorkMount,
+      "--network", options.network ?? "host",
+      "--init",
+      "--cap-drop", "ALL",
+      "--security-opt", "no-new-privileges",
+      "--pids-limit", String(options.pidsLimit ?? 16384),
+      "--pull", "never"
+    ]
+    for (const cap of options.capAdd ?? []) args.push("--cap-add", cap)
+    const user = options.user ?? workDirOwner(spec.workDir)
+    if (user !== "image") args.push("--user", user)
+    if (spec.limits?.cpus !== undefined) args.push("--cpus", String(spec.limits.cpus))
+    if (spec.limits?.memoryMb !== undefined) args.push("--memory", `${Math.ceil(spec.limits.memoryMb)}m`)
+    // `-e NAME` without a value takes it from the CLI's environment: values stay out of `ps`.
+    for (const key of Object.keys(spec.env)) args.push("--env", key)
+    args.push(image, ...spec.argv)
+    return args
+  }
+
+  return {
+    name: "docker",
+    available: cli.exec(["version", "--format", "{{.Server.Version}}"], { timeout: "10 seconds" }).pipe(
+      Effect.as(true),
+      Effect.orElseSucceed(() => false)
+    ),
+    launch: Effect.fnUntraced(function*(spec: LaunchSpec) {
+      const image = spec.image
+      if (image === undefined || image === "") {
+        return yield* new LaunchError({ code: "launch_failed", message: "the docker runner needs an image" })
+      }
+      const name = containerName(spec, randomBytes(4).toString("hex"))
+      const cidDir = mkdtempSync(join(tmpdir(), "grid-cid-"))
+      const cidfile = join(cidDir, "cid")
+      // Registered before anything is created: whatever happens next, the container goes.
+      yield* Effect.addFinalizer(() =>
+        Effect.ignore(cli.execRaw(["stop", "-t", graceSeconds(forcedGrace), name], {
+          timeout: Duration.sum(forcedGrace, Duration.seconds(30))
+        })).pipe(
+          Effect.andThen(remove(name)),
+          Effect.andThen(Effect.sync(() => rmSync(cidDir, { recursive: true, force: true })))
+        )
+      )
+      yield* ensureImage(image)
+      const run = yield* cli.exec(runArgs(spec, name, cidfile, image), { env: spec.env, timeout: "2 minutes" }).pipe(
+        Effect.mapError(toLaunchError)
+      )
+      const containerId = run.stdout.trim() || readCid(cidfile) || name
+
+      const onLine = spec.onLine
+      const pump = <E>(stream: Stream.Stream<Uint8Array, E>, which: "stdout" | "stderr") =>
+        stream.pipe(
+          Stream.decodeText(),
+          Stream.splitLines,
+          Stream.runForEach((line) => Effect.sync(() => onLine?.(which, line))),
+          Effect.ignore
+        )
+      const logs = yield* cli.spawn(["logs", "--follow", containerId]).pipe(Effect.mapError(toLaunchError))
+      const pumps = yield* Effect.all([pump(logs.stdout, "stdout"), pump(logs.stderr, "stderr")], {
+        concurrency: 2,
+        discard: true
+      }).pipe(Effect.forkScoped)
+
+      const exited = yield* Deferred.make<ToolExit>()
+      yield* cli.exec(["wait", containerId], { timeout: Duration.infinity }).pipe(
+        Effect.map((r) => {
+          const code = Number.parseInt(r.stdout.trim(), 10)
+          return Number.isNaN(code) ? { exitCode: null, signal: null } : toExit(code)
+        }),
+        Effect.orElseSucceed((): ToolExit => ({ exitCode: null, signal: null })),
+        Effect.flatMap((exit) => Deferred.succeed(exited, exit)),
+        Effect.forkScoped
+      )
+      const exit: Effect.Effect<ToolExit> = Deferred.await(exited).pipe(
+        // `logs -f` ends when the container stops; waiting for it keeps the last lines.
+        Effect.tap(() => Effect.ignore(Effect.timeout(Fiber.await(pumps), "2 seconds")))
+      )
+      const running: RunningTool = {
+        ref: { containerId },
+        exit,
+        stop: (grace) =>
+          Effect.ignore(cli.execRaw(["stop", "-t", graceSeconds(grace), containerId], {
+            timeout: Duration.sum(grace, Duration.seconds(30))
+          })).pipe(
+            Effect.andThen(Effect.ignore(Effect.timeout(exit, "10 seconds"))),
+            Effect.andThen(remove(containerId))
+          )
+      }
+      return running
+    })
+  }
+}
+
+const readCid = (cidfile: string): string | undefined => {
+  try {
+    return readFileSync(cidfile, "utf8").trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+const workDirOwner = (workDir: string): string => {
+  try {
+    const st = statSync(workDir)
+    return `${st.uid}:${st.gid}`
+  } catch {
+    return `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`
+  }
+}
