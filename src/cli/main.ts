@@ -4,11 +4,17 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { daemonCommand } from "./daemon.ts"
+import { engineCommand } from "./engine.ts"
+import { runCommand } from "./run.ts"
+import { targetCommand } from "./target.ts"
 
 const grid = Command.make("grid").pipe(
   Command.withDescription("grid: a load-test node agent and its controller"),
   Command.withSubcommands([
-    daemonCommand
+    daemonCommand,
+    runCommand,
+    engineCommand,
+    targetCommand
   ])
 )
 

@@ -1,0 +1,79 @@
+// `grid engine <scenario> --results <file>`: the built-in engine as a child process, which
+// is how the daemon's `builtin` tool adapter runs it. Every sample goes to `--results` as a
+// JMeter 5 CSV JTL (header + 17 default columns), flushed at least twice a second, so the
+// daemon's ingestion tails it with the JTL parser it uses for JMeter.
+// Exit codes: 0 the run ended (on its own, or stopped by SIGTERM/SIGINT: in-flight requests
+// aborted, file flushed and closed), 1 unreachable target or I/O failure, 2 invalid scenario
+// (every problem on stderr, nothing sent, no file written).
+import { Clock, Console, Duration, Effect, Exit } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { newStatus, runEngine } from "../engine/Engine.ts"
+import { JtlWriter } from "../engine/JtlWriter.ts"
+import { loadScenario } from "../engine/ScenarioLoader.ts"
+import { overrideFlags, toOverrides } from "./run.ts"
+
+export const EXIT_INVALID_SCENARIO = 2
+
+export const engineCommand = Command.make(
+  "engine",
+  {
+    scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON)")),
+    results: Flag.String("results").pipe(Flag.withDescription("JTL (JMeter 5 CSV) file to write every sample to")),
+    ...overrideFlags
+  },
+  Effect.fn(function*({ scenario: file, results, ...o }) {
+    const loaded = yield* Effect.result(loadScenario(file, toOverrides(o)))
+    if (loaded._tag === "Failure") {
+      yield* Console.error(loaded.failure.message)
+      process.exitCode = EXIT_INVALID_SCENARIO
+      return
+    }
+    const scenario = loaded.success
+    const status = newStatus()
+    const opened = yield* Effect.result(Effect.try({
+      try: () => new JtlWriter(results, () => status.users),
+      catch: (e) => `cannot write ${results}: ${(e as Error).message}`
+    }))
+    if (opened._tag === "Failure") {
+      yield* Console.error(`grid engine: ${opened.failure}`)
+      process.exitCode = 1
+      return
+    }
+    const jtl = opened.success
+    const startedAt = yield* Clock.currentTimeMillis
+    const ticker = Effect.gen(function*() {
+      let last = 0
+      while (true) {
+        yield* Effect.sleep(Duration.millis(500))
+        jtl.flush()
+        const now = yield* Clock.currentTimeMillis
+        if (now - last >= 1000) {
+          last = now
+          yield* Console.log(`${((now - startedAt) / 1000).toFixed(0)} s  users ${status.users}  samples ${jtl.written}  dropped ${status.dropped}`)
+        }
+      }
+    })
+    yield* Console.log(`grid engine ${file}: ${scenario.load.model} model, ${scenario.durationMs / 1000} s against ${scenario.target.origin}, results in ${results}`)
+    const result = yield* Effect.result(
+      runEngine(scenario, jtl.sink, status).pipe(
+        Effect.raceFirst(Effect.andThen(ticker, Effect.never)),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            jtl.close()
+            // A polite stop is a normal end for the daemon: runMain would report 130.
+            if (Exit.hasInterrupts(exit)) {
+              process.stdout.write(`stopped: ${jtl.written} samples written\n`)
+              process.exit(0)
+            }
+          })
+        )
+      )
+    )
+    if (result._tag === "Failure") {
+      yield* Console.error(`grid engine: ${result.failure.message}`)
+      process.exitCode = 1
+      return
+    }
+    yield* Console.log(`finished: ${jtl.written} samples written`)
+  })
+).pipe(Command.withDescription("Run a built-in engine scenario, writing every sample to a JTL file (the daemon's builtin tool)"))

@@ -1,0 +1,76 @@
+// The built-in engine's entry point as a library: runs a loaded Scenario and pushes every
+// response as a Sample into a SampleSink (the ingestion aggregation for `grid run`, a JTL
+// file for `grid engine`). Before the first request it checks every origin accepts a
+// connection, so an unreachable target fails fast with the connection error. Interrupting
+// the returned effect aborts in-flight requests and closes every socket.
+import { connect } from "node:net"
+import { Clock, Effect, Schema } from "effect"
+import type { SampleSink } from "../ingest/Sample.ts"
+import { type EngineStatus, type ModelContext, runClosed, runOpen } from "./LoadModels.ts"
+import { compilePlan, type Origin } from "./RequestPlan.ts"
+import type { Scenario } from "./Scenario.ts"
+import { leanSessions, UndiciPools, undiciSessions } from "./Session.ts"
+
+export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
+  /** `unreachable` when a target refuses or times out the first connection. */
+  code: Schema.String,
+  message: Schema.String
+}) {}
+
+export type { EngineStatus }
+
+/** Opens and closes one TCP connection to the origin, failing with the socket's error. */
+export const probe = (origin: Origin, timeoutMs = 5000): Effect.Effect<void, EngineError> =>
+  Effect.callback<void, EngineError>((resume) => {
+    const fail = (detail: string) =>
+      resume(Effect.fail(new EngineError({ code: "unreachable", message: `cannot connect to ${origin.key}: ${detail}` })))
+    const socket = connect({ host: origin.host, port: origin.port })
+    socket.setTimeout(timeoutMs)
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.void)
+    })
+    socket.once("timeout", () => {
+      socket.destroy()
+      fail(`no answer within ${timeoutMs} ms`)
+    })
+    socket.once("error", (e: NodeJS.ErrnoException) => fail(e.code !== undefined ? `${e.code} (${e.message})` : e.message))
+    return Effect.sync(() => socket.destroy())
+  })
+
+export const newStatus = (): EngineStatus => ({ users: 0, dropped: 0 })
+
+/**
+ * Runs the scenario to the end of its load profile. `status` is updated live (users,
+ * dropped arrivals) for progress display.
+ */
+export const runEngine = (
+  scenario: Scenario,
+  sink: SampleSink,
+  status: EngineStatus = newStatus()
+): Effect.Effect<EngineStatus, EngineError> =>
+  Effect.gen(function*() {
+    const plan = compilePlan(scenario)
+    yield* Effect.forEach(plan.origins, (o) => probe(o, Math.min(5000, scenario.timeoutMs)), { concurrency: "unbounded", discard: true })
+    const connections = scenario.load.model === "open"
+      ? scenario.load.maxConnections ?? 100
+      : Math.max(1, ...(scenario.load.stages?.map((s) => s.users) ?? [scenario.load.users ?? 1]))
+    const pools = scenario.client === "undici" ? new UndiciPools(connections, scenario.timeoutMs) : undefined
+    const now = yield* Clock.currentTimeMillis
+    const ctx: ModelContext = {
+      plan,
+      sink,
+      epochOffset: now - performance.now(),
+      ending: false,
+      newSession: pools !== undefined ? undiciSessions(pools) : leanSessions(scenario.timeoutMs),
+      status,
+      gracefulStopMs: Math.min(scenario.timeoutMs, 2000)
+    }
+    const model = scenario.load.model === "open"
+      ? runOpen(ctx, scenario.load, scenario.durationMs)
+      : runClosed(ctx, scenario.load, scenario.durationMs)
+    yield* model.pipe(
+      Effect.ensuring(pools === undefined ? Effect.void : Effect.promise(() => pools.close()))
+    )
+    return status
+  })

@@ -1,0 +1,146 @@
+// The engine's hot-path HTTP/1.1 client: one keep-alive socket (net or tls), one request
+// in flight, requests written as pre-serialised Buffers, responses parsed by http-parser-js
+// (the maintained parser autocannon uses). Plain callbacks, no Effect, no per-request
+// allocation beyond the parser's own: undici's Pool.request loop tops out at about 70% of
+// autocannon here, this path is what lets the engine reach it (see bench/engine.bench.ts).
+// The Effect boundary is in Transport.ts; undici serves what this path does not cover.
+import { connect as netConnect, type Socket } from "node:net"
+import { connect as tlsConnect } from "node:tls"
+import { HTTPParser } from "http-parser-js"
+
+/** Called once per request: `error` is set for transport failures (no HTTP status). */
+export type ResponseCallback = (error: string | undefined, status: number, bytesIn: number) => void
+
+export interface Endpoint {
+  readonly host: string
+  readonly port: number
+  readonly tls: boolean
+  readonly timeoutMs: number
+}
+
+const kOnHeadersComplete = HTTPParser.kOnHeadersComplete
+const kOnMessageComplete = HTTPParser.kOnMessageComplete
+
+export class LeanConnection {
+  private socket: Socket | undefined = undefined
+  private connected = false
+  private parser: InstanceType<typeof HTTPParser>
+  private pending: Buffer | undefined = undefined
+  private callback: ResponseCallback | undefined = undefined
+  private status = 0
+  private bytesIn = 0
+  private keepAlive = true
+  private skipBody = false
+  private closed = false
+  private readonly endpoint: Endpoint
+
+  constructor(endpoint: Endpoint) {
+    this.endpoint = endpoint
+    this.parser = new HTTPParser(HTTPParser.RESPONSE)
+    this.installParser()
+  }
+
+  /** Sends one request; `head` tells the parser the response has no body. */
+  send(request: Buffer, head: boolean, callback: ResponseCallback): void {
+    if (this.callback !== undefined) {
+      callback("request already in flight on this connection", 0, 0)
+      return
+    }
+    if (this.closed) {
+      callback("connection closed", 0, 0)
+      return
+    }
+    this.callback = callback
+    this.status = 0
+    this.bytesIn = 0
+    this.skipBody = head
+    if (this.socket === undefined) this.open()
+    if (this.connected) this.socket!.write(request)
+    else this.pending = request
+  }
+
+  /** Fails the in-flight request (if any) and drops the socket; the next send reconnects. */
+  abort(reason = "aborted"): void {
+    this.drop(reason)
+  }
+
+  /** Aborts and refuses further sends. */
+  close(): void {
+    this.closed = true
+    this.drop("aborted")
+  }
+
+  get busy(): boolean {
+    return this.callback !== undefined
+  }
+
+  private installParser(): void {
+    const parser = this.parser as unknown as Record<number, unknown>
+    parser[kOnHeadersComplete] = (info: { statusCode: number; shouldKeepAlive: boolean }) => {
+      this.status = info.statusCode
+      this.keepAlive = info.shouldKeepAlive
+      return this.skipBody ? 1 : 0
+    }
+    parser[kOnMessageComplete] = () => this.complete()
+  }
+
+  private open(): void {
+    const { host, port, tls, timeoutMs } = this.endpoint
+    const socket = tls
+      ? tlsConnect({ host, port, servername: host, rejectUnauthorized: false })
+      : netConnect({ host, port })
+    this.socket = socket
+    this.connected = false
+    socket.setNoDelay(true)
+    socket.setTimeout(timeoutMs)
+    socket.on(tls ? "secureConnect" : "connect", () => {
+      if (this.socket !== socket) return
+      this.connected = true
+      const pending = this.pending
+      this.pending = undefined
+      if (pending !== undefined) socket.write(pending)
+    })
+    socket.on("data", (chunk: Buffer) => {
+      if (this.socket !== socket) return
+      this.bytesIn += chunk.length
+      const r = this.parser.execute(chunk)
+      if (r instanceof Error) this.drop(`bad response: ${r.message}`)
+    })
+    socket.on("timeout", () => {
+      if (this.socket === socket && this.callback !== undefined) this.drop("timeout")
+    })
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      if (this.socket === socket) this.drop(err.code !== undefined ? `${err.code}: ${err.message}` : err.message)
+    })
+    socket.on("close", () => {
+      if (this.socket !== socket) return
+      // A server closing a body-until-EOF response completes it; anything else in flight fails.
+      if (this.callback !== undefined) this.parser.finish()
+      this.drop("connection closed by server")
+    })
+  }
+
+  private complete(): void {
+    const cb = this.callback
+    this.callback = undefined
+    if (!this.keepAlive) this.reset()
+    if (cb !== undefined) cb(undefined, this.status, this.bytesIn)
+  }
+
+  private drop(reason: string): void {
+    this.reset()
+    const cb = this.callback
+    this.callback = undefined
+    if (cb !== undefined) cb(reason, 0, this.bytesIn)
+  }
+
+  private reset(): void {
+    const socket = this.socket
+    this.socket = undefined
+    this.connected = false
+    this.pending = undefined
+    if (socket !== undefined) socket.destroy()
+    this.parser = new HTTPParser(HTTPParser.RESPONSE)
+    this.installParser()
+  }
+}

@@ -1,0 +1,97 @@
+// The built-in engine's scenario file: what `grid run` and `grid engine` read (YAML or
+// JSON). The shape is checked with effect Schema (unknown keys rejected so a typo such as
+// `rampupSeconds` is not silently ignored); cross-field rules that a struct schema cannot
+// express live in ScenarioLoader.ts, which reports every problem with its path.
+import { Schema } from "effect"
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+
+export const HttpMethod = Schema.Literals(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+export type HttpMethod = typeof HttpMethod.Type
+
+export const RequestSpec = Schema.Struct({
+  /** The label samples carry (summary rows, thresholds, JTL `label`). */
+  name: Schema.NonEmptyString,
+  method: Schema.optional(HttpMethod),
+  /** A path below `target` ("/api/items?id=${id}") or an absolute http(s) URL. */
+  path: Schema.NonEmptyString,
+  headers: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  /** A string is sent as is; any other JSON value is sent as JSON. */
+  body: Schema.optional(Schema.Unknown),
+  /** Expected status (or statuses); default: any 2xx or 3xx. */
+  expect: Schema.optional(Schema.Union([PositiveInt, Schema.Array(PositiveInt)])),
+  /** Pause after this request, per virtual user. */
+  thinkTimeMs: Schema.optional(NonNegative)
+})
+export type RequestSpec = typeof RequestSpec.Type
+
+export const ClosedStage = Schema.Struct({ durationSeconds: Positive, users: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)) })
+export const OpenStage = Schema.Struct({ durationSeconds: Positive, rate: NonNegative })
+
+export const ClosedLoad = Schema.Struct({
+  model: Schema.Literal("closed"),
+  users: Schema.optional(PositiveInt),
+  rampUpSeconds: Schema.optional(NonNegative),
+  /** Whole run, ramp-up included. */
+  durationSeconds: Schema.optional(Positive),
+  /** Target users over time, linearly interpolated from the previous stage's target. */
+  stages: Schema.optional(Schema.Array(ClosedStage))
+})
+export type ClosedLoad = typeof ClosedLoad.Type
+
+export const OpenLoad = Schema.Struct({
+  model: Schema.Literal("open"),
+  /** Arrivals per second (each arrival runs the request list once). */
+  rate: Schema.optional(NonNegative),
+  durationSeconds: Schema.optional(Positive),
+  stages: Schema.optional(Schema.Array(OpenStage)),
+  /** Connections available to arrivals; an arrival finding none free is dropped. Default 100. */
+  maxConnections: Schema.optional(PositiveInt)
+})
+export type OpenLoad = typeof OpenLoad.Type
+
+export const Load = Schema.Union([ClosedLoad, OpenLoad])
+export type Load = typeof Load.Type
+
+export const ScenarioFile = Schema.Struct({
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  target: Schema.NonEmptyString,
+  requests: Schema.Array(RequestSpec),
+  load: Load,
+  /** CSV with a header row; `${column}` in path, header values and body is replaced per iteration. */
+  data: Schema.optional(Schema.Struct({ file: Schema.NonEmptyString })),
+  thresholds: Schema.optional(Schema.Array(Schema.String)),
+  /** Per request; a request still unanswered after it fails with `timeout`. Default 30. */
+  timeoutSeconds: Schema.optional(Positive),
+  /** `lean` (default: net/tls sockets, pre-serialised requests) or `undici` (Pool.request). */
+  client: Schema.optional(Schema.Literals(["lean", "undici"]))
+})
+export type ScenarioFile = typeof ScenarioFile.Type
+
+/** A scenario after loading: validated, data file read, thresholds parsed. */
+export interface Scenario {
+  readonly file: ScenarioFile
+  /** Where the scenario came from (for messages). */
+  readonly source: string
+  readonly target: URL
+  readonly requests: ReadonlyArray<RequestSpec>
+  readonly load: Load
+  /** Rows of the data file as column -> value, empty without one. */
+  readonly data: ReadonlyArray<Readonly<Record<string, string>>>
+  readonly thresholds: ReadonlyArray<import("./Thresholds.ts").Threshold>
+  readonly timeoutMs: number
+  readonly client: "lean" | "undici"
+  /** Total planned run time in ms (from `durationSeconds` or the sum of `stages`). */
+  readonly durationMs: number
+}
+
+/** Overrides from the command line or the protocol's `params`. */
+export interface ScenarioOverrides {
+  readonly target?: string | undefined
+  readonly users?: number | undefined
+  readonly rampUpSeconds?: number | undefined
+  readonly durationSeconds?: number | undefined
+  readonly rate?: number | undefined
+}

@@ -1,0 +1,131 @@
+// A session is what one virtual user (or one open-model connection slot) sends through:
+// one lean keep-alive connection per origin, or undici `Pool.request` on pools shared by
+// the whole run (the `undici` client, kept for comparison and for what the lean path does
+// not cover). Callback-based: the hot loop in Iteration.ts drives it without Effect.
+import { Pool } from "undici"
+import { LeanConnection, type ResponseCallback } from "./LeanConnection.ts"
+import type { CompiledRequest, Origin, Row } from "./RequestPlan.ts"
+
+export interface Session {
+  /** Sends one request; returns the bytes written (for the sample's `bytesOut`). */
+  send(request: CompiledRequest, row: Row, callback: ResponseCallback): number
+  /** Fails the in-flight request and drops the connection (reconnects on next send). */
+  abort(): void
+  /** Aborts and releases every socket of the session. */
+  close(): void
+}
+
+export type SessionFactory = () => Session
+
+class LeanSession implements Session {
+  private readonly connections = new Map<string, LeanConnection>()
+  private readonly timeoutMs: number
+  private last: LeanConnection | undefined = undefined
+  private lastKey = ""
+
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs
+  }
+
+  send(request: CompiledRequest, row: Row, callback: ResponseCallback): number {
+    const origin = request.origin
+    let conn = origin.key === this.lastKey ? this.last : this.connections.get(origin.key)
+    if (conn === undefined) {
+      conn = new LeanConnection({ host: origin.host, port: origin.port, tls: origin.tls, timeoutMs: this.timeoutMs })
+      this.connections.set(origin.key, conn)
+    }
+    this.last = conn
+    this.lastKey = origin.key
+    const bytes = request.bytes(row)
+    conn.send(bytes, request.head, callback)
+    return bytes.length
+  }
+
+  abort(): void {
+    for (const c of this.connections.values()) c.abort()
+  }
+
+  close(): void {
+    for (const c of this.connections.values()) c.close()
+    this.connections.clear()
+    this.last = undefined
+    this.lastKey = ""
+  }
+}
+
+/** Pools shared by every undici session of a run; `close` destroys them all. */
+export class UndiciPools {
+  private readonly pools = new Map<string, Pool>()
+  private readonly connections: number
+  private readonly timeoutMs: number
+  constructor(connections: number, timeoutMs: number) {
+    this.connections = connections
+    this.timeoutMs = timeoutMs
+  }
+  get(origin: Origin): Pool {
+    let pool = this.pools.get(origin.key)
+    if (pool === undefined) {
+      pool = new Pool(origin.key, {
+        connections: this.connections,
+        pipelining: 1,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        connect: { rejectUnauthorized: false }
+      })
+      this.pools.set(origin.key, pool)
+    }
+    return pool
+  }
+  close(): Promise<void> {
+    const all = [...this.pools.values()].map((p) => p.destroy())
+    this.pools.clear()
+    return Promise.all(all).then(() => undefined)
+  }
+}
+
+class UndiciSession implements Session {
+  private controller: AbortController | undefined = undefined
+  private readonly pools: UndiciPools
+  constructor(pools: UndiciPools) {
+    this.pools = pools
+  }
+
+  send(request: CompiledRequest, row: Row, callback: ResponseCallback): number {
+    const p = request.parts(row)
+    const controller = new AbortController()
+    this.controller = controller
+    let done = false
+    const finish: ResponseCallback = (e, s, b) => {
+      if (done) return
+      done = true
+      if (this.controller === controller) this.controller = undefined
+      callback(e, s, b)
+    }
+    this.pools.get(request.origin).request({
+      path: p.path,
+      method: request.method as "GET",
+      headers: p.headers,
+      body: p.body ?? null,
+      signal: controller.signal
+    }).then(async (res) => {
+      let bytes = 0
+      for await (const chunk of res.body) bytes += (chunk as Buffer).length
+      finish(undefined, res.statusCode, bytes)
+    }, (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code
+      finish(code !== undefined ? `${code}: ${err.message}` : err.message, 0, 0)
+    })
+    return p.body === undefined ? 0 : Buffer.byteLength(p.body)
+  }
+
+  abort(): void {
+    this.controller?.abort()
+  }
+
+  close(): void {
+    this.abort()
+  }
+}
+
+export const leanSessions = (timeoutMs: number): SessionFactory => () => new LeanSession(timeoutMs)
+export const undiciSessions = (pools: UndiciPools): SessionFactory => () => new UndiciSession(pools)
