@@ -39,20 +39,28 @@ export interface DockerCliShape {
 }
 
 export class DockerCli extends Context.Service<DockerCli, DockerCliShape>()("grid/runner/DockerCli") {
-  /** `bin`: the docker executable (PATH lookup by default). */
-  static readonly layer = (options: { readonly bin?: string | undefined } = {}) =>
+  /** `bin`: the docker executable (PATH lookup by default); `env`: set for every call
+   * (e.g. `DOCKER_HOST` to use another engine than the CLI's default). */
+  static readonly layer = (options: {
+    readonly bin?: string | undefined
+    readonly env?: Readonly<Record<string, string>> | undefined
+  } = {}) =>
     Layer.effect(
       DockerCli,
       Effect.gen(function*() {
         const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-        return DockerCli.of(make(spawner, options.bin ?? "docker"))
+        return DockerCli.of(make(spawner, options.bin ?? "docker", options.env ?? {}))
       })
     )
 }
 
 const defaultTimeout = Duration.seconds(60)
 
-const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], bin: string): DockerCliShape => {
+const make = (
+  spawner: ChildProcessSpawner.ChildProcessSpawner["Service"],
+  bin: string,
+  baseEnv: Readonly<Record<string, string>>
+): DockerCliShape => {
   const spawnError = (e: { message: string }) =>
     new DockerError({
       code: "docker_unavailable",
@@ -63,7 +71,7 @@ const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], bin: 
       Effect.gen(function*() {
         const handle = yield* spawner.spawn(
           ChildProcess.make(bin, [...args], {
-            env: { ...options?.env },
+            env: { ...baseEnv, ...options?.env },
             extendEnv: true,
             stdin: "ignore",
             killSignal: "SIGTERM",
@@ -99,7 +107,13 @@ const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], bin: 
       ),
     spawn: (args) =>
       spawner.spawn(
-        ChildProcess.make(bin, [...args], { stdin: "ignore", killSignal: "SIGTERM", forceKillAfter: "2 seconds" })
+        ChildProcess.make(bin, [...args], {
+          env: { ...baseEnv },
+          extendEnv: true,
+          stdin: "ignore",
+          killSignal: "SIGTERM",
+          forceKillAfter: "2 seconds"
+        })
       ).pipe(Effect.mapError(spawnError))
   }
 }

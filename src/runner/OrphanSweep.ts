@@ -1,0 +1,92 @@
+// The orphan sweep: removes what an earlier life of this node left behind (a daemon killed
+// with SIGKILL runs no finalizer). Containers labelled with this node's id whose test is not
+// running here, and work directories under the node's work-dir root (`<root>/<testId>`, see
+// WorkDir.ts) whose test is not running, are removed. The daemon runs it at start-up and
+// on a schedule; the caller passes the tests it owns right now, which must include tests
+// still being prepared, or the sweep would remove a container mid-launch.
+import { Context, Effect, FileSystem, Layer, Path } from "effect"
+import { isId } from "../protocol/names.ts"
+import { DockerCli } from "./DockerCli.ts"
+import { nodeLabel, testLabel } from "./DockerBackend.ts"
+
+export interface SweepInput {
+  readonly nodeId: string
+  /** Test ids this node owns right now (running or being prepared). */
+  readonly running: ReadonlySet<string>
+  /** The node's work-dir root; leftovers below it are removed. Omit to sweep containers only. */
+  readonly workRoot?: string | undefined
+}
+
+export interface SweepReport {
+  /** What was removed: `container <id> (test <testId>)`, `workdir <path>`. */
+  readonly removed: ReadonlyArray<string>
+  readonly errors: ReadonlyArray<string>
+}
+
+export class OrphanSweep extends Context.Service<OrphanSweep, {
+  /** Never fails: what could not be removed is listed in `errors` (docker being absent is not an error). */
+  readonly sweep: (input: SweepInput) => Effect.Effect<SweepReport>
+}>()("grid/runner/OrphanSweep") {
+  static readonly layer = Layer.effect(
+    OrphanSweep,
+    Effect.gen(function*() {
+      const cli = yield* DockerCli
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+
+      const containers = (input: SweepInput) =>
+        Effect.gen(function*() {
+          const removed: Array<string> = []
+          const errors: Array<string> = []
+          const listed = yield* Effect.result(cli.exec([
+            "ps", "-a", "--no-trunc",
+            "--filter", `label=${nodeLabel}=${input.nodeId}`,
+            "--format", `{{.ID}}\t{{.Label "${testLabel}"}}`
+          ], { timeout: "30 seconds" }))
+          if (listed._tag === "Failure") {
+            if (listed.failure.code !== "docker_unavailable") errors.push(listed.failure.message)
+            return { removed, errors }
+          }
+          const orphans = listed.success.stdout.split("\n")
+            .map((line) => line.split("\t"))
+            .filter(([id, test]) => id !== undefined && id !== "" && !input.running.has(test ?? ""))
+          for (const [id, test] of orphans) {
+            const rm = yield* Effect.result(cli.exec(["rm", "-f", id!], { timeout: "60 seconds" }))
+            if (rm._tag === "Success") removed.push(`container ${id} (test ${test || "?"})`)
+            else if (!/No such container/i.test(rm.failure.message)) errors.push(rm.failure.message)
+          }
+          return { removed, errors }
+        })
+
+      const workDirs = (root: string, running: ReadonlySet<string>) =>
+        Effect.gen(function*() {
+          const removed: Array<string> = []
+          const errors: Array<string> = []
+          if (!(yield* fs.exists(root).pipe(Effect.orElseSucceed(() => false)))) return { removed, errors }
+          const entries = yield* fs.readDirectory(root).pipe(
+            Effect.catch((e) => Effect.sync(() => errors.push(`cannot list ${root}: ${e.message}`)).pipe(Effect.as([] as Array<string>)))
+          )
+          for (const name of entries) {
+            // Only names a test id can have: a misconfigured root must not lose foreign files.
+            if (!isId(name) || running.has(name)) continue
+            const dir = path.join(root, name)
+            const info = yield* Effect.result(fs.stat(dir))
+            if (info._tag === "Failure" || info.success.type !== "Directory") continue
+            const rm = yield* Effect.result(fs.remove(dir, { recursive: true, force: true }))
+            if (rm._tag === "Success") removed.push(`workdir ${dir}`)
+            else errors.push(`workdir ${dir}: ${rm.failure.message}`)
+          }
+          return { removed, errors }
+        })
+
+      return OrphanSweep.of({
+        sweep: (input) =>
+          Effect.gen(function*() {
+            const c = yield* containers(input)
+            const w = input.workRoot === undefined ? { removed: [], errors: [] } : yield* workDirs(input.workRoot, input.running)
+            return { removed: [...c.removed, ...w.removed], errors: [...c.errors, ...w.errors] }
+          })
+      })
+    })
+  )
+}

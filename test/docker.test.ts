@@ -1,0 +1,210 @@
+// The docker backend beyond the shared conformance suite: the container's settings (labels,
+// name, mount, host network, init, dropped capabilities, limits, env values out of argv),
+// typed errors with the CLI's own words (daemon down, CLI missing, image missing, a flag the
+// CLI does not know, a run that created a container and then failed), and the orphan sweep
+// after a SIGKILLed holder.
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, layer } from "@effect/vitest"
+import { execFileSync, spawn } from "node:child_process"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Context, Effect, Layer } from "effect"
+import type { LaunchSpec } from "../src/runner/Backend.ts"
+import { DockerBackend, nodeLabel, testLabel } from "../src/runner/DockerBackend.ts"
+import { DockerCli } from "../src/runner/DockerCli.ts"
+import { OrphanSweep } from "../src/runner/OrphanSweep.ts"
+import { buildBusyboxImage, containersWithLabel, removeImage } from "./fixtures/docker/busyboxImage.ts"
+
+class Image extends Context.Service<Image, string>()("test/Image") {}
+
+const imageLayer = Layer.effect(
+  Image,
+  Effect.acquireRelease(Effect.sync(buildBusyboxImage), (tag) => Effect.sync(() => removeImage(tag)))
+)
+const backendWith = (cli: { bin?: string; env?: Record<string, string> } = {}) =>
+  DockerBackend.layer({ forcedGrace: "1 second" }).pipe(Layer.provide(DockerCli.layer(cli)), Layer.provide(NodeServices.layer))
+
+const nodeId = `dnode-${process.pid}`
+let n = 0
+const spec = (image: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({
+  testId: `dt-${process.pid}-${++n}`,
+  nodeId,
+  workDir: mkdtempSync(join(tmpdir(), "grid-dock-")),
+  argv: ["sleep", "30"],
+  env: {},
+  image,
+  ...extra
+})
+
+const inspect = (id: string) => JSON.parse(execFileSync("docker", ["inspect", id], { encoding: "utf8" }))[0]
+
+/** A fake `docker` that answers like a CLI too old for a flag we pass. */
+const fakeOldCli = () => {
+  const dir = mkdtempSync(join(tmpdir(), "grid-fake-docker-"))
+  const bin = join(dir, "docker")
+  writeFileSync(bin, `#!/bin/sh
+case "$1" in
+  image) exit 0 ;;
+  run) echo "unknown flag: --pids-limit" >&2; echo "See 'docker run --help'." >&2; exit 125 ;;
+  *) exit 1 ;;
+esac
+`)
+  chmodSync(bin, 0o755)
+  return bin
+}
+
+describe("docker backend", () => {
+  layer(Layer.mergeAll(imageLayer, backendWith()), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("runs the container with grid's labels, mount, host network, init, no capabilities and the limits", () =>
+      Effect.gen(function*() {
+        const image = yield* Image
+        const backend = yield* DockerBackend
+        const s = spec(image, { env: { GRID_SECRET: "s3cret" }, limits: { cpus: 0.5, memoryMb: 64 } })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const running = yield* backend.launch(s)
+          assert.isTrue("containerId" in running.ref)
+          const info = inspect((running.ref as { containerId: string }).containerId)
+          assert.strictEqual(info.Config.Labels[nodeLabel], nodeId)
+          assert.strictEqual(info.Config.Labels[testLabel], s.testId)
+          assert.match(info.Name, new RegExp(`^/grid-${nodeId}-${s.testId}-[0-9a-f]{8}$`))
+          assert.strictEqual(info.HostConfig.NetworkMode, "host")
+          assert.isTrue(info.HostConfig.Init)
+          assert.isFalse(info.HostConfig.Privileged)
+          assert.deepStrictEqual(info.HostConfig.CapDrop, ["ALL"])
+          assert.include(info.HostConfig.SecurityOpt, "no-new-privileges")
+          assert.strictEqual(info.HostConfig.NanoCpus, 500_000_000)
+          assert.strictEqual(info.HostConfig.Memory, 64 * 1024 * 1024)
+          assert.isAbove(info.HostConfig.PidsLimit, 0)
+          assert.include(info.HostConfig.Binds, `${s.workDir}:/grid/work`)
+          assert.include(info.Config.Env, "GRID_SECRET=s3cret")
+          // The value went through the CLI's environment, not its argv (which `ps` shows).
+          assert.notInclude(JSON.stringify(info.Args) + info.Path, "s3cret")
+        }))
+        assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
+        rmSync(s.workDir, { recursive: true, force: true })
+      }))
+
+    it.effect("a missing image is image_missing and creates nothing", () =>
+      Effect.gen(function*() {
+        const backend = yield* DockerBackend
+        const s = spec("grid-no-such-image:never")
+        const err = yield* Effect.scoped(backend.launch(s)).pipe(Effect.flip)
+        assert.strictEqual(err.code, "image_missing")
+        assert.include(err.message, "grid-no-such-image:never")
+        assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
+      }))
+
+    it.effect("the backend is available while the engine answers", () =>
+      Effect.gen(function*() {
+        assert.isTrue(yield* (yield* DockerBackend).available)
+      }))
+  })
+
+  // `--user` is resolved when the container starts, after `docker run` has created it.
+  layer(
+    Layer.mergeAll(
+      imageLayer,
+      DockerBackend.layer({ forcedGrace: "1 second", user: "no-such-user" }).pipe(Layer.provide(DockerCli.layer()), Layer.provide(NodeServices.layer))
+    ),
+    { excludeTestServices: true, timeout: "60 seconds" }
+  )((it) => {
+    it.effect("a run that creates the container and then fails is a LaunchError with docker's message, and is removed", () =>
+      Effect.gen(function*() {
+        const s = spec(yield* Image)
+        const err = yield* Effect.scoped((yield* DockerBackend).launch(s)).pipe(Effect.flip)
+        assert.strictEqual(err.code, "docker_failed")
+        assert.include(err.message, "unable to find user no-such-user")
+        assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
+      }))
+  })
+
+  layer(backendWith({ bin: "/nonexistent/bin/docker" }), { excludeTestServices: true })((it) => {
+    it.effect("without a docker CLI: not available, and a launch is docker_unavailable", () =>
+      Effect.gen(function*() {
+        const backend = yield* DockerBackend
+        assert.isFalse(yield* backend.available)
+        const err = yield* Effect.scoped(backend.launch(spec("any:1"))).pipe(Effect.flip)
+        assert.strictEqual(err.code, "docker_unavailable")
+        assert.include(err.message, "/nonexistent/bin/docker")
+      }))
+  })
+
+  layer(backendWith({ bin: fakeOldCli() }), { excludeTestServices: true })((it) => {
+    it.effect("a CLI too old for a flag is docker_cli_unsupported with the CLI's own message", () =>
+      Effect.gen(function*() {
+        const err = yield* Effect.scoped((yield* DockerBackend).launch(spec("any:1"))).pipe(Effect.flip)
+        assert.strictEqual(err.code, "docker_cli_unsupported")
+        assert.include(err.message, "unknown flag: --pids-limit")
+      }))
+  })
+
+  layer(backendWith({ env: { DOCKER_HOST: `unix://${join(tmpdir(), `grid-no-dockerd-${process.pid}.sock`)}` } }), {
+    excludeTestServices: true
+  })((it) => {
+    it.effect("with the engine down: not available, and a launch is docker_unavailable with the CLI's message", () =>
+      Effect.gen(function*() {
+        const backend = yield* DockerBackend
+        assert.isFalse(yield* backend.available)
+        const err = yield* Effect.scoped(backend.launch(spec("any:1"))).pipe(Effect.flip)
+        assert.strictEqual(err.code, "docker_unavailable")
+        assert.match(err.message, /Cannot connect to the Docker daemon/)
+      }))
+  })
+})
+
+describe("orphan sweep", () => {
+  layer(
+    Layer.mergeAll(imageLayer, OrphanSweep.layer.pipe(Layer.provide(DockerCli.layer()), Layer.provide(NodeServices.layer))),
+    { excludeTestServices: true, timeout: "60 seconds" }
+  )((it) => {
+    it.effect("after a SIGKILLed holder, removes its container and work directory, and keeps what running tests own", () =>
+      Effect.gen(function*() {
+        const image = yield* Image
+        const sweeper = yield* OrphanSweep
+        const node = `sweep-${process.pid}`
+        const root = mkdtempSync(join(tmpdir(), "grid-sweep-root-"))
+        // A holder process launches through DockerBackend, then dies without finalizers.
+        const holder = spawn(process.execPath, [join(import.meta.dirname, "fixtures/docker/holdContainer.ts"), node, "killed", root, image], {
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+        const started = yield* Effect.callback<string>((resume) => {
+          let out = ""
+          holder.stdout!.on("data", (d) => {
+            out += d
+            const m = /started (\w+)/.exec(out)
+            if (m) resume(Effect.succeed(m[1]!))
+          })
+          holder.on("exit", (code) => resume(Effect.die(new Error(`holder exited (${code}) before starting: ${out}`))))
+        }).pipe(Effect.timeout("30 seconds"))
+        holder.kill("SIGKILL")
+        yield* Effect.callback<void>((resume) => {
+          if (holder.exitCode !== null || holder.signalCode !== null) resume(Effect.void)
+          else holder.on("exit", () => resume(Effect.void))
+        })
+        assert.deepStrictEqual(containersWithLabel(`${testLabel}=killed`).map((id) => started.startsWith(id)), [true], "the container outlived its holder")
+        // A running test of this node, and another node's container: both must stay.
+        const keep = execFileSync("docker", ["run", "-d", "--label", `${nodeLabel}=${node}`, "--label", `${testLabel}=keep`, image, "sleep", "30"], { encoding: "utf8" }).trim()
+        const other = execFileSync("docker", ["run", "-d", "--label", `${nodeLabel}=other-${node}`, "--label", `${testLabel}=killed`, image, "sleep", "30"], { encoding: "utf8" }).trim()
+        mkdirSync(join(root, "keep"))
+        writeFileSync(join(root, "not-a-dir"), "x")
+        try {
+          const report = yield* sweeper.sweep({ nodeId: node, running: new Set(["keep"]), workRoot: root })
+          assert.deepStrictEqual(report.errors, [])
+          assert.strictEqual(report.removed.length, 2, JSON.stringify(report))
+          assert.isTrue(report.removed.some((r) => r.startsWith(`container ${started}`)))
+          assert.include(report.removed, `workdir ${join(root, "killed")}`)
+          assert.deepStrictEqual(containersWithLabel(`${nodeLabel}=${node}`).map((id) => keep.startsWith(id)), [true])
+          assert.strictEqual(containersWithLabel(`${nodeLabel}=other-${node}`).length, 1)
+          assert.isFalse(existsSync(join(root, "killed")))
+          assert.isTrue(existsSync(join(root, "keep")))
+          assert.isTrue(existsSync(join(root, "not-a-dir")))
+          // Nothing left: a second sweep is a no-op.
+          assert.deepStrictEqual(yield* sweeper.sweep({ nodeId: node, running: new Set(["keep"]), workRoot: root }), { removed: [], errors: [] })
+        } finally {
+          execFileSync("docker", ["rm", "-f", keep, other], { stdio: "pipe" })
+          rmSync(root, { recursive: true, force: true })
+        }
+      }))
+  })
+})
