@@ -127,7 +127,7 @@ export const runOpen = (ctx: ModelContext, load: OpenLoad, durationMs: number) =
         ctx.sink({
           timestamp: ctx.epochOffset + perf0 + scheduledMs,
           label: first.name,
-          latencyMs: 0,
+          latencyMs: Number.NaN, // no latency: counted as an error, kept out of the histogram
           success: false,
           status: "dropped",
           bytesIn: 0,

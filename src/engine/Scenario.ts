@@ -3,10 +3,37 @@
 // `rampupSeconds` is not silently ignored); cross-field rules that a struct schema cannot
 // express live in ScenarioLoader.ts, which reports every problem with its path.
 import { Schema } from "effect"
+import { parseThreshold } from "./Thresholds.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+
+const httpUrl = (s: string): boolean => {
+  try {
+    const u = new URL(s)
+    return u.protocol === "http:" || u.protocol === "https:"
+  } catch {
+    return false
+  }
+}
+const Target = Schema.NonEmptyString.check(
+  Schema.makeFilter((s: string) => (httpUrl(s) ? undefined : `"${s}" is not an http(s) URL`))
+)
+const RequestPath = Schema.NonEmptyString.check(
+  Schema.makeFilter((s: string) =>
+    !s.startsWith("/") && !/^https?:\/\//i.test(s)
+      ? `"${s}" must start with / or be an absolute http(s) URL`
+      : /\s/.test(s.replace(/\$\{[^}]*\}/g, ""))
+      ? "must not contain whitespace"
+      : undefined
+  )
+)
+const HeaderValue = Schema.String.check(Schema.makeFilter((s: string) => (/[\r\n]/.test(s) ? "must not contain CR or LF" : undefined)))
+const ThresholdText = Schema.String.check(Schema.makeFilter((s: string) => {
+  const t = parseThreshold(s)
+  return typeof t === "string" ? t : undefined
+}))
 
 export const HttpMethod = Schema.Literals(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 export type HttpMethod = typeof HttpMethod.Type
@@ -16,8 +43,8 @@ export const RequestSpec = Schema.Struct({
   name: Schema.NonEmptyString,
   method: Schema.optional(HttpMethod),
   /** A path below `target` ("/api/items?id=${id}") or an absolute http(s) URL. */
-  path: Schema.NonEmptyString,
-  headers: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  path: RequestPath,
+  headers: Schema.optional(Schema.Record(Schema.String, HeaderValue)),
   /** A string is sent as is; any other JSON value is sent as JSON. */
   body: Schema.optional(Schema.Unknown),
   /** Expected status (or statuses); default: any 2xx or 3xx. */
@@ -57,12 +84,12 @@ export type Load = typeof Load.Type
 
 export const ScenarioFile = Schema.Struct({
   /** Base URL, e.g. http://127.0.0.1:8080 */
-  target: Schema.NonEmptyString,
+  target: Target,
   requests: Schema.Array(RequestSpec),
   load: Load,
   /** CSV with a header row; `${column}` in path, header values and body is replaced per iteration. */
   data: Schema.optional(Schema.Struct({ file: Schema.NonEmptyString })),
-  thresholds: Schema.optional(Schema.Array(Schema.String)),
+  thresholds: Schema.optional(Schema.Array(ThresholdText)),
   /** Per request; a request still unanswered after it fails with `timeout`. Default 30. */
   timeoutSeconds: Schema.optional(Positive),
   /** `lean` (default: net/tls sockets, pre-serialised requests) or `undici` (Pool.request). */

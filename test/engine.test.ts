@@ -1,0 +1,196 @@
+// The built-in engine as a library against a real local target (TargetServer on
+// 127.0.0.1): scenario validation lists every problem before any request; the closed and
+// open models send the intended number of requests (the target counts them, the samples
+// agree); dropped arrivals are counted; an unreachable target fails fast; interruption
+// aborts in flight and leaves no connection open.
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber } from "effect"
+import type { Sample } from "../src/ingest/Sample.ts"
+import { newStatus, runEngine } from "../src/engine/Engine.ts"
+import { decodeScenario, loadScenario } from "../src/engine/ScenarioLoader.ts"
+import { serveTarget } from "../src/engine/TargetServer.ts"
+import { evaluateThresholds } from "../src/engine/Thresholds.ts"
+import { RunAggregation } from "../src/engine/RunAggregation.ts"
+
+const target = serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 0, errorRate: 0 }, routes: {} })
+
+const collect = () => {
+  const samples: Array<Sample> = []
+  return { samples, sink: (s: Sample) => void samples.push(s) }
+}
+
+describe("scenario validation", () => {
+  it.effect("lists every problem with its path, schema and cross-field alike", () =>
+    Effect.gen(function*() {
+      const err = yield* Effect.flip(decodeScenario({
+        target: "ftp://nowhere",
+        requests: [{ name: "a", path: "relative", metod: "GET" }, { name: "", path: "/x", expect: "200" }],
+        load: { model: "closed", users: 0, durationSeconds: -1 },
+        thresholds: ["p95 < 3 parsecs"]
+      }, "inline"))
+      expect(err._tag).toBe("ScenarioError")
+      expect(err.problems).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^target: .*not an http\(s\) URL/),
+        expect.stringMatching(/^requests\[0\]\.metod: /),
+        expect.stringMatching(/^requests\[0\]\.path: .*must start with \//),
+        expect.stringMatching(/^requests\[1\]\.name: /),
+        expect.stringMatching(/^requests\[1\]\.expect: /),
+        expect.stringMatching(/^load\.users: /),
+        expect.stringMatching(/^load\.durationSeconds: /),
+        expect.stringMatching(/^thresholds\[0\]: cannot parse/)
+      ]))
+      const cross = yield* Effect.flip(decodeScenario({
+        target: "http://127.0.0.1:1",
+        requests: [{ name: "a", path: "/u/${id}" }],
+        load: { model: "closed", users: 2, rampUpSeconds: 5, durationSeconds: 2, stages: [{ durationSeconds: 1, users: 1 }] },
+        thresholds: ["nobody: p95 < 10ms"]
+      }, "inline"))
+      expect(cross.problems).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^requests\[0\]\.path: uses \$\{id\} but the scenario has no data file/),
+        expect.stringMatching(/^load\.users: not allowed together with load\.stages/),
+        expect.stringMatching(/^thresholds\[0\]: no request is named "nobody"/)
+      ]))
+    }))
+
+  it.effect("reads YAML, a CSV data file and applies overrides", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "grid-engine-"))
+      writeFileSync(join(dir, "users.csv"), "id,name\n1,\"Ann, A\"\n2,Bob\n")
+      writeFileSync(join(dir, "s.yaml"), [
+        "target: http://127.0.0.1:9",
+        "data: { file: users.csv }",
+        "requests:",
+        "  - { name: user, path: '/u/${id}', headers: { x-name: '${name}' } }",
+        "load: { model: closed, users: 3, durationSeconds: 10 }",
+        "thresholds: ['p95 < 300ms', 'user: errors < 1%', 'rps > 1']"
+      ].join("\n"))
+      const s = yield* loadScenario(join(dir, "s.yaml"), { durationSeconds: 2, rate: 5 })
+      expect(s.data).toEqual([{ id: "1", name: "Ann, A" }, { id: "2", name: "Bob" }])
+      expect(s.load).toMatchObject({ model: "open", rate: 5, durationSeconds: 2 })
+      expect(s.durationMs).toBe(2000)
+      expect(s.thresholds.map((t) => [t.label, t.metric, t.op, t.value])).toEqual([
+        ["*", "p95", "<", 300], ["user", "errors", "<", 1], ["*", "rps", ">", 1]
+      ])
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("thresholds", () => {
+  it("evaluate as a pure function over a summary", () => {
+    const lat = { min: 1, mean: 5, p50: 4, p90: 8, p95: 9, p99: 20, max: 40 }
+    const total = { label: "*", count: 200, errors: 4, bytesIn: 0, bytesOut: 0, rps: 100, latencyMs: lat, status: {} }
+    const parsed = ["p95 < 10ms", "errors < 1%", "rps >= 100", "p99 < 0.01s", "errors <= 4"].map((src) =>
+      Effect.runSync(decodeScenario({ target: "http://h", requests: [{ name: "a", path: "/" }], load: { model: "open", rate: 1, durationSeconds: 1 }, thresholds: [src] }, "x")).thresholds[0]!
+    )
+    expect(evaluateThresholds(parsed, { total, labels: [] }).map((r) => [r.threshold, r.ok, r.actual])).toEqual([
+      ["p95 < 10ms", true, 9], ["errors < 1%", false, 2], ["rps >= 100", true, 100], ["p99 < 0.01s", false, 20], ["errors <= 4", true, 4]
+    ])
+  })
+})
+
+const scenarioFor = (url: string, raw: Record<string, unknown>) =>
+  decodeScenario({ target: url, requests: [{ name: "hit", path: "/hit" }], ...raw }, "inline")
+
+describe("load models against a real target", () => {
+  it.live("closed model: users x iterations requests, counted by the target and by the samples", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      // 4 users, 300 ms think time, 1 s: requests at ~0, 300, 600, 900 ms per user.
+      const s = yield* scenarioFor(t.url, {
+        requests: [{ name: "hit", path: "/hit", thinkTimeMs: 300 }],
+        load: { model: "closed", users: 4, durationSeconds: 1 }
+      })
+      const { samples, sink } = collect()
+      yield* runEngine(s, sink)
+      expect(t.stats.paths["/hit"]).toBe(16)
+      expect(samples.length).toBe(16)
+      expect(samples.every((x) => x.success && x.status === "200" && x.bytesIn > 0 && x.bytesOut > 0)).toBe(true)
+      yield* Effect.sleep(Duration.millis(100))
+      expect(t.connections()).toBe(0)
+    }))
+
+  it.live("open model: rate x duration arrivals, all sent when connections suffice", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      const s = yield* scenarioFor(t.url, { load: { model: "open", rate: 50, durationSeconds: 2 } })
+      const { samples, sink } = collect()
+      const status = newStatus()
+      yield* runEngine(s, sink, status)
+      expect(t.stats.paths["/hit"]).toBe(100)
+      expect(samples.length).toBe(100)
+      expect(status.dropped).toBe(0)
+    }))
+
+  it.live("open model: arrivals finding every connection busy are dropped and counted, not skipped", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      // One connection, 100 ms per response, 50 arrivals/s: about 1 in 5 can be sent.
+      const s = yield* scenarioFor(t.url, {
+        requests: [{ name: "hit", path: "/hit?latency=100" }],
+        load: { model: "open", rate: 50, durationSeconds: 1, maxConnections: 1 }
+      })
+      const { samples, sink } = collect()
+      const status = newStatus()
+      yield* runEngine(s, sink, status)
+      const sent = t.stats.paths["/hit"]!
+      const dropped = samples.filter((x) => x.status === "dropped")
+      expect(samples.length).toBe(50)
+      expect(dropped.length).toBe(status.dropped)
+      expect(sent + dropped.length).toBe(50)
+      expect(sent).toBeGreaterThan(5)
+      expect(dropped.length).toBeGreaterThan(25)
+      expect(dropped.every((x) => !x.success && Number.isNaN(x.latencyMs))).toBe(true)
+    }))
+
+  it.live("variables from the data file reach the target; unexpected statuses are errors", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      const s = yield* decodeScenario({
+        target: t.url,
+        data: { file: "rows.csv" },
+        requests: [
+          { name: "item", path: "/item/${id}", method: "POST", body: { id: "${id}" }, thinkTimeMs: 200 },
+          { name: "teapot", path: "/tea?status=418", expect: 200, thinkTimeMs: 200 }
+        ],
+        // requests at ~0, 200, 400, 600 ms
+        load: { model: "closed", users: 1, durationSeconds: 0.7 }
+      }, "inline", {}, () => Effect.succeed("id\na\nb\n"))
+      const { samples, sink } = collect()
+      yield* runEngine(s, sink)
+      expect(t.stats.paths).toMatchObject({ "/item/a": 1, "/item/b": 1, "/tea": 2 })
+      expect(t.stats.bytesIn).toBe(2 * '{"id":"a"}'.length)
+      expect(samples.filter((x) => x.label === "teapot").every((x) => !x.success && x.error === "unexpected status 418")).toBe(true)
+    }))
+
+  it.live("an unreachable target fails fast with the connection error, before any sample", () =>
+    Effect.gen(function*() {
+      const s = yield* scenarioFor("http://127.0.0.1:1", { load: { model: "closed", users: 5, durationSeconds: 30 } })
+      const { samples, sink } = collect()
+      const started = Date.now()
+      const err = yield* Effect.flip(runEngine(s, sink))
+      expect(err.code).toBe("unreachable")
+      expect(err.message).toMatch(/ECONNREFUSED/)
+      expect(Date.now() - started).toBeLessThan(2000)
+      expect(samples.length).toBe(0)
+    }))
+
+  it.live("interruption aborts in-flight requests and closes every connection", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      const s = yield* scenarioFor(t.url, {
+        requests: [{ name: "slow", path: "/slow?latency=5000" }],
+        load: { model: "closed", users: 5, durationSeconds: 30 }
+      })
+      const agg = new RunAggregation(Date.now())
+      const fiber = yield* Effect.forkChild(runEngine(s, agg.sink))
+      yield* Effect.sleep(Duration.millis(500))
+      expect(t.connections()).toBe(5)
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.sleep(Duration.millis(100))
+      expect(t.connections()).toBe(0)
+      expect(agg.finish(Date.now(), 0, true).total.count).toBe(0)
+    }))
+})
