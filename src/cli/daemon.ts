@@ -1,8 +1,92 @@
-// `grid daemon`: placeholder until the daemon core lands.
-import { Console, Effect } from "effect"
-import { Command } from "effect/cli"
+// `grid daemon`: the long-running node agent. Flags (each with a GRID_* env fallback) become
+// DaemonSettings; GridDaemon.layer does the work. SIGTERM/SIGINT stop it gracefully (tests
+// stopped with their grace, terminal events published, heartbeat deleted, exit 0); a second
+// signal skips the grace.
+import { Config, type Duration, Effect, Option, Schema } from "effect"
+import { Command, Flag } from "effect/cli"
+import { defaultSettings } from "../daemon/DaemonConfig.ts"
+import { GridDaemon } from "../daemon/GridDaemon.ts"
+import { isId, sanitizeId } from "../protocol/names.ts"
+import { onInterrupt } from "./exitCode.ts"
+import { natsAuthOf, natsFlags, parseDuration, stringFlag } from "./flags.ts"
 
-export const daemonCommand = Command.make("daemon", {}, () => Console.log("grid daemon: not yet")).pipe(
-  Command.withDescription("Run the grid node agent")
-)
-void Effect
+export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", { message: Schema.String }) {}
+
+const durationFlag = (name: string, description: string) => stringFlag(name, `${description}, e.g. 5s, 500ms, 2m`)
+
+const flags = {
+  ...natsFlags,
+  nodeId: stringFlag("node-id", "This node's id (default: the hostname, sanitised)"),
+  gridId: stringFlag("grid-id", "The grid this node belongs to (default: default)"),
+  workDir: stringFlag("work-dir", "Root of the tests' work directories (default: <tmp>/grid)"),
+  heartbeatInterval: durationFlag("heartbeat-interval", "Heartbeat interval (default 5s)"),
+  nodeTtl: durationFlag("node-ttl", "TTL of the grid_nodes bucket when this node creates it (default 15s)"),
+  capacity: Flag.Int("capacity").pipe(Flag.withDescription("Tests run at once (env GRID_CAPACITY, default 1)"), Flag.withFallbackConfig(Config.Int("GRID_CAPACITY")), Flag.optional),
+  defaultRunner: stringFlag("default-runner", "Runner when a command names none: process or docker (default process)"),
+  stopGrace: durationFlag("stop-grace", "Time a tool gets between SIGTERM and SIGKILL (default 10s)"),
+  maxDuration: durationFlag("max-duration", "Node-wide bound on a test's duration (default 24h)"),
+  channel: stringFlag("channel", "Release channel advertised in heartbeats (default stable)"),
+  label: Flag.KeyValuePair("label").pipe(Flag.withDescription("A k=v label advertised in heartbeats (repeatable)"), Flag.optional),
+  maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
+}
+
+export const daemonCommand = Command.make("daemon", flags, (f) =>
+  Effect.gen(function*() {
+    const dur = (name: string, value: Option.Option<string>, fallback: Duration.Duration) =>
+      Option.match(value, {
+        onNone: () => Effect.succeed(fallback),
+        onSome: (text) => {
+          const d = parseDuration(text)
+          return d ? Effect.succeed(d) : Effect.fail(new FlagError({ message: `--${name}: cannot read ${JSON.stringify(text)} as a duration` }))
+        }
+      })
+    const defaults = defaultSettings()
+    const nodeId = Option.getOrElse(f.nodeId, () => defaults.nodeId)
+    const gridId = Option.getOrElse(f.gridId, () => defaults.gridId)
+    if (!isId(nodeId)) return yield* new FlagError({ message: `--node-id ${JSON.stringify(nodeId)}: must be 1-64 of A-Z a-z 0-9 _ - (try ${sanitizeId(nodeId)})` })
+    if (!isId(gridId)) return yield* new FlagError({ message: `--grid-id ${JSON.stringify(gridId)}: must be 1-64 of A-Z a-z 0-9 _ -` })
+    const runner = Option.getOrElse(f.defaultRunner, () => "process")
+    if (runner !== "process" && runner !== "docker") return yield* new FlagError({ message: `--default-runner must be process or docker` })
+    const capacity = Option.getOrElse(f.capacity, () => 1)
+    if (capacity < 1) return yield* new FlagError({ message: `--capacity must be at least 1` })
+    const settings = defaultSettings({
+      natsUrl: f.natsUrl,
+      nats: natsAuthOf(f),
+      nodeId,
+      gridId,
+      workDir: Option.getOrElse(f.workDir, () => defaults.workDir),
+      subjectPrefix: f.subjectPrefix,
+      heartbeatInterval: yield* dur("heartbeat-interval", f.heartbeatInterval, defaults.heartbeatInterval),
+      nodeTtl: yield* dur("node-ttl", f.nodeTtl, defaults.nodeTtl),
+      capacity,
+      defaultRunner: runner,
+      stopGrace: yield* dur("stop-grace", f.stopGrace, defaults.stopGrace),
+      maxDuration: yield* dur("max-duration", f.maxDuration, defaults.maxDuration),
+      channel: Option.getOrElse(f.channel, () => defaults.channel),
+      labels: Option.getOrElse(f.label, () => ({})),
+      maxCommandBytes: Option.getOrElse(f.maxCommandBytes, () => defaults.maxCommandBytes)
+    })
+    onInterrupt.exitCode = 0
+    yield* Effect.gen(function*() {
+      const daemon = yield* GridDaemon
+      // runMain turns the first SIGINT/SIGTERM into interruption (graceful shutdown); a
+      // second one while shutting down skips the tests' remaining grace.
+      let signals = 0
+      const onSignal = () => {
+        signals++
+        if (signals >= 2) Effect.runFork(daemon.force)
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.on("SIGTERM", onSignal)
+          process.on("SIGINT", onSignal)
+        }),
+        () => Effect.sync(() => {
+          process.off("SIGTERM", onSignal)
+          process.off("SIGINT", onSignal)
+        })
+      )
+      yield* daemon.done
+    }).pipe(Effect.scoped, Effect.provide(GridDaemon.layer(settings)))
+  })
+).pipe(Command.withDescription("Run the grid node agent: take commands over NATS, run tests, report"))

@@ -1,9 +1,11 @@
 // The `grid` command line: one subcommand per file in src/cli/, assembled here.
 // Run through npm scripts or bin/grid.js so Node 24 (the devDependency) executes it.
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
+import { Runtime } from "effect"
 import { Command } from "effect/cli"
 import { daemonCommand } from "./daemon.ts"
+import { onInterrupt } from "./exitCode.ts"
 import { engineCommand } from "./engine.ts"
 import { runCommand } from "./run.ts"
 import { targetCommand } from "./target.ts"
@@ -21,5 +23,12 @@ const grid = Command.make("grid").pipe(
 grid.pipe(
   Command.run({ version: "0.1.0" }),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
+  (program) =>
+    NodeRuntime.runMain(program, {
+      // A signal is how `grid daemon` is normally stopped: it exits 0 after a clean shutdown.
+      teardown: (exit, onExit) =>
+        Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+          ? onExit(onInterrupt.exitCode)
+          : Runtime.defaultTeardown(exit, onExit)
+    })
 )

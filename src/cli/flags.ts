@@ -1,0 +1,83 @@
+// Flags shared by every command that talks to NATS (daemon, controller commands): each has
+// an environment variable fallback (`--nats-url` / GRID_NATS_URL ...). Secrets are Redacted.
+import { Config, Duration, Option } from "effect"
+import { Flag } from "effect/cli"
+import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+
+const env = (name: string) => `GRID_${name.toUpperCase().replace(/-/g, "_")}`
+
+export const stringFlag = (name: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withDescription(`${description} (env ${env(name)})`),
+    Flag.withFallbackConfig(Config.String(env(name))),
+    Flag.optional
+  )
+
+export const secretFlag = (name: string, description: string) =>
+  Flag.Redacted(name).pipe(
+    Flag.withDescription(`${description} (env ${env(name)})`),
+    Flag.withFallbackConfig(Config.Redacted(env(name))),
+    Flag.optional
+  )
+
+export const natsFlags = {
+  natsUrl: Flag.String("nats-url").pipe(
+    Flag.withDescription("NATS server URL(s), comma-separated (env GRID_NATS_URL)"),
+    Flag.withFallbackConfig(Config.String("GRID_NATS_URL")),
+    Flag.withDefault("nats://127.0.0.1:4222")
+  ),
+  subjectPrefix: Flag.String("subject-prefix").pipe(
+    Flag.withDescription("Subject prefix of the grid's messages (env GRID_SUBJECT_PREFIX)"),
+    Flag.withFallbackConfig(Config.String("GRID_SUBJECT_PREFIX")),
+    Flag.withDefault("grid")
+  ),
+  natsCreds: stringFlag("nats-creds", "NATS credentials file"),
+  natsNkey: stringFlag("nats-nkey", "NATS nkey seed file"),
+  natsUser: stringFlag("nats-user", "NATS user"),
+  natsPassword: secretFlag("nats-password", "NATS password"),
+  natsToken: secretFlag("nats-token", "NATS token"),
+  natsTlsCa: stringFlag("nats-tls-ca", "CA certificate file for NATS TLS"),
+  natsTlsCert: stringFlag("nats-tls-cert", "client certificate file for NATS TLS"),
+  natsTlsKey: stringFlag("nats-tls-key", "client key file for NATS TLS")
+}
+
+type NatsFlagValues = {
+  readonly natsCreds: Option.Option<string>
+  readonly natsNkey: Option.Option<string>
+  readonly natsUser: Option.Option<string>
+  readonly natsPassword: Option.Option<import("effect").Redacted.Redacted<string>>
+  readonly natsToken: Option.Option<import("effect").Redacted.Redacted<string>>
+  readonly natsTlsCa: Option.Option<string>
+  readonly natsTlsCert: Option.Option<string>
+  readonly natsTlsKey: Option.Option<string>
+}
+
+export const natsAuthOf = (f: NatsFlagValues): NatsAuth => ({
+  credsFile: Option.getOrUndefined(f.natsCreds),
+  nkeySeedFile: Option.getOrUndefined(f.natsNkey),
+  user: Option.getOrUndefined(f.natsUser),
+  password: Option.getOrUndefined(f.natsPassword),
+  token: Option.getOrUndefined(f.natsToken),
+  tlsCa: Option.getOrUndefined(f.natsTlsCa),
+  tlsCert: Option.getOrUndefined(f.natsTlsCert),
+  tlsKey: Option.getOrUndefined(f.natsTlsKey)
+})
+
+/** "5s", "500ms", "2m", "1h", "10" (seconds) or Effect's "5 seconds". */
+export const parseDuration = (text: string): Duration.Duration | undefined => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
+  if (m) {
+    const n = Number(m[1])
+    switch (m[2]) {
+      case "ms":
+        return Duration.millis(n)
+      case "m":
+        return Duration.minutes(n)
+      case "h":
+        return Duration.hours(n)
+      default:
+        return Duration.seconds(n)
+    }
+  }
+  return Option.getOrUndefined(Duration.fromInput(text as Duration.Input))
+}

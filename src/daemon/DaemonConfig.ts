@@ -1,0 +1,71 @@
+// The node's configuration, as one service: filled from flags/env by `grid daemon`
+// (src/cli/daemon.ts) or directly by a program embedding GridDaemon.layer.
+import { Context, Duration, Layer, Redacted } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { RunnerName } from "../runner/Backend.ts"
+import { sanitizeId } from "../protocol/names.ts"
+
+export interface NatsAuth {
+  readonly credsFile?: string | undefined
+  readonly nkeySeedFile?: string | undefined
+  readonly user?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  readonly token?: Redacted.Redacted<string> | undefined
+  readonly tlsCa?: string | undefined
+  readonly tlsCert?: string | undefined
+  readonly tlsKey?: string | undefined
+}
+
+export interface DaemonSettings {
+  readonly natsUrl: string
+  readonly nats: NatsAuth
+  readonly nodeId: string
+  readonly gridId: string
+  readonly workDir: string
+  readonly subjectPrefix: string
+  readonly heartbeatInterval: Duration.Duration
+  /** Bucket TTL used when this node creates `grid_nodes`. */
+  readonly nodeTtl: Duration.Duration
+  readonly capacity: number
+  readonly defaultRunner: RunnerName
+  readonly stopGrace: Duration.Duration
+  /** Node-wide bound on a test's duration (and on a barrier wait). */
+  readonly maxDuration: Duration.Duration
+  readonly channel: string
+  readonly labels: Readonly<Record<string, string>>
+  /** Larger commands are rejected as `invalid_command`. */
+  readonly maxCommandBytes: number
+  /** How long shutdown waits for queued events to reach JetStream. */
+  readonly flushTimeout: Duration.Duration
+  /** Result window length. */
+  readonly windowMs: number
+  /** Paths of tool binaries that are not on PATH (e.g. `{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
+  readonly toolPaths: Readonly<Record<string, string>>
+}
+
+export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): DaemonSettings => ({
+  natsUrl: "nats://127.0.0.1:4222",
+  nats: {},
+  nodeId: sanitizeId(os.hostname()),
+  gridId: "default",
+  workDir: path.join(os.tmpdir(), "grid"),
+  subjectPrefix: "grid",
+  heartbeatInterval: Duration.seconds(5),
+  nodeTtl: Duration.seconds(15),
+  capacity: 1,
+  defaultRunner: "process",
+  stopGrace: Duration.seconds(10),
+  maxDuration: Duration.hours(24),
+  channel: "stable",
+  labels: {},
+  maxCommandBytes: 1024 * 1024,
+  flushTimeout: Duration.seconds(10),
+  windowMs: 1000,
+  toolPaths: {},
+  ...overrides
+})
+
+export class DaemonConfig extends Context.Service<DaemonConfig, DaemonSettings>()("grid/daemon/DaemonConfig") {
+  static readonly layer = (settings: DaemonSettings) => Layer.succeed(DaemonConfig, settings)
+}

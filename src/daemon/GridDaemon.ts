@@ -1,0 +1,119 @@
+// The grid node as one Layer: NATS connection, JetStream assets, event outbox, heartbeat
+// registry, runner backends, test manager, and the component fibers (control listener,
+// health reporter) under one supervisor. Any component failing ends `done` with a typed
+// error; closing the layer's scope shuts down in order: stop accepting and stop the tests
+// (with their grace), publish their terminal events, delete the heartbeat, drain NATS.
+import { Cause, Context, Deferred, Duration, Effect, FileSystem, Layer, Path, Schema } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { controlListener } from "../control/ControlListener.ts"
+import { healthReporter } from "../health/HealthReporter.ts"
+import { NodeRegistry } from "../health/NodeRegistry.ts"
+import { ensureAssets, ensureNodeConsumer } from "../nats/JetStreamAssets.ts"
+import { NatsConnection } from "../nats/NatsConnection.ts"
+import { natsControlSourceLayer } from "../nats/NatsControlSource.ts"
+import { natsEventSinkLayer } from "../nats/NatsEventSink.ts"
+import { natsNodeRegistryLayer } from "../nats/NatsNodeRegistry.ts"
+import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
+import { Backends } from "../runner/Backends.ts"
+import { ProcessBackend } from "../runner/ProcessBackend.ts"
+import { ResultIngest } from "../runner/ResultIngest.ts"
+import { TestManager } from "../runner/TestManager.ts"
+import { nodeWorkRoot } from "../runner/WorkDir.ts"
+import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import { DaemonConfig, type DaemonSettings } from "./DaemonConfig.ts"
+
+export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", {
+  component: Schema.String,
+  message: Schema.String
+}) {}
+
+export class GridDaemon extends Context.Service<GridDaemon, {
+  readonly nodeId: string
+  /** Fails when a component fails; succeeds when a `drain` has finished every test. */
+  readonly done: Effect.Effect<void, DaemonError>
+  /** Second shutdown signal: skip what is left of the tests' grace. */
+  readonly force: Effect.Effect<void>
+}>()("grid/daemon/GridDaemon") {
+  static readonly layer = (settings: DaemonSettings) => Layer.effect(GridDaemon, make(settings))
+}
+
+const make = (settings: DaemonSettings) =>
+  Effect.gen(function*() {
+    const subjects = subjectNames(settings.subjectPrefix)
+    const assets = assetNames(settings.subjectPrefix)
+    const failure = yield* Deferred.make<void, DaemonError>()
+    const fail = (component: string) => (e: { message: string }) =>
+      new DaemonError({ component, message: e.message })
+
+    const nats = yield* Layer.build(
+      NatsConnection.layer({ url: settings.natsUrl, auth: settings.nats, name: `grid-node-${settings.nodeId}` })
+    ).pipe(Effect.mapError(fail("nats")))
+    const { kv, bucketTtlMs } = yield* ensureAssets(assets, subjects, settings.nodeTtl).pipe(
+      Effect.provideContext(nats),
+      Effect.mapError(fail("nats"))
+    )
+    if (bucketTtlMs > 0 && Duration.toMillis(settings.heartbeatInterval) > bucketTtlMs / 3) {
+      yield* Effect.logWarning(
+        `heartbeat interval ${Duration.format(settings.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`
+      )
+    }
+    yield* sweepWorkDirs(nodeWorkRoot(settings))
+
+    // Built in this order so that releasing runs the reverse: tests stop (manager) before
+    // the heartbeat key is deleted (registry), before the outbox is flushed (events),
+    // before NATS drains.
+    const base = yield* Layer.build(
+      Layer.mergeAll(
+        natsEventSinkLayer(subjects, settings.flushTimeout),
+        natsNodeRegistryLayer(kv),
+        natsControlSourceLayer(assets.control, consumerName(settings.nodeId), ensureNodeConsumer(assets, subjects, settings.nodeId)),
+        DaemonConfig.layer(settings),
+        ToolRegistry.layer,
+        ResultIngest.none,
+        Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace })))
+      ).pipe(Layer.provide(Layer.succeedContext(nats)))
+    )
+    const registry = Context.get(base, NodeRegistry)
+    yield* Effect.addFinalizer(() =>
+      registry.remove(settings.nodeId).pipe(Effect.tapError((e) => Effect.logWarning(e.message)), Effect.ignore)
+    )
+    const ctx = yield* Layer.build(TestManager.layer).pipe(Effect.provideContext(base), Effect.map((m) => Context.merge(base, m)))
+    const manager = Context.get(ctx, TestManager)
+
+    type Provided = typeof ctx extends Context.Context<infer S> ? S : never
+    const supervise = <A, E, R extends Provided>(component: string, effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(
+        Effect.provideContext(ctx),
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.void
+            : Deferred.fail(failure, new DaemonError({ component, message: Cause.pretty(cause) }))
+        ),
+        Effect.forkScoped
+      )
+    yield* supervise("health", healthReporter)
+    yield* supervise("control", controlListener)
+    // Registered last, so it runs first on shutdown: stop accepting, stop the tests.
+    yield* Effect.addFinalizer(() => manager.shutdown("daemon shutdown"))
+    yield* Effect.logInfo(`grid node ${settings.nodeId} up (grid ${settings.gridId}, NATS ${settings.natsUrl})`)
+
+    return GridDaemon.of({
+      nodeId: settings.nodeId,
+      done: Effect.raceFirst(Deferred.await(failure), manager.drained),
+      force: manager.force
+    })
+  })
+
+/** Work directories left by a previous run of this node (killed hard) are removed at start. */
+const sweepWorkDirs = (root: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const entries = yield* fs.readDirectory(root).pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
+    for (const entry of entries) {
+      yield* fs.remove(path.join(root, entry), { recursive: true, force: true }).pipe(Effect.ignore)
+      yield* Effect.logInfo(`removed leftover work directory ${path.join(root, entry)}`)
+    }
+  })
+
+export type DaemonRequirements = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner

@@ -1,0 +1,83 @@
+// The node's (or controller's) NATS connection as a scoped resource: connected with the
+// configured authentication and TLS, drained on release. Reconnects forever once up; a
+// failed first connection or a refused authentication is a fatal, typed start-up error.
+import { connect, credsAuthenticator, type NatsConnection as Conn, nkeyAuthenticator } from "@nats-io/transport-node"
+import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream"
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import * as fs from "node:fs"
+import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+
+export class NatsError extends Schema.TaggedError<NatsError>()("NatsError", {
+  message: Schema.String
+}) {}
+
+export interface NatsSettings {
+  readonly url: string
+  readonly auth: NatsAuth
+  /** Client name shown by the server (`grid-node-<id>`). */
+  readonly name: string
+}
+
+export class NatsConnection extends Context.Service<NatsConnection, {
+  readonly nc: Conn
+  readonly js: JetStreamClient
+  readonly jsm: JetStreamManager
+}>()("grid/nats/NatsConnection") {
+  static readonly layer = (settings: NatsSettings) => Layer.effect(NatsConnection, acquire(settings))
+}
+
+const readFile = (what: string, file: string) =>
+  Effect.try({
+    try: () => fs.readFileSync(file),
+    catch: (e) => new NatsError({ message: `cannot read ${what} ${file}: ${(e as Error).message}` })
+  })
+
+const acquire = (settings: NatsSettings) =>
+  Effect.gen(function*() {
+    const { auth } = settings
+    const authenticator = auth.credsFile !== undefined
+      ? credsAuthenticator(yield* readFile("credentials file", auth.credsFile))
+      : auth.nkeySeedFile !== undefined
+      ? nkeyAuthenticator(new TextEncoder().encode((yield* readFile("nkey seed file", auth.nkeySeedFile)).toString("utf8").trim()))
+      : undefined
+    const tls = auth.tlsCa !== undefined || auth.tlsCert !== undefined
+      ? {
+        ...(auth.tlsCa !== undefined ? { caFile: auth.tlsCa } : {}),
+        ...(auth.tlsCert !== undefined ? { certFile: auth.tlsCert } : {}),
+        ...(auth.tlsKey !== undefined ? { keyFile: auth.tlsKey } : {})
+      }
+      : undefined
+    const nc = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          connect({
+            servers: settings.url.split(",").map((s) => s.trim()),
+            name: settings.name,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 500,
+            pingInterval: 10_000,
+            ...(authenticator ? { authenticator } : {}),
+            ...(auth.user !== undefined ? { user: auth.user } : {}),
+            ...(auth.password !== undefined ? { pass: Redacted.value(auth.password) } : {}),
+            ...(auth.token !== undefined ? { token: Redacted.value(auth.token) } : {}),
+            ...(tls ? { tls } : {})
+          }),
+        catch: (e) => new NatsError({ message: `cannot connect to NATS at ${settings.url}: ${describe(e)}` })
+      }),
+      (nc) => Effect.promise(() => nc.drain().catch(() => nc.close())).pipe(Effect.timeout("10 seconds"), Effect.ignore)
+    )
+    const jsm = yield* Effect.tryPromise({
+      try: () => jetstreamManager(nc),
+      catch: (e) => new NatsError({ message: `JetStream is not available at ${settings.url}: ${describe(e)}` })
+    })
+    return NatsConnection.of({ nc, js: jetstream(nc), jsm })
+  })
+
+/** Error text without secrets: nats.js errors name the server, never the credentials. */
+export const describe = (e: unknown): string => {
+  if (e instanceof Error) {
+    const cause = (e as Error & { cause?: unknown }).cause
+    return cause instanceof Error && cause.message !== e.message ? `${e.message} (${cause.message})` : e.message
+  }
+  return String(e)
+}

@@ -1,0 +1,45 @@
+// ControlSource over JetStream: the node's durable consumer on GRID_CONTROL, consumed as a
+// Stream. nats.js keeps `consume()` alive across reconnects; if the iterator still ends
+// (consumer lost, server replaced), it is reopened with backoff rather than failing the node.
+import type { JsMsg } from "@nats-io/jetstream"
+import { Effect, Layer, Schedule, Stream } from "effect"
+import { type ControlMessage, ControlSource, ControlSourceError } from "../control/ControlSource.ts"
+import { describe, NatsConnection } from "./NatsConnection.ts"
+
+const toMessage = (m: JsMsg): ControlMessage => ({
+  data: m.data,
+  redelivered: m.redelivered,
+  ack: Effect.sync(() => m.ack())
+})
+
+export const natsControlSourceLayer = (stream: string, consumer: string, ensureConsumer: Effect.Effect<unknown, unknown, NatsConnection>) =>
+  Layer.effect(
+    ControlSource,
+    Effect.gen(function*() {
+      const conn = yield* NatsConnection
+      const open = Stream.unwrap(
+        Effect.gen(function*() {
+          yield* ensureConsumer.pipe(Effect.provideService(NatsConnection, conn), Effect.mapError((e) => new ControlSourceError({ message: describe(e) })))
+          const c = yield* Effect.tryPromise({
+            try: () => conn.js.consumers.get(stream, consumer),
+            catch: (e) => new ControlSourceError({ message: `cannot open consumer ${consumer}: ${describe(e)}` })
+          })
+          const messages = yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () => c.consume({ max_messages: 16 }),
+              catch: (e) => new ControlSourceError({ message: `cannot consume ${consumer}: ${describe(e)}` })
+            }),
+            (m) => Effect.promise(() => m.close().then(() => undefined, () => undefined))
+          )
+          return Stream.fromAsyncIterable(messages, (e) => new ControlSourceError({ message: describe(e) }))
+        })
+      ).pipe(Stream.map(toMessage))
+      // An ended iterator is not the end of the node: reopen (bounded backoff, forever).
+      const resilient = open.pipe(
+        Stream.concat(Stream.fail(new ControlSourceError({ message: "consumer iterator ended" }))),
+        Stream.tapError((e) => Effect.logWarning(`control consumer: ${e.message}; reopening`)),
+        Stream.retry(Schedule.min([Schedule.exponential("200 millis", 2), Schedule.spaced("5 seconds")]))
+      )
+      return ControlSource.of({ messages: resilient })
+    })
+  )

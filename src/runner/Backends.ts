@@ -1,0 +1,26 @@
+// The runner backends this node has (process always; docker when configured), looked up by
+// the name a `start` command asks for.
+import { Context, Effect, Layer } from "effect"
+import type { RunnerBackend, RunnerName } from "./Backend.ts"
+import { ProcessBackend } from "./ProcessBackend.ts"
+
+export class Backends extends Context.Service<Backends, {
+  readonly get: (name: RunnerName) => RunnerBackend | undefined
+  /** Names of the backends usable right now (for the heartbeat). */
+  readonly available: Effect.Effect<ReadonlyArray<RunnerName>>
+}>()("grid/runner/Backends") {
+  static readonly make = (backends: ReadonlyArray<RunnerBackend>) =>
+    Backends.of({
+      get: (name) => backends.find((b) => b.name === name),
+      available: Effect.map(
+        Effect.forEach(backends, (b) => Effect.map(b.available, (ok) => (ok ? [b.name] : []))),
+        (names) => names.flat()
+      )
+    })
+
+  /** Only the process backend. */
+  static readonly processOnly = Layer.effect(
+    Backends,
+    Effect.map(ProcessBackend, (p) => Backends.make([p]))
+  )
+}

@@ -1,0 +1,149 @@
+// Decides on every typed command (capacity, duplicates, expiry, draining) and owns the
+// fibers of the running tests. The control listener hands it commands; `grid run` and
+// tests call it directly. On shutdown (its scope closing) it stops every test with its
+// grace and waits for their terminal events; a second signal skips the grace (`force`).
+import { Clock, Context, Deferred, Duration, Effect, FiberSet, FileSystem, Layer, Path, Ref } from "effect"
+import type { Command, StartCommand } from "../protocol/commands.ts"
+import type { RejectCode } from "../protocol/events.ts"
+import type { NodeState } from "../protocol/health.ts"
+import { DaemonConfig } from "../daemon/DaemonConfig.ts"
+import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import { Backends } from "./Backends.ts"
+import { EventSink } from "./EventSink.ts"
+import { ResultIngest } from "./ResultIngest.ts"
+import { makeTestControl, type TestControl } from "./TestControl.ts"
+import { runTest } from "./TestRun.ts"
+
+/** How many command and test ids are remembered for deduplication. */
+const REMEMBERED = 10_000
+
+export class TestManager extends Context.Service<TestManager, {
+  /** Decides on a command; returns once decided (the control message may then be acked). */
+  readonly handle: (command: Command) => Effect.Effect<void>
+  readonly running: Effect.Effect<ReadonlyArray<string>>
+  readonly state: Effect.Effect<NodeState>
+  /** Completes once a drain was asked for and no test runs any more. */
+  readonly drained: Effect.Effect<void>
+  /** Stops accepting and stops every test; `force` skips their grace. */
+  readonly shutdown: (reason: string) => Effect.Effect<void>
+  readonly force: Effect.Effect<void>
+}>()("grid/runner/TestManager") {
+  static readonly layer = Layer.effect(
+    TestManager,
+    Effect.gen(function*() {
+      const config = yield* DaemonConfig
+      const events = yield* EventSink
+      const services = yield* Effect.context<
+        DaemonConfig | EventSink | ToolRegistry | Backends | ResultIngest | FileSystem.FileSystem | Path.Path
+      >()
+      const fibers = yield* FiberSet.make<void>()
+      const tests = new Map<string, TestControl>()
+      const seenCommands = new Set<string>()
+      const seenTests = new Set<string>()
+      const draining = yield* Ref.make(false)
+      const drained = yield* Deferred.make<void>()
+      const forced = yield* Ref.make(false)
+
+      const remember = (set: Set<string>, id: string) => {
+        set.add(id)
+        if (set.size > REMEMBERED) set.delete(set.values().next().value!)
+      }
+      const checkDrained = Effect.flatMap(Ref.get(draining), (d) =>
+        d && tests.size === 0 ? Deferred.succeed(drained, undefined) : Effect.void)
+
+      const reject = (command: { commandId: string; testId?: string | undefined }, code: RejectCode, message: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+          events.publish({
+            kind: "rejected",
+            code,
+            message,
+            testId: command.testId,
+            nodeId: config.nodeId,
+            commandId: command.commandId,
+            at: new Date(ms).toISOString()
+          }))
+
+      const start = Effect.fnUntraced(function*(command: StartCommand) {
+        if (yield* Ref.get(draining)) return yield* reject(command, "draining", "the node is draining and accepts no new tests")
+        if (command.notAfter !== undefined && Date.parse(command.notAfter) < (yield* Clock.currentTimeMillis)) {
+          return yield* reject(command, "expired", `the command arrived after its notAfter (${command.notAfter})`)
+        }
+        if (tests.has(command.testId) || seenTests.has(command.testId)) {
+          return yield* reject(command, "duplicate_test", `test ${command.testId} already ran or runs on this node`)
+        }
+        if (tests.size >= config.capacity) {
+          return yield* reject(command, "busy", `the node runs ${tests.size} of ${config.capacity} tests at once`)
+        }
+        const control = yield* makeTestControl(command.testId, command.commandId)
+        tests.set(command.testId, control)
+        remember(seenTests, command.testId)
+        yield* runTest(command, control).pipe(
+          Effect.ensuring(Effect.suspend(() => {
+            tests.delete(command.testId)
+            return checkDrained
+          })),
+          Effect.provideContext(services),
+          FiberSet.run(fibers)
+        )
+        yield* Deferred.await(control.decided)
+      })
+
+      const stopAll = (reason: string) =>
+        Effect.gen(function*() {
+          yield* Ref.set(draining, true)
+          const force = yield* Ref.get(forced)
+          for (const control of tests.values()) {
+            yield* Deferred.succeed(control.stop, { reason, grace: force ? Duration.zero : config.stopGrace })
+          }
+          yield* FiberSet.awaitEmpty(fibers)
+        })
+
+      yield* Effect.addFinalizer(() => stopAll("daemon shutdown"))
+
+      const handle = (command: Command): Effect.Effect<void> => {
+        if (seenCommands.has(command.commandId)) {
+          // A redelivery or a duplicate publish: already decided, never act twice.
+          return Effect.logDebug(`duplicate command ${command.commandId} ignored`)
+        }
+        remember(seenCommands, command.commandId)
+        switch (command.kind) {
+          case "start":
+            return start(command)
+          case "stop": {
+            const control = tests.get(command.testId)
+            if (!control) return reject(command, "unknown_test", `test ${command.testId} does not run on this node`)
+            return Deferred.succeed(control.stop, {
+              reason: command.reason ?? "stopped by command",
+              grace: command.graceSeconds !== undefined ? Duration.seconds(command.graceSeconds) : config.stopGrace,
+              commandId: command.commandId
+            }).pipe(Effect.asVoid)
+          }
+          case "go": {
+            const control = tests.get(command.testId)
+            return Effect.flatMap(control ? Ref.get(control.atBarrier) : Effect.succeed(false), (waiting) =>
+              waiting && control
+                ? Effect.asVoid(Deferred.succeed(control.go, undefined))
+                : reject(command, "unknown_test", `test ${command.testId} is not waiting at a barrier on this node`))
+          }
+          case "drain":
+            return Ref.set(draining, true).pipe(Effect.andThen(checkDrained))
+        }
+      }
+
+      return TestManager.of({
+        handle,
+        running: Effect.sync(() => [...tests.keys()]),
+        state: Effect.map(Ref.get(draining), (d) => (d ? "draining" : tests.size > 0 ? "busy" : "idle")),
+        drained: Deferred.await(drained),
+        shutdown: stopAll,
+        force: Effect.gen(function*() {
+          yield* Ref.set(forced, true)
+          for (const control of tests.values()) {
+            yield* Deferred.succeed(control.force, undefined)
+            yield* Deferred.succeed(control.stop, { reason: "daemon shutdown", grace: Duration.zero })
+          }
+        })
+      })
+    })
+  )
+}

@@ -1,0 +1,236 @@
+// One test's whole life on this node, in its own scope: decide (work directory, files, tool,
+// runner), accept, wait at the barrier or the start time, launch, watch for its end, a stop
+// or its time bound, then clean up and only then publish the single terminal event.
+// A failing test ends here; it never reaches the daemon's supervisor.
+import { Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
+import type { StartCommand } from "../protocol/commands.ts"
+import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
+import { DaemonConfig } from "../daemon/DaemonConfig.ts"
+import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import type { RunningTool, ToolExit } from "./Backend.ts"
+import { Backends } from "./Backends.ts"
+import { type CleanupLog, makeCleanupLog } from "./CleanupLog.ts"
+import { EventSink } from "./EventSink.ts"
+import { ResultIngest } from "./ResultIngest.ts"
+import type { TestControl } from "./TestControl.ts"
+import { makeWorkDir, nodeWorkRoot, writeFiles } from "./WorkDir.ts"
+
+/** How the test ended, before cleanup. */
+type Ending =
+  | { readonly kind: "rejected"; readonly code: Parameters<typeof rejected>[0]; readonly message: string }
+  | { readonly kind: "finished"; readonly exitCode: number | null; readonly summary: RunSummary | null }
+  | { readonly kind: "failed"; readonly error: ErrorInfo; readonly summary: RunSummary | null }
+  | { readonly kind: "stopped"; readonly reason: string; readonly commandId?: string | undefined; readonly summary: RunSummary | null }
+
+/** An event as the runner fills it; `at`, ids and labels are added by `publish`. */
+type EventBody = GridEvent extends infer E ? E extends GridEvent ? Omit<E, "at" | "testId" | "nodeId" | "labels"> : never : never
+type Publish = (event: EventBody) => Effect.Effect<void>
+
+const rejected = (code: "invalid_command" | "unsupported_tool", message: string) => ({ kind: "rejected" as const, code, message })
+const MAX_LOG_LINES = 50
+
+export const runTest = Effect.fnUntraced(function*(command: StartCommand, control: TestControl) {
+  const config = yield* DaemonConfig
+  const events = yield* EventSink
+  const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+  const base = { testId: command.testId, nodeId: config.nodeId, labels: command.labels }
+  const publish: Publish = (event) =>
+    Effect.flatMap(now, (at) => events.publish({ ...base, commandId: command.commandId, at, ...event } as GridEvent))
+
+  const cleanup = yield* makeCleanupLog
+  const scope = yield* Scope.make()
+  // Only the body may be interrupted (the daemon going down hard); closing the scope and
+  // publishing the terminal event always happen.
+  const ending = yield* Effect.uninterruptibleMask((restore) =>
+    restore(body(command, control, cleanup, publish).pipe(Scope.provide(scope))).pipe(
+      Effect.catchCause((cause) =>
+        Effect.succeed<Ending>({ kind: "failed", error: { code: "internal_error", message: String(cause) }, summary: null })
+      ),
+      Effect.exit
+    )
+  )
+  yield* Scope.close(scope, Exit.void)
+  const report = yield* cleanup.report
+  const end: Ending = Exit.isSuccess(ending) ? ending.value : { kind: "stopped", reason: "interrupted", summary: null }
+  yield* publishEnd(end, report, publish)
+  if (end.kind === "rejected") yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: end.code, message: end.message })
+  // A test that died before deciding must not leave the control listener waiting.
+  yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: "invalid_command", message: "test ended before a decision" })
+})
+
+const publishEnd = (
+  end: Ending,
+  cleanup: Cleanup,
+  publish: Publish
+) => {
+  switch (end.kind) {
+    case "rejected":
+      return publish({ kind: "rejected", code: end.code, message: end.message })
+    case "finished":
+      return publish({ kind: "finished", exitCode: end.exitCode, summary: end.summary, cleanup })
+    case "failed":
+      return publish({ kind: "failed", error: end.error, summary: end.summary, cleanup })
+    case "stopped":
+      return publish({ kind: "stopped", reason: end.reason, summary: end.summary, cleanup, ...(end.commandId ? { commandId: end.commandId } : {}) })
+  }
+}
+
+const body = (
+  command: StartCommand,
+  control: TestControl,
+  cleanup: CleanupLog,
+  publish: Publish
+) =>
+  Effect.gen(function*() {
+    const config = yield* DaemonConfig
+    const tools = yield* ToolRegistry
+    const backends = yield* Backends
+    const ingest = yield* ResultIngest
+
+    // --- decide: everything that can make the command invalid happens before `accepted`.
+    const workDir = yield* makeWorkDir(nodeWorkRoot(config), command.testId, cleanup)
+    const written = yield* Effect.result(writeFiles(workDir, command.files ?? []))
+    if (written._tag === "Failure") {
+      return written.failure.code === "invalid_command"
+        ? rejected("invalid_command", written.failure.message)
+        : { kind: "failed", error: { code: "workdir_failed", message: written.failure.message }, summary: null } as Ending
+    }
+    const tool = tools.get(command.tool as never)
+    if (!tool) return rejected("unsupported_tool", `tool ${command.tool} is not available on this node`)
+    const runnerName = command.runner ?? config.defaultRunner
+    const backend = backends.get(runnerName)
+    if (!backend || !(yield* backend.available)) {
+      return rejected("unsupported_tool", `runner ${runnerName} is not available on this node`)
+    }
+    if (!(yield* tool.available(runnerName))) {
+      return rejected("unsupported_tool", `tool ${command.tool} cannot run with the ${runnerName} runner on this node`)
+    }
+    const toolWorkDir = runnerName === "docker" ? "/grid/work" : workDir
+    const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir }))
+    if (planned._tag === "Failure") return rejected("invalid_command", planned.failure.message)
+    const plan = planned.success
+
+    yield* publish({ kind: "accepted", runner: runnerName, tool: command.tool })
+    yield* Deferred.succeed(control.decided, { _tag: "Accepted" })
+
+    // --- wait for the go / the start time, interruptible by a stop.
+    const maxDuration = Duration.min(
+      config.maxDuration,
+      command.limits?.maxDurationSeconds !== undefined ? Duration.seconds(command.limits.maxDurationSeconds) : config.maxDuration
+    )
+    const stopped = Effect.map(Deferred.await(control.stop), (s): Ending => ({ kind: "stopped", reason: s.reason, commandId: s.commandId, summary: null }))
+    if (command.barrier === true) {
+      yield* Ref.set(control.atBarrier, true)
+      yield* publish({ kind: "ready" })
+      const released = yield* Effect.raceFirst(
+        Effect.as(Deferred.await(control.go), Option.none<Ending>()),
+        Effect.raceFirst(
+          Effect.map(stopped, Option.some),
+          Effect.as(Effect.sleep(maxDuration), Option.some<Ending>({
+            kind: "failed",
+            error: { code: "barrier_timeout", message: `no go within ${Duration.format(maxDuration)}` },
+            summary: null
+          }))
+        )
+      )
+      yield* Ref.set(control.atBarrier, false)
+      if (Option.isSome(released)) return released.value
+    }
+    if (command.startAt !== undefined) {
+      const wait = Date.parse(command.startAt) - (yield* Clock.currentTimeMillis)
+      if (wait > 0) {
+        const early = yield* Effect.raceFirst(Effect.as(Effect.sleep(wait), Option.none<Ending>()), Effect.map(stopped, Option.some))
+        if (Option.isSome(early)) return early.value
+      }
+    }
+
+    // --- run.
+    const logTail: Array<string> = []
+    const pidGone = yield* Ref.make<RunningTool["ref"] | undefined>(undefined)
+    // Registered before launch so it runs after the backend's own release: it checks and
+    // reports that the process group / container is really gone.
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(Ref.get(pidGone), (ref) => (ref === undefined ? Effect.void : verifyGone(ref, cleanup)))
+    )
+    const running = yield* backend.launch({
+      testId: command.testId,
+      nodeId: config.nodeId,
+      workDir,
+      argv: plan.argv,
+      env: plan.env,
+      image: plan.image ?? command.image ?? tool.defaultImage,
+      limits: command.limits,
+      onLine: (stream, line) => {
+        logTail.push(`[${stream}] ${line}`)
+        if (logTail.length > MAX_LOG_LINES) logTail.shift()
+      }
+    }).pipe(Effect.result)
+    if (running._tag === "Failure") {
+      return { kind: "failed", error: { code: running.failure.code, message: running.failure.message }, summary: null } as Ending
+    }
+    const tool$ = running.success
+    yield* Ref.set(pidGone, tool$.ref)
+    yield* publish({ kind: "started", ...tool$.ref })
+    const results = plan.results ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, ...plan.results }) : undefined
+
+    type Watch =
+      | { readonly _tag: "Exited"; readonly exit: ToolExit }
+      | { readonly _tag: "Stop"; readonly reason: string; readonly grace: Duration.Duration; readonly commandId?: string | undefined }
+      | { readonly _tag: "Timeout" }
+      | { readonly _tag: "IngestFailed"; readonly error: ErrorInfo }
+    const watchers: Array<Effect.Effect<Watch>> = [
+      Effect.map(tool$.exit, (exit) => ({ _tag: "Exited", exit }) as const),
+      Effect.map(Deferred.await(control.stop), (s) => ({ _tag: "Stop", ...s }) as const),
+      Effect.as(Effect.sleep(maxDuration), { _tag: "Timeout" } as const)
+    ]
+    if (results) watchers.push(Effect.map(results.failure, (error) => ({ _tag: "IngestFailed", error }) as const))
+    const watched = yield* Effect.raceAll(watchers)
+
+    const stopTool = (grace: Duration.Duration) =>
+      Effect.raceFirst(tool$.stop(grace), Deferred.await(control.force).pipe(Effect.andThen(tool$.stop(Duration.zero))))
+    let ending: Ending
+    switch (watched._tag) {
+      case "Exited": {
+        const summary = results ? yield* results.finish : null
+        const error = tool.judge({ exit: watched.exit, samples: summary?.count, logTail })
+        ending = error ? { kind: "failed", error, summary } : { kind: "finished", exitCode: watched.exit.exitCode, summary }
+        break
+      }
+      case "Stop": {
+        yield* stopTool(watched.grace)
+        ending = { kind: "stopped", reason: watched.reason, commandId: watched.commandId, summary: results ? yield* results.finish : null }
+        break
+      }
+      case "Timeout": {
+        yield* stopTool(config.stopGrace)
+        ending = {
+          kind: "failed",
+          error: { code: "max_duration", message: `the test ran longer than its bound of ${Duration.format(maxDuration)}` },
+          summary: results ? yield* results.finish : null
+        }
+        break
+      }
+      case "IngestFailed": {
+        yield* stopTool(config.stopGrace)
+        ending = { kind: "failed", error: watched.error, summary: results ? yield* results.finish : null }
+        break
+      }
+    }
+    return ending
+  })
+
+const verifyGone = (ref: RunningTool["ref"], cleanup: CleanupLog) =>
+  "pid" in ref
+    ? Effect.sync(() => {
+      try {
+        process.kill(-ref.pid, 0)
+        return false
+      } catch {
+        return true
+      }
+    }).pipe(
+      Effect.flatMap((gone) =>
+        gone ? cleanup.removed(`process group ${ref.pid}`) : cleanup.error(`process group ${ref.pid} is still alive`)
+      )
+    )
+    : cleanup.removed(`container ${ref.containerId}`)

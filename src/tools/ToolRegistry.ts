@@ -1,0 +1,29 @@
+// The tool adapters this node knows, and which of them are usable right now with which
+// runner (the heartbeat's `tools`).
+import { Context, Effect, Layer } from "effect"
+import type { ToolName } from "../protocol/commands.ts"
+import type { RunnerName } from "../runner/Backend.ts"
+import { commandTool } from "./command.ts"
+import type { ToolAdapter } from "./Tool.ts"
+
+export class ToolRegistry extends Context.Service<ToolRegistry, {
+  readonly get: (name: ToolName) => ToolAdapter | undefined
+  /** Tools usable with at least one of the given runners. */
+  readonly usable: (runners: ReadonlyArray<RunnerName>) => Effect.Effect<ReadonlyArray<ToolName>>
+}>()("grid/tools/ToolRegistry") {
+  static readonly make = (adapters: ReadonlyArray<ToolAdapter>) =>
+    ToolRegistry.of({
+      get: (name) => adapters.find((a) => a.name === name),
+      usable: (runners) =>
+        Effect.map(
+          Effect.forEach(adapters, (a) =>
+            Effect.map(
+              Effect.forEach(runners, (r) => a.available(r)),
+              (oks) => (oks.some(Boolean) ? [a.name] : [])
+            )),
+          (names) => names.flat()
+        )
+    })
+
+  static readonly layer = Layer.succeed(ToolRegistry, ToolRegistry.make([commandTool]))
+}

@@ -1,0 +1,78 @@
+// The other end of docs/protocol.md for tests: publishes commands the way a controller does
+// (JetStream, Nats-Msg-Id) and reads every event of the GRID_EVENTS stream through an ordered
+// consumer, so events published while a test's server was down are still seen.
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { Kvm } from "@nats-io/kv"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
+import * as crypto from "node:crypto"
+
+export interface WireEvent {
+  readonly kind: string
+  readonly testId?: string
+  readonly nodeId: string
+  readonly commandId?: string
+  readonly at: string
+  readonly [k: string]: unknown
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export const waitUntil = async <T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await f()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(25)
+  }
+}
+
+export interface GridClient {
+  readonly nc: NatsConnection
+  readonly events: Array<WireEvent>
+  send(nodeId: string, command: Record<string, unknown>): Promise<string>
+  sendRaw(nodeId: string, data: Uint8Array | string): Promise<void>
+  eventsOf(testId: string | undefined): Array<WireEvent>
+  waitEvent(testId: string | undefined, kind: string, timeoutMs?: number): Promise<WireEvent>
+  heartbeat(nodeId: string): Promise<Record<string, unknown> | undefined>
+  close(): Promise<void>
+}
+
+export const gridClient = async (url: string, prefix = "grid"): Promise<GridClient> => {
+  const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200 })
+  const js = jetstream(nc)
+  const jsm = await jetstreamManager(nc)
+  const events: Array<WireEvent> = []
+  // The daemon creates the stream; wait for it, then follow it from the start.
+  await waitUntil("GRID_EVENTS stream", () => jsm.streams.info("GRID_EVENTS").then(() => true, () => undefined))
+  const consumer = await js.consumers.get("GRID_EVENTS")
+  const messages = await consumer.consume()
+  void (async () => {
+    for await (const m of messages) events.push(m.json<WireEvent>())
+  })()
+  const eventsOf = (testId: string | undefined) => events.filter((e) => e.testId === testId)
+  return {
+    nc,
+    events,
+    send: async (nodeId, command) => {
+      const commandId = (command.commandId as string | undefined) ?? crypto.randomUUID()
+      await js.publish(`${prefix}.control.node.${nodeId}`, JSON.stringify({ ...command, commandId }), { msgID: commandId })
+      return commandId
+    },
+    sendRaw: async (nodeId, data) => {
+      await js.publish(`${prefix}.control.node.${nodeId}`, data)
+    },
+    eventsOf,
+    waitEvent: (testId, kind, timeoutMs) =>
+      waitUntil(`${kind} event of ${testId}`, () => eventsOf(testId).find((e) => e.kind === kind), timeoutMs),
+    heartbeat: async (nodeId) => {
+      const kv = await new Kvm(nc).open("grid_nodes")
+      const entry = await kv.get(nodeId)
+      return entry && entry.operation === "PUT" ? entry.json<Record<string, unknown>>() : undefined
+    },
+    close: async () => {
+      await messages.close().catch(() => undefined)
+      await nc.close()
+    }
+  }
+}
