@@ -15,6 +15,13 @@ export interface Sample {
   readonly bytesIn: number
   readonly bytesOut: number
   readonly error?: string | undefined
+  /**
+   * How many requests this sample stands for; absent means 1. Tools that only report aggregates
+   * (Locust's stats history, Artillery's report) emit weighted samples; 0 carries bytes only
+   * (k6 reports data_received per iteration, not per request). Label `*` adds to `*` alone.
+   * A negative or NaN `latencyMs` means "no latency known" (counted, not put in the histogram).
+   */
+  readonly count?: number | undefined
 }
 
 /** Where producers push samples. Synchronous on purpose: it sits on the hot path. */
