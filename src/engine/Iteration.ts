@@ -13,7 +13,7 @@ export interface LoopContext {
   readonly sink: SampleSink
   /** Epoch ms at performance.now() === 0, so timestamps come from the monotonic clock. */
   readonly epochOffset: number
-  /** Set when the run's duration is over: users stop before their next request. */
+  /** Set when the run's duration is over: users stop before their next request, arrivals finish. */
   ending: boolean
 }
 
@@ -53,7 +53,8 @@ export const runUntilPause = (
   const sink = ctx.sink
   const step = (): void => {
     if (cursor.aborted) return
-    if (ctx.ending || (cursor.index === 0 && (cursor.retire || (once && cursor.iterations > 0)))) {
+    // An arrival (once) finishes its pass in the graceful-stop window; a user stops at once.
+    if ((ctx.ending && !once) || (cursor.index === 0 && (cursor.retire || (once && cursor.iterations > 0)))) {
       onPause(done)
       return
     }

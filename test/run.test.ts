@@ -1,0 +1,206 @@
+// `grid run` and `grid engine` as real processes against a real target in this process:
+// thresholds set the exit code, --out and --html are written, SIGINT mid-run still prints
+// the summary and leaves no connection open, bad input is rejected before any request,
+// `grid engine` writes a JTL the ingestion parser reads back exactly and stops cleanly on
+// SIGTERM, and the HTML report renders in headless Chromium with its charts.
+import { spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect, Exit, Scope } from "effect"
+import { jmeterCsv } from "../src/ingest/parsers/JMeterCsv.ts"
+import type { Sample } from "../src/ingest/Sample.ts"
+import { JTL_HEADER } from "../src/engine/JtlWriter.ts"
+import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
+
+const node = process.execPath
+const main = join(import.meta.dirname, "..", "src", "cli", "main.ts")
+const dir = mkdtempSync(join(tmpdir(), "grid-run-"))
+let scope: Scope.Closeable
+let target: RunningTarget
+
+beforeAll(async () => {
+  scope = Effect.runSync(Scope.make())
+  target = await Effect.runPromise(Scope.provide(scope)(
+    serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 0, errorRate: 0 }, routes: { "/slow": { latencyMs: 20, errorRate: 0 } } })
+  ))
+})
+afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+const scenario = (name: string, body: Record<string, unknown>): string => {
+  const file = join(dir, `${name}.json`)
+  writeFileSync(file, JSON.stringify({ target: target.url, ...body }))
+  return file
+}
+
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly ms: number
+}
+
+/** Runs the CLI; `signalAfterMs` sends `signal` once that much time has passed. */
+const grid = (args: Array<string>, signal?: { readonly name: NodeJS.Signals; readonly afterMs: number }): Promise<Ran> =>
+  new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn(node, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => (stderr += d))
+    if (signal !== undefined) setTimeout(() => child.kill(signal.name), signal.afterMs)
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }))
+  })
+
+const hits = (path: string) => target.stats.paths[path] ?? 0
+
+describe("grid run", () => {
+  it("passes thresholds with exit 0 and writes --out", async () => {
+    const file = scenario("ok", {
+      requests: [{ name: "home", path: "/ok", thinkTimeMs: 250 }],
+      load: { model: "closed", users: 2, durationSeconds: 1 },
+      thresholds: ["p95 < 1s", "errors < 1%"]
+    })
+    const out = join(dir, "ok-summary.json")
+    const before = hits("/ok")
+    const r = await grid(["run", file, "--out", out])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/TOTAL\s+8\s/)
+    const summary = JSON.parse(readFileSync(out, "utf8"))
+    expect(hits("/ok") - before).toBe(8)
+    expect(summary.total.count).toBe(8)
+    expect(summary.labels.map((l: { label: string }) => l.label)).toEqual(["home"])
+    expect(summary.thresholds.every((t: { ok: boolean }) => t.ok)).toBe(true)
+    expect(summary.windows.length).toBeGreaterThanOrEqual(1)
+  })
+
+  it("exits 99 and names the breached threshold", async () => {
+    const file = scenario("breach", {
+      requests: [{ name: "slow", path: "/slow" }],
+      load: { model: "open", rate: 20, durationSeconds: 1 },
+      thresholds: ["slow: p95 < 5ms", "errors < 1%"]
+    })
+    const r = await grid(["run", file])
+    expect(r.code).toBe(99)
+    expect(r.stderr).toContain("thresholds breached: slow: p95 < 5ms")
+    expect(r.stdout).toMatch(/BREACH\s+slow: p95 < 5ms/)
+    expect(r.stdout).toMatch(/ok\s+errors < 1%/)
+  })
+
+  it("rejects an invalid scenario with every problem, before any request", async () => {
+    const file = scenario("invalid", {
+      requests: [{ name: "x", path: "x" }, { name: "y", path: "/y", method: "FETCH" }],
+      load: { model: "closed", users: 0 },
+      thresholds: ["p95 < soon"]
+    })
+    const before = target.stats.total
+    const r = await grid(["run", file])
+    expect(r.code).toBe(1)
+    for (const p of ["requests[0].path", "requests[1].method", "load.users", "thresholds[0]"]) expect(r.stderr).toContain(p)
+    expect(target.stats.total).toBe(before)
+  })
+
+  it("fails fast on an unreachable target with the connection error", async () => {
+    const file = scenario("unreachable", { requests: [{ name: "x", path: "/" }], load: { model: "closed", users: 1, durationSeconds: 60 } })
+    const r = await grid(["run", file, "--target", "http://127.0.0.1:1"])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/cannot connect to http:\/\/127\.0\.0\.1:1: ECONNREFUSED/)
+    expect(r.ms).toBeLessThan(10_000)
+  })
+
+  it("on SIGINT mid-run aborts, prints and writes the summary, leaves no socket open", async () => {
+    const file = scenario("sigint", { requests: [{ name: "slow", path: "/slow" }], load: { model: "closed", users: 10, durationSeconds: 60 } })
+    const out = join(dir, "sigint.json")
+    const r = await grid(["run", file, "--out", out], { name: "SIGINT", afterMs: 2500 })
+    expect(r.code).toBe(130)
+    expect(r.ms).toBeLessThan(10_000)
+    expect(r.stdout).toMatch(/\(interrupted\)/)
+    expect(r.stdout).toMatch(/TOTAL\s+\d+/)
+    const summary = JSON.parse(readFileSync(out, "utf8"))
+    expect(summary.interrupted).toBe(true)
+    expect(summary.total.count).toBeGreaterThan(0)
+    await new Promise((ok) => setTimeout(ok, 200))
+    expect(target.connections()).toBe(0)
+  })
+})
+
+describe("grid engine", () => {
+  const parse = (file: string) => {
+    const samples: Array<Sample> = []
+    const parser = jmeterCsv((s) => void samples.push(s))
+    parser.push(readFileSync(file))
+    parser.end()
+    return { samples, bad: parser.bad.toJSON().count }
+  }
+
+  it("writes every sample as a JMeter 5 JTL the ingestion parser reads back exactly", async () => {
+    const file = scenario("engine", {
+      requests: [{ name: "a", path: "/e1" }, { name: "b,quoted", path: "/e2?status=503", expect: [200] }],
+      load: { model: "open", rate: 40, durationSeconds: 1 }
+    })
+    const jtl = join(dir, "engine.jtl")
+    const before = hits("/e1") + hits("/e2")
+    const r = await grid(["engine", file, "--results", jtl])
+    expect(r.code, r.stderr).toBe(0)
+    const text = readFileSync(jtl, "utf8")
+    expect(text.split("\n")[0]).toBe(JTL_HEADER)
+    const { samples, bad } = parse(jtl)
+    expect(bad).toBe(0)
+    expect(samples.length).toBe(80)
+    expect(hits("/e1") + hits("/e2") - before).toBe(80)
+    expect(samples.filter((s) => s.label === "b,quoted").every((s) => !s.success && s.status === "503")).toBe(true)
+    expect(samples.filter((s) => s.label === "a").every((s) => s.success && s.status === "200" && s.bytesIn > 0)).toBe(true)
+  })
+
+  it("stops cleanly on SIGTERM: exit 0, file flushed and complete", async () => {
+    const file = scenario("engine-term", { requests: [{ name: "slow", path: "/slow" }], load: { model: "closed", users: 4, durationSeconds: 60 } })
+    const jtl = join(dir, "term.jtl")
+    const r = await grid(["engine", file, "--results", jtl], { name: "SIGTERM", afterMs: 2000 })
+    expect(r.code).toBe(0)
+    expect(r.ms).toBeLessThan(10_000)
+    const text = readFileSync(jtl, "utf8")
+    expect(text.endsWith("\n")).toBe(true)
+    const { samples, bad } = parse(jtl)
+    expect(bad).toBe(0)
+    expect(samples.length).toBeGreaterThan(10)
+    expect(r.stdout).toContain(`stopped: ${samples.length} samples written`)
+  })
+
+  it("exits 2 on an invalid scenario and writes no file", async () => {
+    const file = scenario("engine-bad", { requests: [], load: { model: "open" } })
+    const jtl = join(dir, "bad.jtl")
+    const r = await grid(["engine", file, "--results", jtl])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("load.rate")
+    expect(existsSync(jtl)).toBe(false)
+  })
+})
+
+describe("grid run --html", () => {
+  it("renders in headless Chromium with its three charts", async () => {
+    const chromium = ["chromium", "chromium-browser", "google-chrome"].find((c) => spawnSync("which", [c]).status === 0)
+    // A missing browser is a failure, never a skip: .ci/run installs Debian's chromium.
+    expect(chromium, "chromium is required (apt-get install chromium)").toBeDefined()
+    const file = scenario("html", {
+      requests: [{ name: "page", path: "/page" }, { name: "slow", path: "/slow" }],
+      load: { model: "open", rate: 30, durationSeconds: 2 }
+    })
+    const html = join(dir, "report.html")
+    const r = await grid(["run", file, "--html", html])
+    expect(r.code, r.stderr).toBe(0)
+    const dom = spawnSync(chromium!, [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+      `--user-data-dir=${join(dir, "chromium-profile")}`, "--dump-dom", `file://${html}`
+    ], { encoding: "utf8", timeout: 60_000 })
+    expect(dom.status, dom.stderr).toBe(0)
+    for (const id of ["chart-rps", "chart-latency", "chart-errors"]) {
+      const section = new RegExp(`<section class="chart" id="${id}">[\\s\\S]*?</section>`).exec(dom.stdout)?.[0] ?? ""
+      expect(section, id).toMatch(/<svg[^>]*>/)
+      expect(section, id).toMatch(/<(polyline|circle)[^>]*data-series=/)
+    }
+    expect(dom.stdout).toMatch(/<td>page<\/td><td>\d+<\/td>/)
+    expect(dom.stdout).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/)
+  })
+})
