@@ -3,7 +3,7 @@
 // health reporter) under one supervisor. Any component failing ends `done` with a typed
 // error; closing the layer's scope shuts down in order: stop accepting and stop the tests
 // (with their grace), publish their terminal events, delete the heartbeat, drain NATS.
-import { Cause, Context, Deferred, Duration, Effect, FileSystem, Layer, Path, Schema } from "effect"
+import { Context, Duration, Effect, FileSystem, Layer, Path, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { controlListener } from "../control/ControlListener.ts"
 import { healthReporter } from "../health/HealthReporter.ts"
@@ -21,6 +21,7 @@ import { TestManager } from "../runner/TestManager.ts"
 import { nodeWorkRoot } from "../runner/WorkDir.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import { DaemonConfig, type DaemonSettings } from "./DaemonConfig.ts"
+import { makeSupervisor } from "./Supervisor.ts"
 
 export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", {
   component: Schema.String,
@@ -41,7 +42,6 @@ const make = (settings: DaemonSettings) =>
   Effect.gen(function*() {
     const subjects = subjectNames(settings.subjectPrefix)
     const assets = assetNames(settings.subjectPrefix)
-    const failure = yield* Deferred.make<void, DaemonError>()
     const fail = (component: string) => (e: { message: string }) =>
       new DaemonError({ component, message: e.message })
 
@@ -80,26 +80,19 @@ const make = (settings: DaemonSettings) =>
     const ctx = yield* Layer.build(TestManager.layer).pipe(Effect.provideContext(base), Effect.map((m) => Context.merge(base, m)))
     const manager = Context.get(ctx, TestManager)
 
-    type Provided = typeof ctx extends Context.Context<infer S> ? S : never
-    const supervise = <A, E, R extends Provided>(component: string, effect: Effect.Effect<A, E, R>) =>
-      effect.pipe(
-        Effect.provideContext(ctx),
-        Effect.catchCause((cause) =>
-          Cause.hasInterruptsOnly(cause)
-            ? Effect.void
-            : Deferred.fail(failure, new DaemonError({ component, message: Cause.pretty(cause) }))
-        ),
-        Effect.forkScoped
-      )
-    yield* supervise("health", healthReporter)
-    yield* supervise("control", controlListener)
+    const supervisor = yield* makeSupervisor
+    yield* supervisor.add("health", Effect.provideContext(healthReporter, ctx))
+    yield* supervisor.add("control", Effect.provideContext(controlListener, ctx))
     // Registered last, so it runs first on shutdown: stop accepting, stop the tests.
     yield* Effect.addFinalizer(() => manager.shutdown("daemon shutdown"))
     yield* Effect.logInfo(`grid node ${settings.nodeId} up (grid ${settings.gridId}, NATS ${settings.natsUrl})`)
 
     return GridDaemon.of({
       nodeId: settings.nodeId,
-      done: Effect.raceFirst(Deferred.await(failure), manager.drained),
+      done: Effect.raceFirst(
+        supervisor.failed.pipe(Effect.mapError((e) => new DaemonError({ component: e.component, message: e.message }))),
+        manager.drained
+      ),
       force: manager.force
     })
   })

@@ -3,8 +3,12 @@
 // consumer, so events published while a test's server was down are still seen.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
-import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { connect, type NatsConnection as Conn } from "@nats-io/transport-node"
+import { Duration, Effect } from "effect"
 import * as crypto from "node:crypto"
+import { ensureAssets } from "../../src/nats/JetStreamAssets.ts"
+import { NatsConnection } from "../../src/nats/NatsConnection.ts"
+import { assets, subjects } from "../../src/protocol/names.ts"
 
 export interface WireEvent {
   readonly kind: string
@@ -28,7 +32,7 @@ export const waitUntil = async <T>(what: string, f: () => T | undefined | Promis
 }
 
 export interface GridClient {
-  readonly nc: NatsConnection
+  readonly nc: Conn
   readonly events: Array<WireEvent>
   send(nodeId: string, command: Record<string, unknown>): Promise<string>
   sendRaw(nodeId: string, data: Uint8Array | string): Promise<void>
@@ -43,9 +47,13 @@ export const gridClient = async (url: string, prefix = "grid"): Promise<GridClie
   const js = jetstream(nc)
   const jsm = await jetstreamManager(nc)
   const events: Array<WireEvent> = []
-  // The daemon creates the stream; wait for it, then follow it from the start.
-  await waitUntil("GRID_EVENTS stream", () => jsm.streams.info("GRID_EVENTS").then(() => true, () => undefined))
-  const consumer = await js.consumers.get("GRID_EVENTS")
+  // Like a controller, the client creates the protocol's assets itself (idempotently).
+  await Effect.runPromise(
+    ensureAssets(assets(prefix), subjects(prefix), Duration.seconds(15)).pipe(
+      Effect.provideService(NatsConnection, NatsConnection.of({ nc, js, jsm }))
+    )
+  )
+  const consumer = await js.consumers.get(assets(prefix).events)
   const messages = await consumer.consume()
   void (async () => {
     for await (const m of messages) events.push(m.json<WireEvent>())
@@ -66,7 +74,7 @@ export const gridClient = async (url: string, prefix = "grid"): Promise<GridClie
     waitEvent: (testId, kind, timeoutMs) =>
       waitUntil(`${kind} event of ${testId}`, () => eventsOf(testId).find((e) => e.kind === kind), timeoutMs),
     heartbeat: async (nodeId) => {
-      const kv = await new Kvm(nc).open("grid_nodes")
+      const kv = await new Kvm(nc).open(assets(prefix).nodes)
       const entry = await kv.get(nodeId)
       return entry && entry.operation === "PUT" ? entry.json<Record<string, unknown>>() : undefined
     },

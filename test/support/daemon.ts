@@ -1,0 +1,83 @@
+// Starting grid daemons for tests: in-process through GridDaemon.layer (the embedding path)
+// or as a real `grid daemon` process (for signals and exit codes).
+import { NodeServices } from "@effect/platform-node"
+import { Duration, Effect, Exit, Fiber } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+import { type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
+import { GridDaemon } from "../../src/daemon/GridDaemon.ts"
+import type { GridClient } from "./gridClient.ts"
+import { waitUntil } from "./gridClient.ts"
+import { tempWorkRoot } from "./memoryNode.ts"
+
+export interface InProcessDaemon {
+  readonly settings: DaemonSettings
+  /** Resolves with the daemon's exit once it ended on its own (drain, failure). */
+  readonly ended: Promise<Exit.Exit<void, unknown>>
+  /** Graceful shutdown, as on SIGTERM. */
+  stop(): Promise<void>
+}
+
+export const startDaemon = async (
+  client: GridClient,
+  overrides: Partial<DaemonSettings>
+): Promise<InProcessDaemon> => {
+  const settings = defaultSettings({
+    workDir: tempWorkRoot(),
+    heartbeatInterval: Duration.millis(500),
+    stopGrace: Duration.seconds(2),
+    flushTimeout: Duration.seconds(5),
+    ...overrides
+  })
+  const fiber = Effect.runFork(
+    Effect.flatMap(GridDaemon, (d) => d.done).pipe(
+      Effect.provide(GridDaemon.layer(settings)),
+      Effect.provide(NodeServices.layer)
+    )
+  )
+  const ended = Effect.runPromise(Fiber.await(fiber))
+  await Promise.race([
+    waitUntil(`heartbeat of ${settings.nodeId}`, () => client.heartbeat(settings.nodeId)),
+    ended.then((exit) => {
+      throw new Error(`daemon ended at start-up: ${String(exit)}`)
+    })
+  ])
+  return {
+    settings,
+    ended,
+    stop: () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
+  }
+}
+
+const root = path.resolve(import.meta.dirname, "../..")
+export const nodeBin = path.join(root, "node_modules/.bin/node")
+export const gridMain = path.join(root, "src/cli/main.ts")
+
+export interface DaemonProcess {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+/** A real `grid daemon` process (Node 24), its output captured. */
+export const spawnDaemon = (args: ReadonlyArray<string>, env: Record<string, string> = {}): DaemonProcess => {
+  const child = spawn(nodeBin, [gridMain, "daemon", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env }
+  })
+  let out = ""
+  child.stdout!.on("data", (d) => (out += d))
+  child.stderr!.on("data", (d) => (out += d))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, output: () => out, exited }
+}
+
+/** Whether any process still has this pid (or this process group, for negative pids). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
