@@ -87,3 +87,15 @@ export const lastMatching = (lines: ReadonlyArray<string>, pattern: RegExp): str
   for (let i = lines.length - 1; i >= 0; i--) if (pattern.test(lines[i]!)) return lines[i]
   return undefined
 }
+
+/** The common params as environment (`GRID_TARGET`, `GRID_USERS`, ...), for scripts that
+ * shape their own load (k6 scenarios, Artillery processors, Locust's constant_throughput). */
+export const gridEnv = (p: CommonParams): Record<string, string> => {
+  const env: Record<string, string> = {}
+  if (p.target !== undefined) env.GRID_TARGET = p.target.href.replace(/\/$/, "")
+  if (p.users !== undefined) env.GRID_USERS = String(p.users)
+  if (p.rate !== undefined) env.GRID_RATE = String(p.rate)
+  if (p.durationSeconds !== undefined) env.GRID_DURATION = String(p.durationSeconds)
+  if (p.rampUpSeconds !== undefined) env.GRID_RAMP_UP = String(p.rampUpSeconds)
+  return env
+}

@@ -3,7 +3,8 @@
 // loaded beside it. The hook writes one JSON line per request, the reliable source: Locust's
 // CSVs are flushed only every 10 s and not at exit. `users` -> `-u`, `users / rampUpSeconds`
 // -> `-r`, `durationSeconds` -> `-t`, `target` -> `-H`; Locust runs a closed model, so `rate`
-// reaches the locustfile only as GRID_RATE (for `constant_throughput`). Request failures
+// reaches the locustfile only as GRID_RATE (for `constant_throughput`), like every common
+// param as GRID_* (see gridEnv). Request failures
 // are results, not a failed run (`--exit-code-on-error 0`). Stop: SIGTERM, which Locust
 // handles by stopping its users and quitting.
 import { copyFileSync } from "node:fs"
@@ -12,7 +13,7 @@ import { Effect } from "effect"
 import type { ErrorInfo } from "../protocol/events.ts"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode, ToolError } from "./Tool.ts"
-import { argvPrefix, availableWith, commonParams, entryOf, invalid } from "./adapterSupport.ts"
+import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid } from "./adapterSupport.ts"
 
 export const locustHookFile = "grid_locust_hook.py"
 export const locustResultsFile = "grid-locust-requests.jsonl"
@@ -54,10 +55,10 @@ export const makeLocustTool = (options: LocustOptions = {}): ToolAdapter => {
         const dir = ctx.toolWorkDir
         const env: Record<string, string> = {
           PYTHONUNBUFFERED: "1",
+          ...gridEnv(p),
           ...ctx.command.env,
           GRID_LOCUST_RESULTS: `${dir}/${locustResultsFile}`
         }
-        if (p.rate !== undefined) env.GRID_RATE = String(p.rate)
         return {
           argv: [
             ...argvPrefix(ctx.runner, command),
