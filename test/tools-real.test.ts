@@ -7,7 +7,6 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { createServer, type Server } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
@@ -18,6 +17,7 @@ import { executableFound } from "../src/tools/adapterSupport.ts"
 import { jmeterTool, makeJmeterTool } from "../src/tools/jmeter.ts"
 import { makeLocustTool } from "../src/tools/locust.ts"
 import type { ToolAdapter, ToolPlan } from "../src/tools/Tool.ts"
+import { countingTarget, targetBody } from "./fixtures/countingTarget.ts"
 
 const fixtures = join(import.meta.dirname, "fixtures")
 
@@ -25,27 +25,6 @@ const fixtures = join(import.meta.dirname, "fixtures")
 const requireExecutable = (exe: string, pkg: string) => {
   if (!executableFound(exe)) throw new Error(`${exe} not found: apt-get install ${pkg}`)
 }
-
-/** A target that counts the requests it served. */
-const countingTarget = Effect.acquireRelease(
-  Effect.callback<{ server: Server; url: string; count: () => number }>((resume) => {
-    let count = 0
-    const server = createServer((_req, res) => {
-      count++
-      res.setHeader("content-type", "text/plain")
-      res.end("hello from grid's test target\n")
-    })
-    server.keepAliveTimeout = 30_000
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      resume(Effect.succeed({ server, url: `http://127.0.0.1:${port}`, count: () => count }))
-    })
-  }),
-  ({ server }) => Effect.callback<void>((resume) => {
-    server.closeAllConnections()
-    server.close(() => resume(Effect.void))
-  })
-)
 
 const startCommand = (tool: string, entry: string, params: Record<string, unknown>): StartCommand => ({
   kind: "start",
@@ -165,7 +144,7 @@ describe("real tools through their adapters and the process backend", () => {
         assert.strictEqual(first.method, "GET")
         assert.strictEqual(first.status, "200")
         assert.strictEqual(first.success, true)
-        assert.strictEqual(first.bytesIn, "hello from grid's test target\n".length)
+        assert.strictEqual(first.bytesIn, targetBody.length)
         assert.isAbove(first.timestamp as number, Date.now() - 60_000)
         assert.isUndefined(tool.judge({ exit: run.exit, samples: lines.length, logTail: run.log }))
       }))
