@@ -79,14 +79,14 @@ td:first-child,th:first-child{text-align:left}tr.total td{font-weight:bold}
 ${summary.total.count} requests, ${summary.total.errors} errors${summary.dropped > 0 ? `, ${summary.dropped} dropped arrivals` : ""}.</p>
 <table id="summary"><thead><tr><th>label</th><th>count</th><th>rps</th><th>errors</th><th>min ms</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead><tbody>${rows}</tbody></table>
 ${thresholds}
-${chart("chart-rps", "Requests per second", "req/s", xs, [{ name: "requests/s", color: "#1565c0", values: points.map((p) => p.count) }])}
+${chart("chart-rps", "Requests per second", "req/s", xs, [{ name: "requests/s", color: "#1565c0", values: points.map((p) => p.count / (p.durationMs / 1000)) }])}
 ${chart("chart-latency", "Latency percentiles", "ms", xs, [
     { name: "p50", color: "#2e7d32", values: points.map((p) => p.latencyMs.p50) },
     { name: "p90", color: "#f9a825", values: points.map((p) => p.latencyMs.p90) },
     { name: "p95", color: "#ef6c00", values: points.map((p) => p.latencyMs.p95) },
     { name: "p99", color: "#c62828", values: points.map((p) => p.latencyMs.p99) }
   ])}
-${chart("chart-errors", "Errors per second", "errors/s", xs, [{ name: "errors/s", color: "#b00020", values: points.map((p) => p.errors) }])}
+${chart("chart-errors", "Errors per second", "errors/s", xs, [{ name: "errors/s", color: "#b00020", values: points.map((p) => p.errors / (p.durationMs / 1000)) }])}
 </body></html>
 `
 }

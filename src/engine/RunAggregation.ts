@@ -12,6 +12,8 @@ import type { LabelSummary, RunSummary } from "./Summary.ts"
 export interface WindowPoint {
   readonly seq: number
   readonly start: number
+  /** Time the window covers, ms: 1000 except for a run's last, partial window. */
+  durationMs: number
   readonly count: number
   readonly errors: number
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p95: number; readonly p99: number; readonly max: number }
@@ -63,7 +65,7 @@ export class RunAggregation {
         labels[acc.label] = { count: acc.count, errors: acc.errors, p95: acc.rec.total > 0 ? acc.rec.toHistogram().getValueAtPercentile(95) / 1000 : 0 }
       }
     }
-    this.points.push({ seq: w.seq, start: w.start, count: all?.count ?? 0, errors: all?.errors ?? 0, latencyMs: latency, labels })
+    this.points.push({ seq: w.seq, start: w.start, durationMs: w.end - w.start, count: all?.count ?? 0, errors: all?.errors ?? 0, latencyMs: latency, labels })
   }
 
   /** `lateMs`: how long a window stays open after its end for slow responses. */
@@ -94,6 +96,7 @@ export class RunAggregation {
   /** Closes every remaining window and summarises the run. */
   finish(endedAt: number, dropped: number, interrupted: boolean): RunSummary {
     this.agg.closeThrough(this.agg.seqAt(endedAt - 1), this.onClose)
+    for (const p of this.points) if (p.start + p.durationMs > endedAt) p.durationMs = Math.max(1, endedAt - p.start)
     const durationMs = Math.max(1, endedAt - this.startedAt)
     const all = this.totals.all
     const labels = [...this.totals.labels.values()].filter((l) => l.label !== "*").sort((a, b) => a.label.localeCompare(b.label))
