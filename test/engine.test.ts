@@ -165,6 +165,33 @@ describe("load models against a real target", () => {
       expect(samples.filter((x) => x.label === "teapot").every((x) => !x.success && x.error === "unexpected status 418")).toBe(true)
     }))
 
+  it.live("handles Connection: close, chunked bodies and HEAD; a slow answer fails as a timeout", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      const s = yield* decodeScenario({
+        target: t.url,
+        timeoutSeconds: 0.3,
+        requests: [
+          { name: "close", path: "/c?close=1" },
+          { name: "chunked", path: "/k?chunked=1" },
+          { name: "head", path: "/h", method: "HEAD" },
+          { name: "late", path: "/late?latency=1000", thinkTimeMs: 1000 }
+        ],
+        load: { model: "closed", users: 1, durationSeconds: 0.5 }
+      }, "inline")
+      const { samples, sink } = collect()
+      yield* runEngine(s, sink)
+      const by = (l: string) => samples.filter((x) => x.label === l)
+      expect(by("close").length).toBe(1)
+      expect(by("chunked")[0]).toMatchObject({ success: true, status: "200" })
+      expect(by("chunked")[0]!.bytesIn).toBeGreaterThan(2 * 23)
+      expect(by("head")[0]).toMatchObject({ success: true, status: "200" })
+      expect(by("late")[0]).toMatchObject({ success: false, status: "Non HTTP response code: timeout", error: "timeout" })
+      expect(by("late")[0]!.latencyMs).toBeGreaterThanOrEqual(290)
+      expect(by("late")[0]!.latencyMs).toBeLessThan(900)
+      expect(t.stats.paths).toMatchObject({ "/c": 1, "/k": 1, "/h": 1, "/late": 1 })
+    }))
+
   it.live("an unreachable target fails fast with the connection error, before any sample", () =>
     Effect.gen(function*() {
       const s = yield* scenarioFor("http://127.0.0.1:1", { load: { model: "closed", users: 5, durationSeconds: 30 } })

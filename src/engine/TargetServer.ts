@@ -1,6 +1,7 @@
 // `grid target`: a small demo HTTP server on node:http so the README's quickstart, the
 // tests and the benchmarks have something local to load. Per-path latency and error rate
-// come from routes (flags) or from query parameters (`?latency=50&status=503`); every
+// come from routes (flags) or from query parameters (`?latency=50&status=503`, `close=1`
+// for Connection: close, `chunked=1` for a chunked body); every
 // request is counted per path, and `GET /__stats` returns the counts so tests can assert
 // exact totals (`POST /__reset` zeroes them).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -69,17 +70,26 @@ const handler = (options: TargetOptions, stats: TargetStats) => (req: IncomingMe
   const route = options.routes[path] ?? options.defaults
   let latency = route.latencyMs
   let status = Math.random() < route.errorRate ? 500 : 200
+  let chunked = false
   if (q !== -1) {
     const params = new URLSearchParams(url.slice(q + 1))
     const l = params.get("latency")
     const s = params.get("status")
     if (l !== null && Number.isFinite(Number(l))) latency = Number(l)
     if (s !== null && /^[1-5]\d\d$/.test(s)) status = Number(s)
+    if (params.get("close") === "1") res.shouldKeepAlive = false
+    if (params.get("chunked") === "1") chunked = true
   }
   req.on("data", (chunk: Buffer) => (stats.bytesIn += chunk.length))
   req.on("end", () => {
     const reply = () => {
       if (res.destroyed) return
+      if (chunked) {
+        res.writeHead(status, { "content-type": "text/plain" })
+        res.write(body)
+        res.end(body)
+        return
+      }
       res.writeHead(status, { "content-type": "text/plain", "content-length": body.length })
       res.end(req.method === "HEAD" ? undefined : body)
     }
