@@ -4,7 +4,7 @@
 // as many samples as the target served. Also: Debian's JMeter as shipped exits 0 having
 // done nothing, and the adapter's judge must say it failed.
 import { NodeServices } from "@effect/platform-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -75,12 +75,24 @@ const countJtl = (bytes: Buffer) => {
 const hookLines = (bytes: Buffer) =>
   bytes.toString("utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
 
-const compileLauncher = () => {
-  requireExecutable("javac", "default-jdk-headless")
-  const out = mkdtempSync(join(tmpdir(), "grid-jmeter-launcher-"))
-  execFileSync("javac", ["-d", out, "-cp", "/usr/share/jmeter/bin/ApacheJMeter.jar", join(fixtures, "jmeter", "GridJMeterLauncher.java")])
-  return out
+/** Debian's JMeter started through the GridJMeterLauncher fixture, compiled once per run. */
+let launcherClasses: string | undefined
+const launchedJmeter = () => {
+  requireExecutable("jmeter", "jmeter")
+  if (launcherClasses === undefined) {
+    requireExecutable("javac", "default-jdk-headless")
+    const out = mkdtempSync(join(tmpdir(), "grid-jmeter-launcher-"))
+    execFileSync("javac", ["-d", out, "-cp", "/usr/share/jmeter/bin/ApacheJMeter.jar", join(fixtures, "jmeter", "GridJMeterLauncher.java")])
+    launcherClasses = out
+  }
+  return makeJmeterTool({
+    command: ["java", "-Djmeter.home=/usr/share/jmeter", "-cp", `/usr/share/jmeter/bin/ApacheJMeter.jar:${launcherClasses}`, "GridJMeterLauncher"]
+  })
 }
+
+afterAll(() => {
+  if (launcherClasses !== undefined) rmSync(launcherClasses, { recursive: true, force: true })
+})
 
 describe("real tools through their adapters and the process backend", () => {
   layer(ProcessBackend.layer({ forcedGrace: "5 seconds" }).pipe(Layer.provide(NodeServices.layer)), {
@@ -89,18 +101,13 @@ describe("real tools through their adapters and the process backend", () => {
   })((it) => {
     it.effect("jmeter: every sample the target served is in the JTL, with a header line", () =>
       Effect.gen(function*() {
-        requireExecutable("jmeter", "jmeter")
-        const classes = compileLauncher()
-        const tool = makeJmeterTool({
-          command: ["java", "-Djmeter.home=/usr/share/jmeter", "-cp", `/usr/share/jmeter/bin/ApacheJMeter.jar:${classes}`, "GridJMeterLauncher"]
-        })
+        const tool = launchedJmeter()
         const target = yield* countingTarget
         const run = yield* runTool(
           tool,
           startCommand("jmeter", "plan.jmx", { users: 3, rampUpSeconds: 0, target: target.url, properties: { loops: 7 } }),
           { "plan.jmx": join(fixtures, "jmeter", "plan.jmx") }
         )
-        rmSync(classes, { recursive: true, force: true })
         assert.strictEqual(run.exit.exitCode, 0, run.log.join("\n"))
         assert.isDefined(run.results, `no JTL; log:\n${run.log.join("\n")}`)
         assert.match(run.results!.toString("utf8"), /^timeStamp,elapsed,label,/)
@@ -108,6 +115,22 @@ describe("real tools through their adapters and the process backend", () => {
         assert.strictEqual(target.count(), 21)
         assert.strictEqual(samples, target.count())
         assert.isUndefined(tool.judge({ exit: run.exit, samples, logTail: run.log }))
+      }))
+
+    it.effect("jmeter: a stop (SIGTERM) mid-run loses at most the requests in flight, one per user", () =>
+      Effect.gen(function*() {
+        const tool = launchedJmeter()
+        const target = yield* countingTarget
+        const run = yield* runTool(
+          tool,
+          startCommand("jmeter", "plan.jmx", { users: 2, target: target.url, properties: { loops: -1 } }),
+          { "plan.jmx": join(fixtures, "jmeter", "plan.jmx") },
+          "3 seconds"
+        )
+        const samples = countJtl(run.results!)
+        assert.isAbove(samples, 0, run.log.join("\n"))
+        assert.isAtMost(target.count() - samples, 2, `target served ${target.count()}, JTL holds ${samples}`)
+        assert.isAtLeast(target.count() - samples, 0)
       }))
 
     it.effect("jmeter: Debian's 2.13 as shipped exits 0 without running the plan, and is judged failed", () =>

@@ -53,6 +53,7 @@ describe("jmeter adapter", () => {
         "-j", `${workDir}/grid-jmeter.log`,
         "-Jjmeter.save.saveservice.output_format=csv",
         "-Jjmeter.save.saveservice.print_field_names=true",
+        "-Jjmeter.save.saveservice.autoflush=true",
         "-Jusers=10", "-JrampUp=5", "-Jduration=30", "-Jrate=50",
         "-Jtarget=http://127.0.0.1:8080/api/", "-Jtarget.protocol=http", "-Jtarget.host=127.0.0.1",
         "-Jtarget.port=8080", "-Jtarget.path=/api/",

@@ -5,7 +5,9 @@
 // to a CSV JTL with a header line (print_field_names), read by the `jmeter` parser.
 // Debian's JMeter 2.13 loads no plan as shipped and still exits 0 having written nothing, so
 // success is judged from the samples and the log, never from the exit code alone.
-// Stop: SIGTERM (the JVM exits at once; the JTL holds every sample written so far).
+// Stop: SIGTERM; the JVM exits at once. The JTL is flushed after every sample (autoflush),
+// so live ingestion sees samples when they happen and a stop loses only the requests in
+// flight (at most one per user), not a buffer's worth.
 import { Effect } from "effect"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
@@ -53,7 +55,8 @@ export const makeJmeterTool = (options: JmeterOptions = {}): ToolAdapter => {
         const p = yield* commonParams(ctx)
         const props: Array<[string, string]> = [
           ["jmeter.save.saveservice.output_format", "csv"],
-          ["jmeter.save.saveservice.print_field_names", "true"]
+          ["jmeter.save.saveservice.print_field_names", "true"],
+          ["jmeter.save.saveservice.autoflush", "true"]
         ]
         if (p.users !== undefined) props.push(["users", String(p.users)])
         if (p.rampUpSeconds !== undefined) props.push(["rampUp", String(p.rampUpSeconds)])
