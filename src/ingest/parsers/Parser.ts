@@ -5,11 +5,12 @@
 import type { SampleSink } from "../Sample.ts"
 
 /**
- * The protocol's result formats (`params.results.format`). `locust` covers both Locust's CSV
- * stats history and the per-request lines of grid's Locust hook (told apart by the first byte).
+ * Result formats: the protocol's (`params.results.format`) plus `locust-hook`, the per-request
+ * JSON lines of grid's Locust hook (src/tools/locust/grid_locust_hook.py). `locust` reads
+ * Locust's CSV stats history, or the hook's lines when the file starts with `{`.
  */
-export type ResultFormat = "jmeter" | "jmeter-xml" | "locust" | "k6" | "artillery"
-export const resultFormats = ["jmeter", "jmeter-xml", "locust", "k6", "artillery"] as const
+export type ResultFormat = "jmeter" | "jmeter-xml" | "locust" | "locust-hook" | "k6" | "artillery"
+export const resultFormats = ["jmeter", "jmeter-xml", "locust", "locust-hook", "k6", "artillery"] as const
 
 export interface BadLine {
   /** 1-based line number in the result file where the bad record starts. */

@@ -1,0 +1,64 @@
+// Follows a result file while the tool is still writing it: each poll reads what was appended
+// since the last one, in 1 MB chunks, straight into the format's parser (which holds back a
+// partial last record). Rotation is not handled (no supported tool rotates its result file);
+// a file that shrinks is reported once as truncated and then followed from its new end.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs"
+import type { ResultParser } from "./parsers/Parser.ts"
+
+const CHUNK = 1 << 20
+
+export class Tailer {
+  private fd: number | undefined = undefined
+  private offset = 0
+  private readonly buf = Buffer.allocUnsafe(CHUNK)
+  truncated = false
+  readonly path: string
+  readonly parser: ResultParser
+  constructor(path: string, parser: ResultParser) {
+    this.path = path
+    this.parser = parser
+  }
+
+  /** Whether the file has been opened (it exists). */
+  get opened(): boolean {
+    return this.fd !== undefined
+  }
+
+  get bytesRead(): number {
+    return this.offset
+  }
+
+  /**
+   * Reads up to `maxBytes` of what is new. Returns the bytes read, or -1 while the file does
+   * not exist yet. Other I/O errors are thrown (the caller turns them into a typed error).
+   */
+  poll(maxBytes = 64 * CHUNK): number {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.path, "r")
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return -1
+        throw e
+      }
+    }
+    const size = fstatSync(this.fd).size
+    if (size < this.offset) {
+      this.truncated = true
+      this.offset = size
+    }
+    let total = 0
+    while (total < maxBytes && this.offset < size) {
+      const n = readSync(this.fd, this.buf, 0, Math.min(CHUNK, size - this.offset), this.offset)
+      if (n <= 0) break
+      this.offset += n
+      total += n
+      this.parser.push(this.buf.subarray(0, n))
+    }
+    return total
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
+  }
+}
