@@ -9,6 +9,7 @@ import { onInterrupt } from "./exitCode.ts"
 import { engineCommand } from "./engine.ts"
 import { runCommand } from "./run.ts"
 import { targetCommand } from "./target.ts"
+import { reportCommand } from "./report.ts"
 
 const grid = Command.make("grid").pipe(
   Command.withDescription("grid: a load-test node agent and its controller"),
@@ -16,7 +17,8 @@ const grid = Command.make("grid").pipe(
     daemonCommand,
     runCommand,
     engineCommand,
-    targetCommand
+    targetCommand,
+    reportCommand
   ])
 )
 
