@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import type { LaunchSpec } from "../src/runner/Backend.ts"
-import { DockerBackend, nodeLabel, testLabel } from "../src/runner/DockerBackend.ts"
+import { containerGone, DockerBackend, nodeLabel, testLabel } from "../src/runner/DockerBackend.ts"
 import { DockerCli } from "../src/runner/DockerCli.ts"
 import { OrphanSweep } from "../src/runner/OrphanSweep.ts"
 import { buildBusyboxImage, containersWithLabel, removeImage } from "./fixtures/docker/busyboxImage.ts"
@@ -55,16 +55,21 @@ esac
 }
 
 describe("docker backend", () => {
-  layer(Layer.mergeAll(imageLayer, backendWith()), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+  layer(Layer.mergeAll(imageLayer, backendWith(), DockerCli.layer().pipe(Layer.provide(NodeServices.layer))), {
+    excludeTestServices: true,
+    timeout: "60 seconds"
+  })((it) => {
     it.effect("runs the container with grid's labels, mount, host network, init, no capabilities and the limits", () =>
       Effect.gen(function*() {
         const image = yield* Image
         const backend = yield* DockerBackend
         const s = spec(image, { env: { GRID_SECRET: "s3cret" }, limits: { cpus: 0.5, memoryMb: 64 } })
-        yield* Effect.scoped(Effect.gen(function*() {
+        const id = yield* Effect.scoped(Effect.gen(function*() {
           const running = yield* backend.launch(s)
           assert.isTrue("containerId" in running.ref)
-          const info = inspect((running.ref as { containerId: string }).containerId)
+          const id = (running.ref as { containerId: string }).containerId
+          assert.isFalse(yield* containerGone(id))
+          const info = inspect(id)
           assert.strictEqual(info.Config.Labels[nodeLabel], nodeId)
           assert.strictEqual(info.Config.Labels[testLabel], s.testId)
           assert.match(info.Name, new RegExp(`^/grid-${nodeId}-${s.testId}-[0-9a-f]{8}$`))
@@ -80,8 +85,10 @@ describe("docker backend", () => {
           assert.include(info.Config.Env, "GRID_SECRET=s3cret")
           // The value went through the CLI's environment, not its argv (which `ps` shows).
           assert.notInclude(JSON.stringify(info.Args) + info.Path, "s3cret")
+          return id
         }))
         assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
+        assert.isTrue(yield* containerGone(id))
         rmSync(s.workDir, { recursive: true, force: true })
       }))
 

@@ -193,6 +193,15 @@ const make = (cli: DockerCliShape, options: DockerBackendOptions): RunnerBackend
   }
 }
 
+/** Whether no container with this id (or name) exists any more, in any state: for the
+ * test's cleanup report. An engine that does not answer counts as "not known gone". */
+export const containerGone = (containerId: string): Effect.Effect<boolean, never, DockerCli> =>
+  Effect.flatMap(DockerCli, (cli) =>
+    cli.exec(["ps", "-aq", "--no-trunc", "--filter", `id=${containerId}`], { timeout: "30 seconds" }).pipe(
+      Effect.map((r) => r.stdout.trim() === ""),
+      Effect.orElseSucceed(() => false)
+    ))
+
 const readCid = (cidfile: string): string | undefined => {
   try {
     return readFileSync(cidfile, "utf8").trim() || undefined
