@@ -28,7 +28,7 @@ export interface AggregateRow {
   readonly bytesOut?: number | undefined
 }
 
-/** Latency slices [value, weight] for n requests, cumulative rounding so weights add up to n. */
+/** Latency slices [value, weight] for n requests; the cumulative weights add up to n. */
 const slices = (row: AggregateRow, n: number): Array<[number, number]> => {
   const points: Array<[number, number]> = []
   if (row.minMs !== undefined && Number.isFinite(row.minMs)) points.push([n > 0 ? 100 / n : 0, row.minMs])
@@ -41,7 +41,8 @@ const slices = (row: AggregateRow, n: number): Array<[number, number]> => {
   let prev = 0
   let floor = -Infinity
   for (const [p, v] of points) {
-    const c = Math.min(n, Math.max(prev, Math.round((n * p) / 100)))
+    // ceil, as HdrHistogram counts ranks for a percentile; the max always keeps one request.
+    const c = Math.min(p < 100 ? n - 1 : n, Math.max(prev, Math.ceil((n * p) / 100 - 1e-9)))
     const value = Math.max(v, floor)
     floor = value
     if (c > prev) out.push([value, c - prev])
