@@ -7,10 +7,8 @@
 // created and then failed on (or that an interruption caught mid-call) is removed too; what
 // still slips through (a daemon killed with SIGKILL) is the orphan sweep's (OrphanSweep.ts).
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
-import { constants as osConstants, tmpdir } from "node:os"
-import { join } from "node:path"
-import { Context, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { constants as osConstants } from "node:os"
+import { Context, Deferred, Duration, Effect, Fiber, FileSystem, Layer, Option, Stream } from "effect"
 import type { LaunchSpec, RunnerBackend, RunningTool, ToolExit } from "./Backend.ts"
 import { LaunchError } from "./Backend.ts"
 import { DockerCli, type DockerCliShape, type DockerError } from "./DockerCli.ts"
@@ -43,7 +41,8 @@ export class DockerBackend extends Context.Service<DockerBackend, RunnerBackend>
       DockerBackend,
       Effect.gen(function*() {
         const cli = yield* DockerCli
-        return DockerBackend.of(make(cli, options))
+        const fs = yield* FileSystem.FileSystem
+        return DockerBackend.of(make(cli, fs, options))
       })
     )
 }
@@ -64,7 +63,7 @@ const toExit = (code: number): ToolExit => ({
 export const containerName = (spec: Pick<LaunchSpec, "nodeId" | "testId">, suffix: string) =>
   `grid-${spec.nodeId}-${spec.testId}-${suffix}`
 
-const make = (cli: DockerCliShape, options: DockerBackendOptions): RunnerBackend => {
+const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBackendOptions): RunnerBackend => {
   const forcedGrace = Duration.fromInputUnsafe(options.forcedGrace)
 
   const ensureImage = (image: string) =>
@@ -93,7 +92,16 @@ const make = (cli: DockerCliShape, options: DockerBackendOptions): RunnerBackend
   /** Best effort, idempotent, never fails: used by stop, by the finalizer, twice is fine. */
   const remove = (name: string) => Effect.ignore(cli.execRaw(["rm", "-f", name], { timeout: "60 seconds" }))
 
-  const runArgs = (spec: LaunchSpec, name: string, cidfile: string, image: string): Array<string> => {
+  /** By default the container runs as the work directory's owner (see DockerBackendOptions.user). */
+  const userOf = (workDir: string) =>
+    options.user !== undefined
+      ? Effect.succeed(options.user)
+      : fs.stat(workDir).pipe(
+        Effect.map((st) => `${Option.getOrElse(st.uid, () => 0)}:${Option.getOrElse(st.gid, () => 0)}`),
+        Effect.orElseSucceed(() => `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`)
+      )
+
+  const runArgs = (spec: LaunchSpec, name: string, cidfile: string, image: string, user: string): Array<string> => {
     const args = [
       "run", "-d",
       "--name", name,
@@ -110,7 +118,6 @@ const make = (cli: DockerCliShape, options: DockerBackendOptions): RunnerBackend
       "--pull", "never"
     ]
     for (const cap of options.capAdd ?? []) args.push("--cap-add", cap)
-    const user = options.user ?? workDirOwner(spec.workDir)
     if (user !== "image") args.push("--user", user)
     if (spec.limits?.cpus !== undefined) args.push("--cpus", String(spec.limits.cpus))
     if (spec.limits?.memoryMb !== undefined) args.push("--memory", `${Math.ceil(spec.limits.memoryMb)}m`)
@@ -132,22 +139,23 @@ const make = (cli: DockerCliShape, options: DockerBackendOptions): RunnerBackend
         return yield* new LaunchError({ code: "launch_failed", message: "the docker runner needs an image" })
       }
       const name = containerName(spec, randomBytes(4).toString("hex"))
-      const cidDir = mkdtempSync(join(tmpdir(), "grid-cid-"))
-      const cidfile = join(cidDir, "cid")
+      // `docker run` wants a cidfile path that does not exist yet.
+      const cidfile = `${yield* fs.makeTempDirectoryScoped({ prefix: "grid-cid-" }).pipe(
+        Effect.mapError((e) => new LaunchError({ code: "launch_failed", message: `cannot create a cidfile directory: ${e.message}` }))
+      )}/cid`
       // Registered before anything is created: whatever happens next, the container goes.
       yield* Effect.addFinalizer(() =>
         Effect.ignore(cli.execRaw(["stop", "-t", graceSeconds(forcedGrace), name], {
           timeout: Duration.sum(forcedGrace, Duration.seconds(30))
-        })).pipe(
-          Effect.andThen(remove(name)),
-          Effect.andThen(Effect.sync(() => rmSync(cidDir, { recursive: true, force: true })))
-        )
+        })).pipe(Effect.andThen(remove(name)))
       )
       yield* ensureImage(image)
-      const run = yield* cli.exec(runArgs(spec, name, cidfile, image), { env: spec.env, timeout: "2 minutes" }).pipe(
+      const user = yield* userOf(spec.workDir)
+      const run = yield* cli.exec(runArgs(spec, name, cidfile, image, user), { env: spec.env, timeout: "2 minutes" }).pipe(
         Effect.mapError(toLaunchError)
       )
-      const containerId = run.stdout.trim() || readCid(cidfile) || name
+      const fromCidfile = yield* fs.readFileString(cidfile).pipe(Effect.orElseSucceed(() => ""))
+      const containerId = run.stdout.trim() || fromCidfile.trim() || name
 
       const onLine = spec.onLine
       const pump = <E>(stream: Stream.Stream<Uint8Array, E>, which: "stdout" | "stderr") =>
@@ -201,20 +209,3 @@ export const containerGone = (containerId: string): Effect.Effect<boolean, never
       Effect.map((r) => r.stdout.trim() === ""),
       Effect.orElseSucceed(() => false)
     ))
-
-const readCid = (cidfile: string): string | undefined => {
-  try {
-    return readFileSync(cidfile, "utf8").trim() || undefined
-  } catch {
-    return undefined
-  }
-}
-
-const workDirOwner = (workDir: string): string => {
-  try {
-    const st = statSync(workDir)
-    return `${st.uid}:${st.gid}`
-  } catch {
-    return `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`
-  }
-}
