@@ -2,7 +2,7 @@
 // against the process and the docker backends): output capture, exit codes, environment and
 // work directory, polite stop within the grace, kill after the grace, and nothing left
 // behind after an interruption (not the tool, not a child of the tool, not a container).
-import { assert, describe, layer } from "@effect/vitest"
+import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { mkdtempSync, existsSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -50,8 +50,10 @@ const gone = (t: BackendUnderTestShape, ref: RunningTool["ref"], s: LaunchSpec, 
   })
 
 let counter = 0
+let workRoot: string | undefined
 const spec = (t: BackendUnderTestShape, argv: Array<string>, extra: Partial<LaunchSpec> = {}): LaunchSpec => {
-  const workDir = mkdtempSync(join(tmpdir(), "grid-conf-"))
+  workRoot ??= mkdtempSync(join(tmpdir(), "grid-conf-"))
+  const workDir = mkdtempSync(join(workRoot, "w-"))
   return {
     testId: `conf-${process.pid}-${++counter}`,
     nodeId: `node-${process.pid}`,
@@ -67,6 +69,10 @@ const sh = (script: string) => ["sh", "-c", script]
 
 export const backendConformance = (name: string, makeLayer: () => Layer.Layer<BackendUnderTest, unknown>) =>
   describe(`runner backend conformance: ${name}`, () => {
+    afterAll(() => {
+      if (workRoot !== undefined) rmSync(workRoot, { recursive: true, force: true })
+      workRoot = undefined
+    })
     layer(makeLayer(), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
       it.effect("captures both output streams line by line, the exit code, env and the work directory", () =>
         Effect.gen(function*() {
@@ -82,7 +88,6 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
           assert.deepStrictEqual(out, ["out1", "env=a b $c", t.toolWorkDir(s.workDir), "out2"])
           assert.deepStrictEqual(log.lines.filter((l) => l.stream === "stderr").map((l) => l.line), ["err1"])
           assert.isTrue(existsSync(join(s.workDir, "made-here")), "the tool wrote into the work directory")
-          rmSync(s.workDir, { recursive: true, force: true })
         }))
 
       it.effect("reports exit code 0 for a tool that succeeds", () =>

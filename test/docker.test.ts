@@ -4,9 +4,9 @@
 // CLI does not know, a run that created a container and then failed), and the orphan sweep
 // after a SIGKILLed holder.
 import { NodeServices } from "@effect/platform-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
@@ -26,11 +26,13 @@ const backendWith = (cli: { bin?: string; env?: Record<string, string> } = {}) =
   DockerBackend.layer({ forcedGrace: "1 second" }).pipe(Layer.provide(DockerCli.layer(cli)), Layer.provide(NodeServices.layer))
 
 const nodeId = `dnode-${process.pid}`
+const workRoot = mkdtempSync(join(tmpdir(), "grid-dock-"))
+afterAll(() => rmSync(workRoot, { recursive: true, force: true }))
 let n = 0
 const spec = (image: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({
   testId: `dt-${process.pid}-${++n}`,
   nodeId,
-  workDir: mkdtempSync(join(tmpdir(), "grid-dock-")),
+  workDir: mkdtempSync(join(workRoot, "w-")),
   argv: ["sleep", "30"],
   env: {},
   image,
@@ -41,7 +43,7 @@ const inspect = (id: string) => JSON.parse(execFileSync("docker", ["inspect", id
 
 /** A fake `docker` that answers like a CLI too old for a flag we pass. */
 const fakeOldCli = () => {
-  const dir = mkdtempSync(join(tmpdir(), "grid-fake-docker-"))
+  const dir = mkdtempSync(join(workRoot, "fake-docker-"))
   const bin = join(dir, "docker")
   writeFileSync(bin, `#!/bin/sh
 case "$1" in
@@ -69,6 +71,9 @@ describe("docker backend", () => {
           assert.isTrue("containerId" in running.ref)
           const id = (running.ref as { containerId: string }).containerId
           assert.isFalse(yield* containerGone(id))
+          const cidfiles = readdirSync(s.workDir).filter((f) => /^\.grid-[0-9a-f]{8}\.cid$/.test(f))
+          assert.strictEqual(cidfiles.length, 1)
+          assert.strictEqual(readFileSync(join(s.workDir, cidfiles[0]!), "utf8").trim(), id)
           const info = inspect(id)
           assert.strictEqual(info.Config.Labels[nodeLabel], nodeId)
           assert.strictEqual(info.Config.Labels[testLabel], s.testId)
@@ -89,7 +94,7 @@ describe("docker backend", () => {
         }))
         assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
         assert.isTrue(yield* containerGone(id))
-        rmSync(s.workDir, { recursive: true, force: true })
+        assert.deepStrictEqual(readdirSync(s.workDir), [], "the cidfile is removed with the container")
       }))
 
     it.effect("a missing image is image_missing and creates nothing", () =>

@@ -3,7 +3,7 @@
 // bad input, availability, and the judges. k6, Artillery and Gatling cannot be installed
 // here (no binary in Debian; Artillery's npm tree is heavy), so they are tested on this
 // level only; JMeter and Locust also run for real in tools-real.test.ts.
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -27,8 +27,11 @@ const command = (tool: string, entry: string | undefined, params: Record<string,
   ...(env !== undefined ? { env } : {})
 })
 
+const workRoot = mkdtempSync(join(tmpdir(), "grid-plan-"))
+afterAll(() => rmSync(workRoot, { recursive: true, force: true }))
+
 const plan = (tool: ToolAdapter, cmd: StartCommand, runner: RunnerName = "process") => {
-  const workDir = mkdtempSync(join(tmpdir(), "grid-plan-"))
+  const workDir = mkdtempSync(join(workRoot, "w-"))
   const toolWorkDir = runner === "docker" ? "/grid/work" : workDir
   return Effect.map(tool.plan({ command: cmd, runner, workDir, toolWorkDir }), (p: ToolPlan) => ({ p, workDir }))
 }
@@ -61,7 +64,6 @@ describe("jmeter adapter", () => {
       ])
       assert.deepStrictEqual(p.results, { path: `${workDir}/grid-results.jtl`, format: "jmeter" })
       assert.deepStrictEqual(p.env, { JVM_ARGS: "-Xmx1g" })
-      rmSync(workDir, { recursive: true })
     }))
 
   it.effect("docker argv: the image's entrypoint is jmeter, paths are under the mount, results on the host", () =>
@@ -118,7 +120,6 @@ describe("locust adapter", () => {
       assert.strictEqual(p.env.GRID_LOCUST_RESULTS, `${workDir}/grid-locust-requests.jsonl`)
       assert.strictEqual(p.env.GRID_RATE, "7")
       assert.strictEqual(p.env.X, "1")
-      rmSync(workDir, { recursive: true })
     }))
 
   it.effect("docker argv: the image's entrypoint is locust, the hook and results under the mount", () =>

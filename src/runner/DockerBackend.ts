@@ -1,6 +1,6 @@
 // Runner backend "docker": the tool as a container started through the `docker` CLI
-// (DockerCli). `docker run -d` with the node and test as labels, a unique name, a cidfile,
-// the work directory mounted at a fixed path, host networking, `--init`, every capability
+// (DockerCli). `docker run -d` with the node and test as labels, a unique name, a cidfile
+// (in the work directory), the work directory mounted at a fixed path, host networking, `--init`, every capability
 // dropped, no new privileges, resource limits; logs followed with `docker logs -f`; the exit
 // code from `docker wait`. Stop = `docker stop -t <grace>` then `docker rm -f`. The removal
 // is registered as a finalizer BEFORE `docker run`, by name, so a container that `docker run`
@@ -138,16 +138,19 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
       if (image === undefined || image === "") {
         return yield* new LaunchError({ code: "launch_failed", message: "the docker runner needs an image" })
       }
-      const name = containerName(spec, randomBytes(4).toString("hex"))
-      // `docker run` wants a cidfile path that does not exist yet.
-      const cidfile = `${yield* fs.makeTempDirectoryScoped({ prefix: "grid-cid-" }).pipe(
-        Effect.mapError((e) => new LaunchError({ code: "launch_failed", message: `cannot create a cidfile directory: ${e.message}` }))
-      )}/cid`
+      const suffix = randomBytes(4).toString("hex")
+      const name = containerName(spec, suffix)
+      // In the work directory, so whatever removes that (the test's cleanup, or the orphan
+      // sweep after a SIGKILL) removes the cidfile too. `docker run` wants it not to exist.
+      const cidfile = `${spec.workDir}/.grid-${suffix}.cid`
       // Registered before anything is created: whatever happens next, the container goes.
       yield* Effect.addFinalizer(() =>
         Effect.ignore(cli.execRaw(["stop", "-t", graceSeconds(forcedGrace), name], {
           timeout: Duration.sum(forcedGrace, Duration.seconds(30))
-        })).pipe(Effect.andThen(remove(name)))
+        })).pipe(
+          Effect.andThen(remove(name)),
+          Effect.andThen(Effect.ignore(fs.remove(cidfile, { force: true })))
+        )
       )
       yield* ensureImage(image)
       const user = yield* userOf(spec.workDir)
