@@ -114,8 +114,8 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
       "--init",
       "--cap-drop", "ALL",
       "--security-opt", "no-new-privileges",
-      "--pids-limit", String(options.pidsLimit ?? 16384),
-      "--pull", "never"
+      // No `--pull never`: ensureImage has settled that, and CLIs before 20.10 lack the flag.
+      "--pids-limit", String(options.pidsLimit ?? 16384)
     ]
     for (const cap of options.capAdd ?? []) args.push("--cap-add", cap)
     if (user !== "image") args.push("--user", user)
