@@ -15,6 +15,7 @@ import { gatlingTool } from "../src/tools/gatling.ts"
 import { jmeterTool, makeJmeterTool } from "../src/tools/jmeter.ts"
 import { k6Tool } from "../src/tools/k6.ts"
 import { locustTool, makeLocustTool } from "../src/tools/locust.ts"
+import { loadToolAdapters } from "../src/tools/loadToolAdapters.ts"
 import type { ToolAdapter, ToolPlan } from "../src/tools/Tool.ts"
 
 const command = (tool: string, entry: string | undefined, params: Record<string, unknown>, env?: Record<string, string>): StartCommand => ({
@@ -218,6 +219,16 @@ describe("gatling adapter", () => {
 })
 
 describe("availability", () => {
+  it.effect("configured commands and images reach the adapters", () =>
+    Effect.gen(function*() {
+      const adapters = loadToolAdapters({ locust: { command: ["/usr/bin/locust"], image: "my/locust:1" } })
+      assert.deepStrictEqual(adapters.map((a) => a.name), ["jmeter", "locust", "k6", "artillery", "gatling"])
+      const locust = adapters.find((a) => a.name === "locust")!
+      assert.strictEqual(locust.defaultImage, "my/locust:1")
+      const { p } = yield* plan(locust, command("locust", "lf.py", {}))
+      assert.strictEqual(p.argv[0], "/usr/bin/locust")
+    }))
+
   it.effect("process: the tool's executable must be found; docker: always (the runner's own availability decides)", () =>
     Effect.gen(function*() {
       assert.isFalse(yield* makeJmeterTool({ command: ["/nonexistent/jmeter"] }).available("process"))
