@@ -3,7 +3,7 @@
 // orphan sweep. The CLI, not the Engine API, is what stays compatible with whatever daemon
 // a box runs, so everything docker-related goes through here. CLI failures become a typed
 // DockerError carrying the CLI's own message and a protocol code (see `classify`).
-import { Context, Duration, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 
 export class DockerError extends Schema.TaggedError<DockerError>()("DockerError", {
@@ -35,7 +35,7 @@ export interface DockerCliShape {
   /** Spawns a long-lived CLI process (e.g. `logs -f`) owned by the caller's scope. */
   readonly spawn: (
     args: ReadonlyArray<string>
-  ) => Effect.Effect<ChildProcessSpawner.ChildProcessHandle, DockerError, import("effect").Scope.Scope>
+  ) => Effect.Effect<ChildProcessSpawner.ChildProcessHandle, DockerError, Scope.Scope>
 }
 
 export class DockerCli extends Context.Service<DockerCli, DockerCliShape>()("grid/runner/DockerCli") {
