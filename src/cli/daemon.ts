@@ -67,26 +67,30 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       maxCommandBytes: Option.getOrElse(f.maxCommandBytes, () => defaults.maxCommandBytes)
     })
     onInterrupt.exitCode = 0
-    yield* Effect.gen(function*() {
-      const daemon = yield* GridDaemon
-      // runMain turns the first SIGINT/SIGTERM into interruption (graceful shutdown); a
-      // second one while shutting down skips the tests' remaining grace.
-      let signals = 0
-      const onSignal = () => {
-        signals++
-        if (signals >= 2) Effect.runFork(daemon.force)
-      }
-      yield* Effect.acquireRelease(
+    // runMain turns the first SIGINT/SIGTERM into interruption (graceful shutdown); a second
+    // one while shutting down skips the tests' remaining grace. The handlers are installed
+    // outside the daemon's layer so they outlive it during its shutdown.
+    const force: { run: Effect.Effect<void> } = { run: Effect.void }
+    let signals = 0
+    const onSignal = () => {
+      signals++
+      if (signals >= 2) Effect.runFork(force.run)
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        process.on("SIGTERM", onSignal)
+        process.on("SIGINT", onSignal)
+      }),
+      () =>
         Effect.sync(() => {
-          process.on("SIGTERM", onSignal)
-          process.on("SIGINT", onSignal)
-        }),
-        () => Effect.sync(() => {
           process.off("SIGTERM", onSignal)
           process.off("SIGINT", onSignal)
         })
-      )
+    )
+    yield* Effect.gen(function*() {
+      const daemon = yield* GridDaemon
+      force.run = daemon.force
       yield* daemon.done
-    }).pipe(Effect.scoped, Effect.provide(GridDaemon.layer(settings)))
-  })
+    }).pipe(Effect.provide(GridDaemon.layer(settings)))
+  }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Run the grid node agent: take commands over NATS, run tests, report"))

@@ -1,6 +1,7 @@
 // ControlSource over JetStream: the node's durable consumer on GRID_CONTROL, consumed as a
-// Stream. nats.js keeps `consume()` alive across reconnects; if the iterator still ends
-// (consumer lost, server replaced), it is reopened with backoff rather than failing the node.
+// Stream. A reconnect, or an iterator that ends (consumer lost, server replaced), reopens the
+// consumer with backoff rather than failing the node; unacked commands are redelivered and the
+// TestManager's dedup keeps them from acting twice.
 import type { JsMsg } from "@nats-io/jetstream"
 import { Effect, Layer, Schedule, Stream } from "effect"
 import { type ControlMessage, ControlSource, ControlSourceError } from "../control/ControlSource.ts"
@@ -26,10 +27,25 @@ export const natsControlSourceLayer = (stream: string, consumer: string, ensureC
           })
           const messages = yield* Effect.acquireRelease(
             Effect.tryPromise({
-              try: () => c.consume({ max_messages: 16 }),
+              // Short pull expiry and heartbeats: a restarted server forgets pending pulls.
+              try: () => c.consume({ max_messages: 16, expires: 10_000, idle_heartbeat: 2_000 }),
               catch: (e) => new ControlSourceError({ message: `cannot consume ${consumer}: ${describe(e)}` })
             }),
             (m) => Effect.promise(() => m.close().then(() => undefined, () => undefined))
+          )
+          yield* Stream.fromAsyncIterable(messages.status(), () => undefined).pipe(
+            Stream.runForEach((s) => Effect.logDebug(`control consumer status: ${JSON.stringify(s)}`)),
+            Effect.ignore,
+            Effect.forkScoped
+          )
+          // After a reconnect, reopen at once instead of waiting for the old pull to expire.
+          yield* Stream.fromAsyncIterable(conn.nc.status(), () => undefined).pipe(
+            Stream.filter((s) => s.type === "reconnect"),
+            Stream.take(1),
+            Stream.runDrain,
+            Effect.andThen(Effect.promise(() => messages.close().then(() => undefined, () => undefined))),
+            Effect.ignore,
+            Effect.forkScoped
           )
           return Stream.fromAsyncIterable(messages, (e) => new ControlSourceError({ message: describe(e) }))
         })

@@ -1,7 +1,7 @@
 // The other end of docs/protocol.md for tests: publishes commands the way a controller does
 // (JetStream, Nats-Msg-Id) and reads every event of the GRID_EVENTS stream through an ordered
 // consumer, so events published while a test's server was down are still seen.
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { connect, type NatsConnection as Conn } from "@nats-io/transport-node"
 import { Duration, Effect } from "effect"
@@ -53,10 +53,29 @@ export const gridClient = async (url: string, prefix = "grid"): Promise<GridClie
       Effect.provideService(NatsConnection, NatsConnection.of({ nc, js, jsm }))
     )
   )
-  const consumer = await js.consumers.get(assets(prefix).events)
-  const messages = await consumer.consume()
+  // An ordered consumer forgets its place when the server restarts; reopen it after every
+  // reconnect from the next stream sequence, so a restart in a fault test loses nothing.
+  let lastSeq = 0
+  let closed = false
+  let messages: Awaited<ReturnType<Awaited<ReturnType<typeof js.consumers.get>>["consume"]>> | undefined
+  const follow = async () => {
+    while (!closed) {
+      try {
+        const consumer = await js.consumers.get(assets(prefix).events, lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 } : {})
+        messages = await consumer.consume({ expires: 2_000 })
+        for await (const m of messages) {
+          if (m.seq <= lastSeq) continue
+          lastSeq = m.seq
+          events.push(m.json<WireEvent>())
+        }
+      } catch {
+        await sleep(100)
+      }
+    }
+  }
+  void follow()
   void (async () => {
-    for await (const m of messages) events.push(m.json<WireEvent>())
+    for await (const s of nc.status()) if (s.type === "reconnect") await messages?.close().catch(() => undefined)
   })()
   const eventsOf = (testId: string | undefined) => events.filter((e) => e.testId === testId)
   return {
@@ -79,7 +98,8 @@ export const gridClient = async (url: string, prefix = "grid"): Promise<GridClie
       return entry && entry.operation === "PUT" ? entry.json<Record<string, unknown>>() : undefined
     },
     close: async () => {
-      await messages.close().catch(() => undefined)
+      closed = true
+      await messages?.close().catch(() => undefined)
       await nc.close()
     }
   }
