@@ -62,6 +62,7 @@ export const runCommand = Command.make(
     const scenario = loaded.success
     const tty = process.stdout.isTTY === true
     const startedAt = yield* Clock.currentTimeMillis
+    const cpuAtStart = process.cpuUsage()
     const agg = new RunAggregation(startedAt)
     const status = newStatus()
     let started = false
@@ -83,7 +84,12 @@ export const runCommand = Command.make(
         const endedAt = yield* Clock.currentTimeMillis
         if (tty) process.stdout.write("\n")
         const base = agg.finish(endedAt, status.dropped, interrupted)
-        const summary: RunSummary = { ...base, thresholds: evaluateThresholds(scenario.thresholds, base) }
+        const cpu = process.cpuUsage(cpuAtStart)
+        const summary: RunSummary = {
+          ...base,
+          thresholds: evaluateThresholds(scenario.thresholds, base),
+          generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000)
+        }
         const lines = [summaryTable(summary)]
         if (summary.thresholds.length > 0) lines.push("", "thresholds:", thresholdLines(summary))
         yield* Console.log(`\n${lines.join("\n")}`)

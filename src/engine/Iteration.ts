@@ -33,6 +33,10 @@ export class Cursor {
 export type Pause = { readonly kind: "think"; readonly ms: number } | { readonly kind: "done" }
 const done: Pause = { kind: "done" }
 
+/** Status codes as strings, made once: a sample per response must not allocate one. */
+const statusText: Array<string> = []
+const statusOf = (status: number): string => statusText[status] ?? (statusText[status] = String(status))
+
 const transportStatus = (error: string): string => {
   const i = error.indexOf(":")
   return `Non HTTP response code: ${i > 0 && i < 40 ? error.slice(0, i) : error}`
@@ -74,7 +78,7 @@ export const runUntilPause = (
         label: request.name,
         latencyMs: end - start,
         success: ok,
-        status: error === undefined ? String(status) : transportStatus(error),
+        status: error === undefined ? statusOf(status) : transportStatus(error),
         bytesIn,
         bytesOut,
         error: ok ? undefined : error ?? `unexpected status ${status}`

@@ -83,6 +83,11 @@ export class UndiciPools {
   }
 }
 
+const failure = (err: NodeJS.ErrnoException): string => {
+  const code = err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code
+  return code !== undefined ? `${code}: ${err.message}` : err.message
+}
+
 class UndiciSession implements Session {
   private controller: AbortController | undefined = undefined
   private readonly pools: UndiciPools
@@ -107,14 +112,13 @@ class UndiciSession implements Session {
       headers: p.headers,
       body: p.body ?? null,
       signal: controller.signal
-    }).then(async (res) => {
+    }).then((res) => {
+      // Events, not `for await`: async iteration of the body costs a third of the throughput.
       let bytes = 0
-      for await (const chunk of res.body) bytes += (chunk as Buffer).length
-      finish(undefined, res.statusCode, bytes)
-    }, (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code
-      finish(code !== undefined ? `${code}: ${err.message}` : err.message, 0, 0)
-    })
+      res.body.on("data", (chunk: Buffer) => (bytes += chunk.length))
+      res.body.on("end", () => finish(undefined, res.statusCode, bytes))
+      res.body.on("error", (err: NodeJS.ErrnoException) => finish(failure(err), 0, bytes))
+    }, (err: NodeJS.ErrnoException) => finish(failure(err), 0, 0))
     return p.body === undefined ? 0 : Buffer.byteLength(p.body)
   }
 

@@ -43,6 +43,9 @@ export interface RunSummary {
   /** True when the run was stopped early (Ctrl-C, SIGTERM). */
   readonly interrupted: boolean
   readonly thresholds: ReadonlyArray<ThresholdResult>
+  /** CPU the generating process used during the run (user + system), ms: a generator near
+   * 100% of a core is itself the bottleneck and its latencies are suspect. */
+  readonly generatorCpuMs?: number | undefined
 }
 
 export const emptyLatency: LatencyMs = { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }

@@ -31,6 +31,10 @@ export const summaryTable = (s: RunSummary): string => {
   if (s.labels.length > 0) out.push(rule)
   out.push(line(rows[rows.length - 1]!))
   const notes = [`duration ${(s.durationMs / 1000).toFixed(1)} s${s.interrupted ? " (interrupted)" : ""}`]
+  if (s.generatorCpuMs !== undefined) {
+    const pct = (s.generatorCpuMs / s.durationMs) * 100
+    notes.push(`generator CPU ${pct.toFixed(0)}% of one core${pct > 90 ? " (saturated: latencies include the generator's own queueing)" : ""}`)
+  }
   if (s.dropped > 0) notes.push(`${s.dropped} arrivals dropped (no free connection), counted as errors`)
   const codes = Object.entries(s.total.status).map(([k, v]) => `${k}: ${v}`).join(", ")
   if (codes !== "") notes.push(`status ${codes}`)
