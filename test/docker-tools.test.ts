@@ -9,6 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
+import { parserFor } from "../src/ingest/parsers/index.ts"
 import type { StartCommand } from "../src/protocol/commands.ts"
 import { DockerBackend, dockerWorkMount, testLabel } from "../src/runner/DockerBackend.ts"
 import { DockerCli } from "../src/runner/DockerCli.ts"
@@ -59,12 +60,18 @@ describe("load tools through the docker runner", () => {
         ))
         assert.strictEqual(exit.exitCode, 0, log.join("\n"))
         const results = plan.results!.path
-        const lines = readFileSync(results, "utf8").split("\n").filter((l) => l !== "")
+        let samples = 0
+        const parser = parserFor(plan.results!.format, (s) => {
+          samples++
+          assert.strictEqual(s.status, "200")
+        })
+        parser.push(readFileSync(results))
+        parser.end()
+        assert.strictEqual(parser.bad.count, 0)
         assert.isAbove(target.count(), 5)
-        assert.strictEqual(lines.length, target.count())
-        assert.strictEqual(JSON.parse(lines[0]!).status, "200")
+        assert.strictEqual(samples, target.count())
         assert.strictEqual(statSync(results).uid, statSync(workDir).uid, "the container wrote as the work directory's owner")
-        assert.isUndefined(locustTool.judge({ exit, samples: lines.length, logTail: log }))
+        assert.isUndefined(locustTool.judge({ exit, samples, logTail: log }))
         assert.deepStrictEqual(containersWithLabel(`${testLabel}=${command.testId}`), [])
       }))
   })

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
 import { parserFor } from "../src/ingest/parsers/index.ts"
+import type { Sample } from "../src/ingest/Sample.ts"
 import type { StartCommand } from "../src/protocol/commands.ts"
 import { ProcessBackend } from "../src/runner/ProcessBackend.ts"
 import { executableFound } from "../src/tools/adapterSupport.ts"
@@ -72,8 +73,15 @@ const countJtl = (bytes: Buffer) => {
   return n
 }
 
-const hookLines = (bytes: Buffer) =>
-  bytes.toString("utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
+/** The hook's lines through the ingestion's `locust-hook` parser: none may be rejected. */
+const hookSamples = (bytes: Buffer) => {
+  const samples: Array<Sample> = []
+  const parser = parserFor("locust-hook", (s) => samples.push(s))
+  parser.push(bytes)
+  parser.end()
+  assert.strictEqual(parser.bad.count, 0, JSON.stringify(parser.bad))
+  return samples
+}
 
 /** Debian's JMeter started through the GridJMeterLauncher fixture, compiled once per run. */
 let launcherClasses: string | undefined
@@ -159,17 +167,17 @@ describe("real tools through their adapters and the process backend", () => {
           { "locustfile.py": join(fixtures, "locust", "locustfile.py") }
         )
         assert.strictEqual(run.exit.exitCode, 0, run.log.join("\n"))
-        const lines = hookLines(run.results!)
+        const samples = hookSamples(run.results!)
         assert.isAbove(target.count(), 10)
-        assert.strictEqual(lines.length, target.count())
-        const first = lines[0]!
+        assert.strictEqual(samples.length, target.count())
+        const first = samples[0]!
         assert.strictEqual(first.label, "/hello")
-        assert.strictEqual(first.method, "GET")
         assert.strictEqual(first.status, "200")
         assert.strictEqual(first.success, true)
         assert.strictEqual(first.bytesIn, targetBody.length)
-        assert.isAbove(first.timestamp as number, Date.now() - 60_000)
-        assert.isUndefined(tool.judge({ exit: run.exit, samples: lines.length, logTail: run.log }))
+        assert.isAbove(first.timestamp, Date.now() - 60_000)
+        assert.isAbove(first.latencyMs, 0)
+        assert.isUndefined(tool.judge({ exit: run.exit, samples: samples.length, logTail: run.log }))
       }))
 
     it.effect("locust: a polite stop (SIGTERM) ends the run at once and loses no request", () =>
@@ -186,7 +194,7 @@ describe("real tools through their adapters and the process backend", () => {
         )
         assert.isBelow(Date.now() - started, 15_000)
         assert.isAbove(target.count(), 0)
-        assert.strictEqual(hookLines(run.results!).length, target.count())
+        assert.strictEqual(hookSamples(run.results!).length, target.count())
       }))
   })
 })

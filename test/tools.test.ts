@@ -146,14 +146,14 @@ describe("locust adapter", () => {
 })
 
 describe("k6 adapter", () => {
-  it.effect("process argv: k6 run with CSV output, stages for a ramp-up, GRID_* env for the script", () =>
+  it.effect("process argv: k6 run with JSON output, stages for a ramp-up, GRID_* env for the script", () =>
     Effect.gen(function*() {
       const { p, workDir } = yield* plan(k6Tool, command("k6", "s.js", { ...common, rate: 20 }))
       assert.deepStrictEqual(p.argv, [
-        "k6", "run", "--no-usage-report", "--out", `csv=${workDir}/grid-k6.csv`,
+        "k6", "run", "--no-usage-report", "--out", `json=${workDir}/grid-k6.json`,
         "--stage", "5s:10", "--stage", "30s:10", `${workDir}/s.js`
       ])
-      assert.deepStrictEqual(p.results, { path: `${workDir}/grid-k6.csv`, format: "k6" })
+      assert.deepStrictEqual(p.results, { path: `${workDir}/grid-k6.json`, format: "k6" })
       assert.strictEqual(p.env.GRID_TARGET, "http://127.0.0.1:8080/api")
       assert.strictEqual(p.env.GRID_RATE, "20")
     }))
@@ -161,7 +161,7 @@ describe("k6 adapter", () => {
   it.effect("without a ramp-up: --vus and --duration; docker: no k6 prefix, paths under the mount", () =>
     Effect.gen(function*() {
       const { p } = yield* plan(k6Tool, command("k6", "s.js", { users: 4, durationSeconds: 10 }), "docker")
-      assert.deepStrictEqual(p.argv, ["run", "--no-usage-report", "--out", "csv=/grid/work/grid-k6.csv", "--vus", "4", "--duration", "10s", "/grid/work/s.js"])
+      assert.deepStrictEqual(p.argv, ["run", "--no-usage-report", "--out", "json=/grid/work/grid-k6.json", "--vus", "4", "--duration", "10s", "/grid/work/s.js"])
     }))
 
   it("exit 99 is thresholds_failed", () => {

@@ -1,6 +1,5 @@
-// Tool `k6`: `k6 run` on the script named by `entry`, results as k6's CSV output (one row
-// per metric point; the `k6` parser reads its `http_req_duration` and `http_req_failed`
-// rows). `users` -> `--vus`, `durationSeconds` -> `--duration`, or with `rampUpSeconds`
+// Tool `k6`: `k6 run` on the script named by `entry`, results as k6's JSON output (one line
+// per metric point; the `k6` parser reads its `http_req_duration` points). `users` -> `--vus`, `durationSeconds` -> `--duration`, or with `rampUpSeconds`
 // two stages (ramp to `users`, then hold). An open model (`rate`) needs a scenario in the
 // script: every common param also reaches it as `__ENV.GRID_*` (TARGET, USERS, RATE,
 // DURATION, RAMP_UP), since k6 passes the system environment to `__ENV`.
@@ -12,7 +11,7 @@ import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
 import { argvPrefix, availableWith, commonParams, entryOf, gridEnv } from "./adapterSupport.ts"
 
-export const k6ResultsFile = "grid-k6.csv"
+export const k6ResultsFile = "grid-k6.json"
 
 export interface K6Options {
   /** How to start k6 (process runner): `["k6"]` from PATH by default. */
@@ -51,7 +50,7 @@ export const makeK6Tool = (options: K6Options = {}): ToolAdapter => {
             ...argvPrefix(ctx.runner, command),
             "run",
             "--no-usage-report",
-            "--out", `csv=${dir}/${k6ResultsFile}`,
+            "--out", `json=${dir}/${k6ResultsFile}`,
             ...load,
             ...p.extraArgs,
             `${dir}/${entry}`
