@@ -25,6 +25,7 @@ const flags = {
   defaultRunner: stringFlag("default-runner", "Runner when a command names none: process or docker (default process)"),
   stopGrace: durationFlag("stop-grace", "Time a tool gets between SIGTERM and SIGKILL (default 10s)"),
   maxDuration: durationFlag("max-duration", "Node-wide bound on a test's duration (default 24h)"),
+  resultsTimeout: durationFlag("results-timeout", "How long a tool's result file may take to appear (default 60s)"),
   channel: stringFlag("channel", "Release channel advertised in heartbeats (default stable)"),
   label: Flag.KeyValuePair("label").pipe(Flag.withDescription("A k=v label advertised in heartbeats (repeatable)"), Flag.optional),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
@@ -62,6 +63,7 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       defaultRunner: runner,
       stopGrace: yield* dur("stop-grace", f.stopGrace, defaults.stopGrace),
       maxDuration: yield* dur("max-duration", f.maxDuration, defaults.maxDuration),
+      resultsTimeout: yield* dur("results-timeout", f.resultsTimeout, defaults.resultsTimeout),
       channel: Option.getOrElse(f.channel, () => defaults.channel),
       labels: Option.getOrElse(f.label, () => ({})),
       maxCommandBytes: Option.getOrElse(f.maxCommandBytes, () => defaults.maxCommandBytes)

@@ -40,6 +40,8 @@ export interface DaemonSettings {
   readonly flushTimeout: Duration.Duration
   /** Result window length. */
   readonly windowMs: number
+  /** A test whose result file has not appeared after this long fails with `results_missing`. */
+  readonly resultsTimeout: Duration.Duration
   /** Paths of tool binaries that are not on PATH (e.g. `{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
   readonly toolPaths: Readonly<Record<string, string>>
 }
@@ -62,6 +64,7 @@ export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): Daemon
   maxCommandBytes: 1024 * 1024,
   flushTimeout: Duration.seconds(10),
   windowMs: 1000,
+  resultsTimeout: Duration.seconds(60),
   toolPaths: {},
   ...overrides
 })

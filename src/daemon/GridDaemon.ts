@@ -13,6 +13,7 @@ import { NatsConnection } from "../nats/NatsConnection.ts"
 import { natsControlSourceLayer } from "../nats/NatsControlSource.ts"
 import { natsEventSinkLayer } from "../nats/NatsEventSink.ts"
 import { natsNodeRegistryLayer } from "../nats/NatsNodeRegistry.ts"
+import { natsResultTransportLayer } from "../nats/NatsResultTransport.ts"
 import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
 import { Backends } from "../runner/Backends.ts"
 import { ProcessBackend } from "../runner/ProcessBackend.ts"
@@ -69,7 +70,9 @@ const make = (settings: DaemonSettings) =>
         natsControlSourceLayer(assets.control, consumerName(settings.nodeId), ensureNodeConsumer(assets, subjects, settings.nodeId)),
         DaemonConfig.layer(settings),
         ToolRegistry.layer,
-        ResultIngest.none,
+        ResultIngest.layer({ nodeId: settings.nodeId, windowMs: settings.windowMs, appearTimeout: settings.resultsTimeout }).pipe(
+          Layer.provide(natsResultTransportLayer(subjects))
+        ),
         Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace })))
       ).pipe(Layer.provide(Layer.succeedContext(nats)))
     )

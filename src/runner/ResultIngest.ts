@@ -1,7 +1,10 @@
 // The runner's port to results ingestion: for a tool that writes a result file, follow it
-// while the tool runs and produce the run's summary at the end. The daemon provides the
-// JetStream-publishing implementation (src/ingest/), `none` stands in where no results flow.
-import { Context, Effect, Layer, type Scope } from "effect"
+// while the tool runs and produce the run's summary at the end. `layer` runs the ingest
+// pipeline (src/ingest/Ingestion.ts) over whatever ResultTransport is provided (JetStream in
+// the daemon, memory in `grid run` and tests); `none` stands in where no results flow.
+import { Context, type Duration, Effect, Layer, type Scope } from "effect"
+import { ResultTransport } from "../ingest/ResultTransport.ts"
+import { startIngestion } from "../ingest/Ingestion.ts"
 import type { ErrorInfo, RunSummary } from "../protocol/events.ts"
 import type { ResultFormat } from "../tools/Tool.ts"
 
@@ -24,6 +27,38 @@ export interface IngestRun {
 export class ResultIngest extends Context.Service<ResultIngest, {
   readonly start: (options: IngestOptions) => Effect.Effect<IngestRun, never, Scope.Scope>
 }>()("grid/runner/ResultIngest") {
+  /** Ingestion publishing through the provided ResultTransport. */
+  static readonly layer = (options: {
+    readonly nodeId: string
+    readonly windowMs: number
+    readonly appearTimeout: Duration.Duration
+  }) =>
+    Layer.effect(
+      ResultIngest,
+      Effect.map(ResultTransport, (transport) =>
+        ResultIngest.of({
+          start: (o) =>
+            startIngestion({
+              testId: o.testId,
+              nodeId: options.nodeId,
+              windowMs: options.windowMs,
+              source: { file: o.path, format: o.format },
+              spillDir: o.workDir,
+              appearTimeout: options.appearTimeout
+            }).pipe(
+              Effect.provideService(ResultTransport, transport),
+              Effect.map((handle): IngestRun => ({
+                failure: Effect.flip(handle.failure).pipe(Effect.map((e) => ({ code: e.code, message: e.message }))),
+                finish: Effect.map(handle.finish, (report): RunSummary => ({
+                  ...report.summary,
+                  unackedWindows: report.unacked,
+                  badLines: report.badLines.count
+                }))
+              }))
+            )
+        }))
+    )
+
   static readonly none = Layer.succeed(
     ResultIngest,
     ResultIngest.of({ start: () => Effect.succeed({ failure: Effect.never, finish: Effect.succeed(null) }) })

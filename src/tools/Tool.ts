@@ -7,8 +7,9 @@ import type { StartCommand, ToolName } from "../protocol/commands.ts"
 import type { ErrorInfo } from "../protocol/events.ts"
 import type { RunnerName, ToolExit } from "../runner/Backend.ts"
 
-/** Result formats the ingestion parsers read (src/ingest/). */
-export type ResultFormat = "jmeter" | "jmeter-xml" | "locust" | "locust-hook" | "k6" | "artillery"
+/** Result formats the ingestion parsers read (src/ingest/parsers/). */
+export type { ResultFormat } from "../ingest/parsers/Parser.ts"
+import type { ResultFormat } from "../ingest/parsers/Parser.ts"
 
 export interface ToolContext {
   readonly command: StartCommand

@@ -9,6 +9,7 @@ import * as crypto from "node:crypto"
 import { ensureAssets } from "../../src/nats/JetStreamAssets.ts"
 import { NatsConnection } from "../../src/nats/NatsConnection.ts"
 import { assets, subjects } from "../../src/protocol/names.ts"
+import type { ResultWindow } from "../../src/protocol/results.ts"
 
 export interface WireEvent {
   readonly kind: string
@@ -39,6 +40,8 @@ export interface GridClient {
   eventsOf(testId: string | undefined): Array<WireEvent>
   waitEvent(testId: string | undefined, kind: string, timeoutMs?: number): Promise<WireEvent>
   heartbeat(nodeId: string): Promise<Record<string, unknown> | undefined>
+  /** Every message stored in GRID_RESULTS for a test (duplicates included, if any). */
+  results(testId: string): Promise<Array<ResultWindow>>
   close(): Promise<void>
 }
 
@@ -96,6 +99,15 @@ export const gridClient = async (url: string, prefix = "grid"): Promise<GridClie
       const kv = await new Kvm(nc).open(assets(prefix).nodes)
       const entry = await kv.get(nodeId)
       return entry && entry.operation === "PUT" ? entry.json<Record<string, unknown>>() : undefined
+    },
+    results: async (testId) => {
+      const consumer = await js.consumers.get(assets(prefix).results, { filter_subjects: `${prefix}.results.${testId}.>` })
+      const out: Array<ResultWindow> = []
+      for (;;) {
+        const m = await consumer.next({ expires: 1_000 })
+        if (!m) return out
+        out.push(m.json<ResultWindow>())
+      }
     },
     close: async () => {
       closed = true
