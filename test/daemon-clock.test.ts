@@ -1,0 +1,93 @@
+// Timing logic under TestClock: heartbeats are put every interval, a test's time bound and its
+// barrier wait fire at the simulated instant, not in wall-clock time. The processes are real.
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Fiber, Layer, Ref } from "effect"
+import { TestClock } from "effect/testing"
+import { healthReporter } from "../src/health/HealthReporter.ts"
+import { NodeRegistry } from "../src/health/NodeRegistry.ts"
+import type { GridEvent } from "../src/protocol/events.ts"
+import type { Heartbeat } from "../src/protocol/health.ts"
+import { MemoryEvents } from "../src/runner/EventSink.ts"
+import { TestManager } from "../src/runner/TestManager.ts"
+import { memoryNode } from "./support/memoryNode.ts"
+import { ComponentFailed, makeSupervisor } from "../src/daemon/Supervisor.ts"
+
+/** Waits in real time (the TestClock does not move by itself) for an event of the test. */
+const waitFor = (testId: string, kind: GridEvent["kind"]) =>
+  Effect.gen(function*() {
+    const events = yield* MemoryEvents
+    for (let i = 0; i < 400; i++) {
+      const found = (yield* events.all).find((e) => e.testId === testId && e.kind === kind)
+      if (found) return found
+      yield* TestClock.withLive(Effect.sleep("25 millis"))
+    }
+    return yield* Effect.die(new Error(`no ${kind} event for ${testId}`))
+  })
+
+describe("timing under TestClock", () => {
+  it.effect("puts a heartbeat every interval", () =>
+    Effect.gen(function*() {
+      const log = yield* Ref.make<ReadonlyArray<Heartbeat | { removed: string }>>([])
+      const { layer } = memoryNode({ heartbeatInterval: Duration.seconds(5) })
+      const fiber = yield* healthReporter.pipe(
+        Effect.provide(Layer.merge(layer, NodeRegistry.memory(log))),
+        Effect.scoped,
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Ref.get(log)).length, 1)
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual((yield* Ref.get(log)).length, 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Ref.get(log)).length, 2)
+      yield* TestClock.adjust("15 seconds")
+      const beats = (yield* Ref.get(log)) as ReadonlyArray<Heartbeat>
+      assert.strictEqual(beats.length, 5)
+      assert.strictEqual(beats[0]!.state, "idle")
+      assert.deepStrictEqual(beats[0]!.tools, ["command"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("ends a test at its maxDurationSeconds on the simulated clock", () =>
+    Effect.gen(function*() {
+      const manager = yield* TestManager
+      yield* manager.handle({ kind: "start", commandId: "c1", testId: "slow", tool: "command", limits: { maxDurationSeconds: 600 }, params: { command: ["sleep", "300"] } })
+      yield* waitFor("slow", "started")
+      yield* TestClock.adjust("599 seconds")
+      assert.deepStrictEqual(yield* manager.running, ["slow"])
+      yield* TestClock.adjust("1 second")
+      const failed = yield* waitFor("slow", "failed")
+      assert.strictEqual((failed as Extract<GridEvent, { kind: "failed" }>).error.code, "max_duration")
+    }).pipe(Effect.provide(memoryNode().layer)))
+
+  it.effect("fails a barrier test that gets no go within its bound", () =>
+    Effect.gen(function*() {
+      const manager = yield* TestManager
+      yield* manager.handle({ kind: "start", commandId: "c2", testId: "waits", tool: "command", barrier: true, limits: { maxDurationSeconds: 120 }, params: { command: ["true"] } })
+      yield* waitFor("waits", "ready")
+      yield* TestClock.adjust("119 seconds")
+      assert.deepStrictEqual(yield* manager.running, ["waits"])
+      yield* TestClock.adjust("1 second")
+      const failed = yield* waitFor("waits", "failed")
+      assert.strictEqual((failed as Extract<GridEvent, { kind: "failed" }>).error.code, "barrier_timeout")
+    }).pipe(Effect.provide(memoryNode().layer)))
+})
+
+describe("supervisor", () => {
+  it.effect("a failing component fails the supervisor and its siblings' finalizers run", () =>
+    Effect.gen(function*() {
+      const released = yield* Deferred.make<void>()
+      const result = yield* Effect.gen(function*() {
+        const supervisor = yield* makeSupervisor
+        yield* supervisor.add("steady", Effect.never.pipe(Effect.ensuring(Deferred.succeed(released, undefined))))
+        yield* supervisor.add("fragile", Effect.fail(new Error("disk on fire")).pipe(Effect.delay("1 second")))
+        return yield* supervisor.failed
+      }).pipe(Effect.scoped, Effect.flip, Effect.forkChild)
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(result)
+      assert.instanceOf(error, ComponentFailed)
+      assert.strictEqual(error.component, "fragile")
+      assert.include(error.message, "disk on fire")
+      assert.isTrue(yield* Deferred.isDone(released))
+    }))
+})
