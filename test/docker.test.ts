@@ -218,5 +218,30 @@ describe("orphan sweep", () => {
           rmSync(root, { recursive: true, force: true })
         }
       }))
+
+    it.effect("periodically: a container left while the node runs is removed on the next round, a running one stays", () =>
+      Effect.gen(function*() {
+        const image = yield* Image
+        const sweeper = yield* OrphanSweep
+        const node = `periodic-${process.pid}`
+        const running = new Set(["live"])
+        const start = (test: string) =>
+          execFileSync("docker", ["run", "-d", "--label", `${nodeLabel}=${node}`, "--label", `${testLabel}=${test}`, image, "sleep", "30"], { encoding: "utf8" }).trim()
+        const live = start("live")
+        try {
+          yield* Effect.scoped(Effect.gen(function*() {
+            yield* sweeper.periodic(Effect.sync(() => ({ nodeId: node, running })), "200 millis")
+            yield* Effect.sleep("300 millis")
+            const leftover = start("finished-without-cleanup")
+            for (let i = 0; i < 100 && containersWithLabel(`${testLabel}=finished-without-cleanup`).length > 0; i++) {
+              yield* Effect.sleep("50 millis")
+            }
+            assert.deepStrictEqual(containersWithLabel(`${testLabel}=finished-without-cleanup`), [], `${leftover} still there`)
+            assert.strictEqual(containersWithLabel(`${nodeLabel}=${node}`).length, 1)
+          }))
+        } finally {
+          execFileSync("docker", ["rm", "-f", live], { stdio: "pipe" })
+        }
+      }))
   })
 })

@@ -4,7 +4,7 @@
 // WorkDir.ts) whose test is not running, are removed. The daemon runs it at start-up and
 // on a schedule; the caller passes the tests it owns right now, which must include tests
 // still being prepared, or the sweep would remove a container mid-launch.
-import { Context, Effect, FileSystem, Layer, Path } from "effect"
+import { Context, type Duration, Effect, FileSystem, Layer, Path, Schedule, type Scope } from "effect"
 import { isId } from "../protocol/names.ts"
 import { DockerCli } from "./DockerCli.ts"
 import { nodeLabel, testLabel } from "./DockerBackend.ts"
@@ -26,6 +26,9 @@ export interface SweepReport {
 export class OrphanSweep extends Context.Service<OrphanSweep, {
   /** Never fails: what could not be removed is listed in `errors` (docker being absent is not an error). */
   readonly sweep: (input: SweepInput) => Effect.Effect<SweepReport>
+  /** Sweeps now and then every `every`, for as long as the scope lives; `input` is read
+   * afresh each time (the running tests change). Removals are logged at info, errors at warning. */
+  readonly periodic: (input: Effect.Effect<SweepInput>, every: Duration.Input) => Effect.Effect<void, never, Scope.Scope>
 }>()("grid/runner/OrphanSweep") {
   static readonly layer = Layer.effect(
     OrphanSweep,
@@ -79,13 +82,29 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
           return { removed, errors }
         })
 
+      const sweep = (input: SweepInput) =>
+        Effect.gen(function*() {
+          const c = yield* containers(input)
+          const w = input.workRoot === undefined ? { removed: [], errors: [] } : yield* workDirs(input.workRoot, input.running)
+          return { removed: [...c.removed, ...w.removed], errors: [...c.errors, ...w.errors] }
+        })
+
+      const logged = (report: SweepReport) =>
+        Effect.all([
+          report.removed.length > 0 ? Effect.logInfo(`orphan sweep removed: ${report.removed.join(", ")}`) : Effect.void,
+          report.errors.length > 0 ? Effect.logWarning(`orphan sweep errors: ${report.errors.join("; ")}`) : Effect.void
+        ], { discard: true })
+
       return OrphanSweep.of({
-        sweep: (input) =>
-          Effect.gen(function*() {
-            const c = yield* containers(input)
-            const w = input.workRoot === undefined ? { removed: [], errors: [] } : yield* workDirs(input.workRoot, input.running)
-            return { removed: [...c.removed, ...w.removed], errors: [...c.errors, ...w.errors] }
-          })
+        sweep,
+        periodic: (input, every) =>
+          Effect.flatMap(input, sweep).pipe(
+            Effect.flatMap(logged),
+            Effect.repeat(Schedule.spaced(every)),
+            Effect.asVoid,
+            Effect.forkScoped,
+            Effect.asVoid
+          )
       })
     })
   )
