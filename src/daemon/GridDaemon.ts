@@ -41,6 +41,8 @@ export class GridDaemon extends Context.Service<GridDaemon, {
 
 const make = (settings: DaemonSettings) =>
   Effect.gen(function*() {
+    // Registered first, so it runs last: everything below has been released by then.
+    yield* Effect.addFinalizer(() => Effect.logInfo(`grid node ${settings.nodeId} stopped`))
     const subjects = subjectNames(settings.subjectPrefix)
     const assets = assetNames(settings.subjectPrefix)
     const fail = (component: string) => (e: { message: string }) =>
