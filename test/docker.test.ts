@@ -2,7 +2,7 @@
 // name, mount, host network, init, dropped capabilities, limits, env values out of argv),
 // typed errors with the CLI's own words (daemon down, CLI missing, image missing, a flag the
 // CLI does not know, a run that created a container and then failed), and the orphan sweep
-// after a SIGKILLed holder.
+// after a SIGKILLed holder (its container, its process-runner tool, its work directory).
 import { NodeServices } from "@effect/platform-node"
 import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
@@ -38,6 +38,16 @@ const spec = (image: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({
   image,
   ...extra
 })
+
+/** Alive = exists and is not a zombie waiting for a slow PID 1. */
+const alive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")
+  } catch {
+    return false
+  }
+}
 
 const inspect = (id: string) => JSON.parse(execFileSync("docker", ["inspect", id], { encoding: "utf8" }))[0]
 
@@ -215,6 +225,47 @@ describe("orphan sweep", () => {
           assert.deepStrictEqual(yield* sweeper.sweep({ nodeId: node, running: new Set(["keep"]), workRoot: root }), { removed: [], errors: [] })
         } finally {
           execFileSync("docker", ["rm", "-f", keep, other], { stdio: "pipe" })
+          rmSync(root, { recursive: true, force: true })
+        }
+      }))
+
+    it.effect("after a SIGKILLed holder, kills its surviving process-runner tool and the tool's child", () =>
+      Effect.gen(function*() {
+        const sweeper = yield* OrphanSweep
+        const root = mkdtempSync(join(tmpdir(), "grid-sweep-proc-"))
+        const holder = spawn(process.execPath, [join(import.meta.dirname, "fixtures/holdProcess.ts"), "killed-proc", root], {
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+        const [pid, child] = yield* Effect.callback<[number, number]>((resume) => {
+          let out = ""
+          holder.stdout!.on("data", (d) => {
+            out += d
+            const m = /started (\d+) (\d+)/.exec(out)
+            if (m) resume(Effect.succeed([Number(m[1]), Number(m[2])]))
+          })
+          holder.on("exit", (code) => resume(Effect.die(new Error(`holder exited (${code}) before starting: ${out}`))))
+        }).pipe(Effect.timeout("30 seconds"))
+        // A detached process of a live parent (this test) in another dead test's directory:
+        // not abandoned, so never touched.
+        mkdirSync(join(root, "adopted-not"))
+        const bystander = spawn("sleep", ["1000"], { cwd: join(root, "adopted-not"), detached: true, stdio: "ignore" })
+        try {
+          holder.kill("SIGKILL")
+          yield* Effect.callback<void>((resume) => {
+            if (holder.exitCode !== null || holder.signalCode !== null) resume(Effect.void)
+            else holder.on("exit", () => resume(Effect.void))
+          })
+          assert.isTrue(alive(pid) && alive(child), "the tool outlived its holder")
+          const report = yield* sweeper.sweep({ nodeId: `proc-${process.pid}`, running: new Set(), workRoot: root })
+          assert.deepStrictEqual(report.errors, [])
+          assert.include(report.removed, `process group ${pid} (test killed-proc)`)
+          assert.include(report.removed, `workdir ${join(root, "killed-proc")}`)
+          for (let i = 0; i < 150 && (alive(pid) || alive(child)); i++) yield* Effect.sleep("20 millis")
+          assert.isFalse(alive(pid), "the tool is gone")
+          assert.isFalse(alive(child), "the tool's child is gone")
+          assert.isTrue(alive(bystander.pid!), "a live parent's process is left alone")
+        } finally {
+          bystander.kill("SIGKILL")
           rmSync(root, { recursive: true, force: true })
         }
       }))

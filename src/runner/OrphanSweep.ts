@@ -1,12 +1,14 @@
 // The orphan sweep: removes what an earlier life of this node left behind (a daemon killed
 // with SIGKILL runs no finalizer). Containers labelled with this node's id whose test is not
-// running here, and work directories under the node's work-dir root (`<root>/<testId>`, see
-// WorkDir.ts) whose test is not running, are removed. The daemon runs it at start-up and
+// running here, process-runner tools still working in such a test's directory (see
+// OrphanProcesses.ts), and work directories under the node's work-dir root
+// (`<root>/<testId>`, see WorkDir.ts) whose test is not running, are removed. The daemon runs it at start-up and
 // on a schedule; the caller passes the tests it owns right now, which must include tests
 // still being prepared, or the sweep would remove a container mid-launch.
 import { Context, type Duration, Effect, FileSystem, Layer, Path, Schedule, type Scope } from "effect"
 import { isId } from "../protocol/names.ts"
 import { DockerCli } from "./DockerCli.ts"
+import { findOrphanGroups, killGroup } from "./OrphanProcesses.ts"
 import { nodeLabel, testLabel } from "./DockerBackend.ts"
 
 export interface SweepInput {
@@ -18,7 +20,7 @@ export interface SweepInput {
 }
 
 export interface SweepReport {
-  /** What was removed: `container <id> (test <testId>)`, `workdir <path>`. */
+  /** What was removed: `container <id> (test <testId>)`, `process group <pgid> (test <testId>)`, `workdir <path>`. */
   readonly removed: ReadonlyArray<string>
   readonly errors: ReadonlyArray<string>
 }
@@ -66,6 +68,12 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
           const removed: Array<string> = []
           const errors: Array<string> = []
           if (!(yield* fs.exists(root).pipe(Effect.orElseSucceed(() => false)))) return { removed, errors }
+          // Processes first: a tool still running would keep writing into its directory.
+          for (const group of yield* Effect.sync(() => findOrphanGroups(root, running))) {
+            const failed = killGroup(group.pgid)
+            if (failed === undefined) removed.push(`process group ${group.pgid} (test ${group.testId})`)
+            else errors.push(failed)
+          }
           const entries = yield* fs.readDirectory(root).pipe(
             Effect.catch((e) => Effect.sync(() => errors.push(`cannot list ${root}: ${e.message}`)).pipe(Effect.as([] as Array<string>)))
           )
