@@ -10,7 +10,7 @@
 #     -e GRID_NATS_URL=nats://nats.example:4222 -e GRID_NODE_ID=$(hostname) \
 #     -v /var/run/docker.sock:/var/run/docker.sock --group-add "$(stat -c %g /var/run/docker.sock)" \
 #     -v /var/lib/grid:/var/lib/grid \
-#     grid
+#     grid daemon
 #
 # The work directory must have the same path inside this container and on the host
 # (/var/lib/grid above): containers the docker runner starts mount it by its host path.
@@ -33,4 +33,7 @@ COPY src ./src
 
 USER grid
 ENV GRID_WORK_DIR=/var/lib/grid/work
-ENTRYPOINT ["tini", "--", "node", "/opt/grid/src/cli/main.ts", "daemon"]
+# The entrypoint is `grid`, so the same image also serves the docker runner's `builtin`
+# tool (`grid engine ...`); with no arguments it is the daemon.
+ENTRYPOINT ["tini", "--", "node", "/opt/grid/src/cli/main.ts"]
+CMD ["daemon"]

@@ -1,9 +1,10 @@
 // Results through the daemon: a tool's JTL is followed while it runs, published as per-second
 // windows on GRID_RESULTS, and summarised in the terminal event; a NATS restart in the middle
 // of the run loses and duplicates no window.
-import { Duration } from "effect"
+import { Duration, Effect, Exit, Scope } from "effect"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { serveTarget } from "../src/engine/TargetServer.ts"
 import { type InProcessDaemon, startDaemon } from "./support/daemon.ts"
 import { type GridClient, gridClient, waitUntil } from "./support/gridClient.ts"
 import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
@@ -85,5 +86,47 @@ describe("daemon results", () => {
     expect(done.kind).toBe("failed")
     expect(done.error).toMatchObject({ code: "results_missing" })
     expect((done.error as { message: string }).message).toContain("never.jtl")
+  })
+})
+
+describe("builtin tool through the daemon", () => {
+  it("runs the engine's scenario from files; windows and summary equal the target's count", async () => {
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const target = await Effect.runPromise(
+        Scope.provide(scope)(serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 1, errorRate: 0 }, routes: {} }))
+      )
+      const scenario = { target: "http://127.0.0.1:1", requests: [{ name: "home", path: "/home" }], load: { model: "open", rate: 50, durationSeconds: 2 } }
+      await client.send(node, {
+        kind: "start",
+        testId: "builtin-1",
+        tool: "builtin",
+        entry: "scenario.json",
+        files: [{ path: "scenario.json", content: JSON.stringify(scenario) }],
+        params: { target: target.url }
+      })
+      const done = await terminalOf("builtin-1")
+      expect(done.kind).toBe("finished")
+      const served = target.stats.total
+      expect(served).toBeGreaterThanOrEqual(90)
+      expect(done.summary).toMatchObject({ count: served, errors: 0 })
+      const windows = await client.results("builtin-1")
+      const star = windows.flatMap((w) => w.labels.filter((l) => l.label === "*"))
+      expect(star.reduce((n, l) => n + l.count, 0)).toBe(served)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+
+  it("fails with invalid_scenario and the engine's own message for a bad scenario", async () => {
+    await client.send(node, {
+      kind: "start",
+      testId: "builtin-bad",
+      tool: "builtin",
+      entry: "scenario.json",
+      files: [{ path: "scenario.json", content: JSON.stringify({ requests: [], load: { model: "open" } }) }]
+    })
+    const done = await terminalOf("builtin-bad")
+    expect(done.error).toMatchObject({ code: "invalid_scenario" })
   })
 })

@@ -3,7 +3,9 @@
 import { Context, Effect, Layer } from "effect"
 import type { ToolName } from "../protocol/commands.ts"
 import type { RunnerName } from "../runner/Backend.ts"
+import { builtinTool } from "./builtin.ts"
 import { commandTool } from "./command.ts"
+import { loadToolAdapters } from "./loadToolAdapters.ts"
 import type { ToolAdapter } from "./Tool.ts"
 
 export class ToolRegistry extends Context.Service<ToolRegistry, {
@@ -25,5 +27,6 @@ export class ToolRegistry extends Context.Service<ToolRegistry, {
         )
     })
 
-  static readonly layer = Layer.succeed(ToolRegistry, ToolRegistry.make([commandTool]))
+  /** The tools a node has: the built-in engine, any command, and the load tools. */
+  static readonly layer = Layer.succeed(ToolRegistry, ToolRegistry.make([builtinTool, commandTool, ...loadToolAdapters()]))
 }

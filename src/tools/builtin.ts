@@ -1,0 +1,55 @@
+// Tool `builtin`: grid's own HTTP engine (src/engine/), run as a child process
+// `grid engine <scenario> --results <file>` that writes every sample as a JMeter 5 CSV JTL,
+// so ingestion follows it with the JMeter parser. `entry` is the scenario among `files`;
+// `params` (target, users, rampUpSeconds, durationSeconds, rate) override the scenario's.
+// With the docker runner the image is grid's own (Dockerfile), whose entrypoint is `grid`.
+import { Effect } from "effect"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
+import type { ToolAdapter } from "./Tool.ts"
+import { judgeByExitCode } from "./Tool.ts"
+
+const gridMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../cli/main.ts")
+const RESULTS = "grid-results.jtl"
+/** `grid engine` exits 2 for a scenario it refused before sending anything. */
+const EXIT_INVALID_SCENARIO = 2
+
+export const builtinTool: ToolAdapter = {
+  name: "builtin",
+  defaultImage: "grid:latest",
+  available: () => Effect.succeed(true),
+  plan: (ctx) =>
+    Effect.gen(function*() {
+      const entry = yield* entryOf(ctx, "scenario (YAML or JSON)")
+      const p = yield* commonParams(ctx)
+      const overrides = [
+        ...(p.target !== undefined ? ["--target", p.target.href.replace(/\/$/, "")] : []),
+        ...(p.users !== undefined ? ["--users", String(p.users)] : []),
+        ...(p.rampUpSeconds !== undefined ? ["--ramp-up", String(p.rampUpSeconds)] : []),
+        ...(p.durationSeconds !== undefined ? ["--duration", String(p.durationSeconds)] : []),
+        ...(p.rate !== undefined ? ["--rate", String(p.rate)] : [])
+      ]
+      const args = ["engine", `${ctx.toolWorkDir}/${entry}`, "--results", `${ctx.toolWorkDir}/${RESULTS}`, ...overrides, ...p.extraArgs]
+      return {
+        // The daemon's own Node (24) runs the engine; in a container the image's entrypoint is grid.
+        argv: ctx.runner === "docker" ? args : [process.execPath, gridMain, ...args],
+        env: ctx.command.env ?? {},
+        results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter" }
+      }
+    }),
+  judge: (outcome) => {
+    if (outcome.exit.exitCode === EXIT_INVALID_SCENARIO) {
+      return {
+        code: "invalid_scenario",
+        message: outcome.logTail.filter((l) => l.startsWith("[stderr]")).map((l) => l.slice(9)).join("\n") || "the scenario was refused"
+      }
+    }
+    const failed = judgeByExitCode(outcome)
+    if (failed) {
+      const reason = lastMatching(outcome.logTail, /grid engine:/)
+      return reason ? { code: "tool_failed", message: reason.replace(/^\[std(out|err)\] /, "") } : failed
+    }
+    return undefined
+  }
+}
