@@ -2,6 +2,7 @@
 // types the node publishes and a controller reads. Built by the runner and the control
 // listener, published through the EventSink service (transport-agnostic).
 import { Schema } from "effect"
+import type { Summary } from "./results.ts"
 
 export const rejectCodes = [
   "invalid_command",
@@ -20,26 +21,11 @@ export interface Cleanup {
   readonly errors: ReadonlyArray<string>
 }
 
-export interface LatencySummary {
-  readonly min: number
-  readonly mean: number
-  readonly p50: number
-  readonly p90: number
-  readonly p95: number
-  readonly p99: number
-  readonly max: number
-}
-
-export interface RunSummary {
-  readonly count: number
-  readonly errors: number
-  readonly bytesIn: number
-  readonly durationMs: number
-  readonly rps: number
-  readonly latencyMs: LatencySummary
-  /** Extension: result windows not acknowledged by JetStream when the event was sent. */
+/** The run's `summary` (src/protocol/results.ts) plus this node's extensions. */
+export type RunSummary = Summary & {
+  /** Result windows not acknowledged by JetStream when the event was sent. */
   readonly unackedWindows?: number
-  /** Extension: result lines the parser could not read. */
+  /** Result lines the parser could not read. */
   readonly badLines?: number
 }
 
