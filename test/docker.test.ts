@@ -96,7 +96,7 @@ describe("docker backend", () => {
           assert.strictEqual(info.HostConfig.NanoCpus, 500_000_000)
           assert.strictEqual(info.HostConfig.Memory, 64 * 1024 * 1024)
           assert.isAbove(info.HostConfig.PidsLimit, 0)
-          assert.include(info.HostConfig.Binds, `${s.workDir}:/grid/work`)
+          assert.deepStrictEqual(info.Mounts.map((m: { Source: string; Destination: string }) => [m.Source, m.Destination]), [[s.workDir, "/grid/work"]])
           assert.include(info.Config.Env, "GRID_SECRET=s3cret")
           // The value went through the CLI's environment, not its argv (which `ps` shows).
           assert.notInclude(JSON.stringify(info.Args) + info.Path, "s3cret")
@@ -105,6 +105,16 @@ describe("docker backend", () => {
         assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
         assert.isTrue(yield* containerGone(id))
         assert.deepStrictEqual(readdirSync(s.workDir), [], "the cidfile is removed with the container")
+      }))
+
+    it.effect("a work directory whose path holds `,`, `:` and `\"` is mounted as it is", () =>
+      Effect.gen(function*() {
+        const image = yield* Image
+        const workDir = mkdtempSync(join(workRoot, 'odd,na:me"-'))
+        const s = spec(image, { workDir, argv: ["touch", "made-in-container"] })
+        const exit = yield* Effect.scoped(Effect.flatMap((yield* DockerBackend).launch(s), (r) => r.exit))
+        assert.strictEqual(exit.exitCode, 0)
+        assert.isTrue(existsSync(join(workDir, "made-in-container")))
       }))
 
     it.effect("a missing image is image_missing and creates nothing", () =>

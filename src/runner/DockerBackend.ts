@@ -60,6 +60,12 @@ const toExit = (code: number): ToolExit => ({
   signal: code > 128 && code < 160 ? signalNames.get(code - 128) ?? null : null
 })
 
+/** `--mount` takes CSV: a field holding a comma or a quote is quoted, quotes doubled. */
+const mountSpec = (source: string) => {
+  const field = `source=${source}`
+  return `type=bind,${/[",]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field},target=${dockerWorkMount}`
+}
+
 export const containerName = (spec: Pick<LaunchSpec, "nodeId" | "testId">, suffix: string) =>
   `grid-${spec.nodeId}-${spec.testId}-${suffix}`
 
@@ -108,7 +114,9 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
       "--label", `${nodeLabel}=${spec.nodeId}`,
       "--label", `${testLabel}=${spec.testId}`,
       "--cidfile", cidfile,
-      "--volume", `${spec.workDir}:${dockerWorkMount}`,
+      // `--mount`, not `-v`: a path with `:` stays one path, and a missing source is an error
+      // instead of a root-owned directory docker would create.
+      "--mount", mountSpec(spec.workDir),
       "--workdir", dockerWorkMount,
       "--network", options.network ?? "host",
       "--init",
