@@ -117,6 +117,15 @@ describe("docker backend", () => {
         assert.isTrue(existsSync(join(workDir, "made-in-container")))
       }))
 
+    it.effect("an environment name docker cannot pass is a LaunchError, before anything is created", () =>
+      Effect.gen(function*() {
+        const s = spec(yield* Image, { env: { "A=B": "x" } })
+        const err = yield* Effect.scoped((yield* DockerBackend).launch(s)).pipe(Effect.flip)
+        assert.strictEqual(err.code, "launch_failed")
+        assert.include(err.message, "A=B")
+        assert.deepStrictEqual(containersWithLabel(`${testLabel}=${s.testId}`), [])
+      }))
+
     it.effect("a missing image is image_missing and creates nothing", () =>
       Effect.gen(function*() {
         const backend = yield* DockerBackend

@@ -146,6 +146,11 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
       if (image === undefined || image === "") {
         return yield* new LaunchError({ code: "launch_failed", message: "the docker runner needs an image" })
       }
+      // `-e NAME` would read `A=B` as a name with a value: refuse names docker cannot pass.
+      const badName = Object.keys(spec.env).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      if (badName !== undefined) {
+        return yield* new LaunchError({ code: "launch_failed", message: `environment name ${JSON.stringify(badName)} cannot be passed to a container` })
+      }
       const suffix = randomBytes(4).toString("hex")
       const name = containerName(spec, suffix)
       // In the work directory, so whatever removes that (the test's cleanup, or the orphan
