@@ -1,8 +1,8 @@
 // Runner backend "docker": the tool as a container started through the `docker` CLI
 // (DockerCli). `docker run -d` with the node and test as labels, a unique name, a cidfile
-// (in the work directory), the work directory mounted at a fixed path, host networking, `--init`, every capability
-// dropped, no new privileges, resource limits; logs followed with `docker logs -f`; the exit
-// code from `docker wait`. Stop = `docker stop -t <grace>` then `docker rm -f`. The removal
+// (in the work directory), the work directory mounted at a fixed path, host networking,
+// `--init`, every capability dropped, no new privileges, resource limits; logs followed with
+// `docker logs -f`; the exit code from `docker wait`. Stop = `docker stop -t <grace>` then `docker rm -f`. The removal
 // is registered as a finalizer BEFORE `docker run`, by name, so a container that `docker run`
 // created and then failed on (or that an interruption caught mid-call) is removed too; what
 // still slips through (a daemon killed with SIGKILL) is the orphan sweep's (OrphanSweep.ts).
