@@ -11,6 +11,14 @@ import type { RunnerName } from "../runner/Backend.ts"
 import type { ToolContext } from "./Tool.ts"
 import { ToolError } from "./Tool.ts"
 
+/** A load tool's node settings: how to start it (process runner) and its docker image. */
+export interface ToolSettings {
+  /** argv that starts the tool (process runner); its usual name on PATH by default. */
+  readonly command?: ReadonlyArray<string> | undefined
+  /** Default image for the docker runner; its entrypoint must be the tool. */
+  readonly image?: string | undefined
+}
+
 export const invalid = (message: string) => new ToolError({ code: "invalid_command", message })
 
 export interface CommonParams {

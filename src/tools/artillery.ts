@@ -9,18 +9,11 @@
 import { Effect } from "effect"
 import type { ToolAdapter } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
-import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid } from "./adapterSupport.ts"
+import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid, type ToolSettings } from "./adapterSupport.ts"
 
 export const artilleryResultsFile = "grid-artillery.json"
 
-export interface ArtilleryOptions {
-  /** How to start Artillery (process runner): `["artillery"]` from PATH by default. */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Image for the docker runner; its entrypoint must be `artillery`. */
-  readonly image?: string | undefined
-}
-
-export const makeArtilleryTool = (options: ArtilleryOptions = {}): ToolAdapter => {
+export const makeArtilleryTool = (options: ToolSettings = {}): ToolAdapter => {
   const command = options.command ?? ["artillery"]
   return {
     name: "artillery",

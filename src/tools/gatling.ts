@@ -9,23 +9,16 @@ import { Effect } from "effect"
 import type { ErrorInfo } from "../protocol/events.ts"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
-import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid } from "./adapterSupport.ts"
+import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid, type ToolSettings } from "./adapterSupport.ts"
 
 export const gatlingResultsDir = "grid-gatling-results"
-
-export interface GatlingOptions {
-  /** How to start Gatling (process runner): `["gatling.sh"]` from PATH by default. */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Image for the docker runner; its entrypoint must be `gatling.sh`. */
-  readonly image?: string | undefined
-}
 
 export const judgeGatling = (outcome: ToolOutcome): ErrorInfo | undefined =>
   outcome.exit.exitCode === 2
     ? { code: "assertions_failed", message: "Gatling ran, but some assertions of the simulation failed (exit code 2)" }
     : judgeByExitCode(outcome)
 
-export const makeGatlingTool = (options: GatlingOptions = {}): ToolAdapter => {
+export const makeGatlingTool = (options: ToolSettings = {}): ToolAdapter => {
   const command = options.command ?? ["gatling.sh"]
   return {
     name: "gatling",

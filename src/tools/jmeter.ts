@@ -11,19 +11,11 @@
 import { Effect } from "effect"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
-import { argvPrefix, availableWith, commonParams, entryOf, invalid, lastMatching } from "./adapterSupport.ts"
+import { argvPrefix, availableWith, commonParams, entryOf, invalid, lastMatching, type ToolSettings } from "./adapterSupport.ts"
 import type { ErrorInfo } from "../protocol/events.ts"
 
 export const jmeterResultsFile = "grid-results.jtl"
 export const jmeterLogFile = "grid-jmeter.log"
-
-export interface JmeterOptions {
-  /** How to start JMeter on this node (process runner): `["jmeter"]` from PATH by default,
-   * or e.g. `["java", "-cp", "...", "GridJMeterLauncher"]`. */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Image for the docker runner; its entrypoint must be `jmeter`. */
-  readonly image?: string | undefined
-}
 
 /** Lines JMeter prints when the plan did not run, whatever the exit code says. */
 const failureLine = /Error in NonGUIDriver|ForbiddenClassException|Could not open|Problem loading XML|NoClassDefFoundError|java\.lang\.\w+(Error|Exception):/
@@ -43,7 +35,8 @@ export const judgeJmeter = (outcome: ToolOutcome): ErrorInfo | undefined => {
   return undefined
 }
 
-export const makeJmeterTool = (options: JmeterOptions = {}): ToolAdapter => {
+/** `command`: e.g. `["java", "-cp", "...", "GridJMeterLauncher"]` for Debian's 2.13. */
+export const makeJmeterTool = (options: ToolSettings = {}): ToolAdapter => {
   const command = options.command ?? ["jmeter"]
   return {
     name: "jmeter",

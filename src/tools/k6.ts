@@ -9,16 +9,9 @@ import { Effect } from "effect"
 import type { ErrorInfo } from "../protocol/events.ts"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
-import { argvPrefix, availableWith, commonParams, entryOf, gridEnv } from "./adapterSupport.ts"
+import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, type ToolSettings } from "./adapterSupport.ts"
 
 export const k6ResultsFile = "grid-k6.json"
-
-export interface K6Options {
-  /** How to start k6 (process runner): `["k6"]` from PATH by default. */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Image for the docker runner; its entrypoint must be `k6`. */
-  readonly image?: string | undefined
-}
 
 export const judgeK6 = (outcome: ToolOutcome): ErrorInfo | undefined =>
   outcome.exit.exitCode === 99
@@ -26,7 +19,7 @@ export const judgeK6 = (outcome: ToolOutcome): ErrorInfo | undefined =>
     : judgeByExitCode(outcome) ??
       (outcome.samples === 0 ? { code: "no_results", message: "k6 exited 0 but made no request" } : undefined)
 
-export const makeK6Tool = (options: K6Options = {}): ToolAdapter => {
+export const makeK6Tool = (options: ToolSettings = {}): ToolAdapter => {
   const command = options.command ?? ["k6"]
   return {
     name: "k6",

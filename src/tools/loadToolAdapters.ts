@@ -8,18 +8,12 @@ import { makeJmeterTool } from "./jmeter.ts"
 import { makeK6Tool } from "./k6.ts"
 import { makeLocustTool } from "./locust.ts"
 import type { ToolAdapter } from "./Tool.ts"
-
-export interface LoadToolSettings {
-  /** argv that starts the tool on this node, e.g. `["/opt/jmeter/bin/jmeter"]`. */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Default image for the docker runner (its entrypoint must be the tool). */
-  readonly image?: string | undefined
-}
+import type { ToolSettings } from "./adapterSupport.ts"
 
 export type LoadToolName = "jmeter" | "locust" | "k6" | "artillery" | "gatling"
 
 export const loadToolAdapters = (
-  settings: Partial<Record<LoadToolName, LoadToolSettings>> = {}
+  settings: Partial<Record<LoadToolName, ToolSettings>> = {}
 ): ReadonlyArray<ToolAdapter> => [
   makeJmeterTool(settings.jmeter),
   makeLocustTool(settings.locust),

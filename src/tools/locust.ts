@@ -13,25 +13,18 @@ import { Effect } from "effect"
 import type { ErrorInfo } from "../protocol/events.ts"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode, ToolError } from "./Tool.ts"
-import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid } from "./adapterSupport.ts"
+import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid, type ToolSettings } from "./adapterSupport.ts"
 
 export const locustHookFile = "grid_locust_hook.py"
 export const locustResultsFile = "grid-locust-requests.jsonl"
 const hookSource = join(import.meta.dirname, "locust", locustHookFile)
 
-export interface LocustOptions {
-  /** How to start Locust (process runner): `["locust"]` from PATH by default. Debian's is
-   * `/usr/bin/locust` (the `python3` first on PATH may not have the module). */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Image for the docker runner; its entrypoint must be `locust`. */
-  readonly image?: string | undefined
-}
-
 export const judgeLocust = (outcome: ToolOutcome): ErrorInfo | undefined =>
   judgeByExitCode(outcome) ??
     (outcome.samples === 0 ? { code: "no_results", message: "Locust exited 0 but made no request" } : undefined)
 
-export const makeLocustTool = (options: LocustOptions = {}): ToolAdapter => {
+/** `command`: Debian's Locust is `/usr/bin/locust` (the `python3` first on PATH may lack it). */
+export const makeLocustTool = (options: ToolSettings = {}): ToolAdapter => {
   const command = options.command ?? ["locust"]
   return {
     name: "locust",
