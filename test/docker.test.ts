@@ -39,6 +39,32 @@ const spec = (image: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({
   ...extra
 })
 
+/**
+ * Starts a holder script (a stand-in for a daemon), waits for its `started ...` line, then
+ * SIGKILLs it so none of its finalizers run; returns the words after `started`.
+ */
+const holdThenSigkill = (fixture: string, args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const holder = spawn(process.execPath, [join(import.meta.dirname, "fixtures", fixture), ...args], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const words = yield* Effect.callback<Array<string>>((resume) => {
+      let out = ""
+      holder.stdout!.on("data", (d) => {
+        out += d
+        const m = /started ([^\n]+)\n/.exec(out)
+        if (m) resume(Effect.succeed(m[1]!.split(" ")))
+      })
+      holder.on("exit", (code) => resume(Effect.die(new Error(`holder exited (${code}) before starting: ${out}`))))
+    }).pipe(Effect.timeout("30 seconds"))
+    holder.kill("SIGKILL")
+    yield* Effect.callback<void>((resume) => {
+      if (holder.exitCode !== null || holder.signalCode !== null) resume(Effect.void)
+      else holder.on("exit", () => resume(Effect.void))
+    })
+    return words
+  })
+
 /** Alive = exists and is not a zombie waiting for a slow PID 1. */
 const alive = (pid: number): boolean => {
   try {
@@ -206,24 +232,8 @@ describe("orphan sweep", () => {
         const node = `sweep-${process.pid}`
         const root = mkdtempSync(join(tmpdir(), "grid-sweep-root-"))
         // A holder process launches through DockerBackend, then dies without finalizers.
-        const holder = spawn(process.execPath, [join(import.meta.dirname, "fixtures/docker/holdContainer.ts"), node, "killed", root, image], {
-          stdio: ["ignore", "pipe", "inherit"]
-        })
-        const started = yield* Effect.callback<string>((resume) => {
-          let out = ""
-          holder.stdout!.on("data", (d) => {
-            out += d
-            const m = /started (\w+)/.exec(out)
-            if (m) resume(Effect.succeed(m[1]!))
-          })
-          holder.on("exit", (code) => resume(Effect.die(new Error(`holder exited (${code}) before starting: ${out}`))))
-        }).pipe(Effect.timeout("30 seconds"))
-        holder.kill("SIGKILL")
-        yield* Effect.callback<void>((resume) => {
-          if (holder.exitCode !== null || holder.signalCode !== null) resume(Effect.void)
-          else holder.on("exit", () => resume(Effect.void))
-        })
-        assert.deepStrictEqual(containersWithLabel(`${testLabel}=killed`).map((id) => started.startsWith(id)), [true], "the container outlived its holder")
+        const [started] = yield* holdThenSigkill("docker/holdContainer.ts", [node, "killed", root, image])
+        assert.deepStrictEqual(containersWithLabel(`${testLabel}=killed`).map((id) => started!.startsWith(id)), [true], "the container outlived its holder")
         // A running test of this node, and another node's container: both must stay.
         const keep = execFileSync("docker", ["run", "-d", "--label", `${nodeLabel}=${node}`, "--label", `${testLabel}=keep`, image, "sleep", "30"], { encoding: "utf8" }).trim()
         const other = execFileSync("docker", ["run", "-d", "--label", `${nodeLabel}=other-${node}`, "--label", `${testLabel}=killed`, image, "sleep", "30"], { encoding: "utf8" }).trim()
@@ -233,7 +243,7 @@ describe("orphan sweep", () => {
           const report = yield* sweeper.sweep({ nodeId: node, running: new Set(["keep"]), workRoot: root })
           assert.deepStrictEqual(report.errors, [])
           assert.strictEqual(report.removed.length, 2, JSON.stringify(report))
-          assert.isTrue(report.removed.some((r) => r.startsWith(`container ${started}`)))
+          assert.isTrue(report.removed.some((r) => r.startsWith(`container ${started!}`)))
           assert.include(report.removed, `workdir ${join(root, "killed")}`)
           assert.deepStrictEqual(containersWithLabel(`${nodeLabel}=${node}`).map((id) => keep.startsWith(id)), [true])
           assert.strictEqual(containersWithLabel(`${nodeLabel}=other-${node}`).length, 1)
@@ -252,28 +262,12 @@ describe("orphan sweep", () => {
       Effect.gen(function*() {
         const sweeper = yield* OrphanSweep
         const root = mkdtempSync(join(tmpdir(), "grid-sweep-proc-"))
-        const holder = spawn(process.execPath, [join(import.meta.dirname, "fixtures/holdProcess.ts"), "killed-proc", root], {
-          stdio: ["ignore", "pipe", "inherit"]
-        })
-        const [pid, child] = yield* Effect.callback<[number, number]>((resume) => {
-          let out = ""
-          holder.stdout!.on("data", (d) => {
-            out += d
-            const m = /started (\d+) (\d+)/.exec(out)
-            if (m) resume(Effect.succeed([Number(m[1]), Number(m[2])]))
-          })
-          holder.on("exit", (code) => resume(Effect.die(new Error(`holder exited (${code}) before starting: ${out}`))))
-        }).pipe(Effect.timeout("30 seconds"))
+        const [pid, child] = (yield* holdThenSigkill("holdProcess.ts", ["killed-proc", root])).map(Number) as [number, number]
         // A detached process of a live parent (this test) in another dead test's directory:
         // not abandoned, so never touched.
         mkdirSync(join(root, "adopted-not"))
         const bystander = spawn("sleep", ["1000"], { cwd: join(root, "adopted-not"), detached: true, stdio: "ignore" })
         try {
-          holder.kill("SIGKILL")
-          yield* Effect.callback<void>((resume) => {
-            if (holder.exitCode !== null || holder.signalCode !== null) resume(Effect.void)
-            else holder.on("exit", () => resume(Effect.void))
-          })
           assert.isTrue(alive(pid) && alive(child), "the tool outlived its holder")
           const report = yield* sweeper.sweep({ nodeId: `proc-${process.pid}`, running: new Set(), workRoot: root })
           assert.deepStrictEqual(report.errors, [])
