@@ -18,7 +18,7 @@ const writer = path.resolve(import.meta.dirname, "fixtures/jtl-writer.mjs")
 beforeAll(async () => {
   nats = await startNatsServer()
   client = await gridClient(nats.url)
-  daemon = await startDaemon(client, { natsUrl: nats.url, nodeId: node, resultsTimeout: Duration.seconds(2) })
+  daemon = await startDaemon(client, { natsUrl: nats.url, nodeId: node, resultsTimeout: Duration.seconds(4) })
 })
 afterAll(async () => {
   await daemon?.stop()

@@ -28,6 +28,10 @@ const flags = {
   resultsTimeout: durationFlag("results-timeout", "How long a tool's result file may take to appear (default 60s)"),
   channel: stringFlag("channel", "Release channel advertised in heartbeats (default stable)"),
   label: Flag.KeyValuePair("label").pipe(Flag.withDescription("A k=v label advertised in heartbeats (repeatable)"), Flag.optional),
+  toolPath: Flag.KeyValuePair("tool-path").pipe(
+    Flag.withDescription("Where a tool's executable is when not on PATH, e.g. jmeter=/opt/jmeter/bin/jmeter (repeatable)"),
+    Flag.optional
+  ),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
 }
 
@@ -66,7 +70,8 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       resultsTimeout: yield* dur("results-timeout", f.resultsTimeout, defaults.resultsTimeout),
       channel: Option.getOrElse(f.channel, () => defaults.channel),
       labels: Option.getOrElse(f.label, () => ({})),
-      maxCommandBytes: Option.getOrElse(f.maxCommandBytes, () => defaults.maxCommandBytes)
+      maxCommandBytes: Option.getOrElse(f.maxCommandBytes, () => defaults.maxCommandBytes),
+      toolPaths: Option.getOrElse(f.toolPath, () => ({}))
     })
     onInterrupt.exitCode = 0
     // runMain turns the first SIGINT/SIGTERM into interruption (graceful shutdown); a second

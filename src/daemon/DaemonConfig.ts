@@ -42,6 +42,8 @@ export interface DaemonSettings {
   readonly windowMs: number
   /** A test whose result file has not appeared after this long fails with `results_missing`. */
   readonly resultsTimeout: Duration.Duration
+  /** How often leftovers no running test owns are swept (containers, processes, work dirs). */
+  readonly sweepInterval: Duration.Duration
   /** Paths of tool binaries that are not on PATH (e.g. `{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
   readonly toolPaths: Readonly<Record<string, string>>
 }
@@ -65,6 +67,7 @@ export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): Daemon
   flushTimeout: Duration.seconds(10),
   windowMs: 1000,
   resultsTimeout: Duration.seconds(60),
+  sweepInterval: Duration.minutes(1),
   toolPaths: {},
   ...overrides
 })

@@ -16,7 +16,8 @@ import { natsNodeRegistryLayer } from "../nats/NatsNodeRegistry.ts"
 import { natsResultTransportLayer } from "../nats/NatsResultTransport.ts"
 import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
 import { Backends } from "../runner/Backends.ts"
-import { ProcessBackend } from "../runner/ProcessBackend.ts"
+import { DockerCli } from "../runner/DockerCli.ts"
+import { OrphanSweep } from "../runner/OrphanSweep.ts"
 import { ResultIngest } from "../runner/ResultIngest.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { nodeWorkRoot } from "../runner/WorkDir.ts"
@@ -60,7 +61,15 @@ const make = (settings: DaemonSettings) =>
         `heartbeat interval ${Duration.format(settings.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`
       )
     }
-    yield* sweepWorkDirs(nodeWorkRoot(settings))
+    // What an earlier life of this node left (killed with SIGKILL: no finalizer ran):
+    // containers, tool processes, work directories. Nothing runs yet, so all of it goes.
+    const docker = yield* Layer.build(DockerCli.layer())
+    const sweeper = yield* Layer.build(OrphanSweep.layer).pipe(Effect.provideContext(docker))
+    const orphans = Context.get(sweeper, OrphanSweep)
+    const workRoot = nodeWorkRoot(settings)
+    const swept = yield* orphans.sweep({ nodeId: settings.nodeId, running: new Set(), workRoot })
+    for (const r of swept.removed) yield* Effect.logInfo(`removed leftover ${r}`)
+    for (const e of swept.errors) yield* Effect.logWarning(`leftover not removed: ${e}`)
 
     // Built in this order so that releasing runs the reverse: tests stop (manager) before
     // the heartbeat key is deleted (registry), before the outbox is flushed (events),
@@ -71,11 +80,11 @@ const make = (settings: DaemonSettings) =>
         natsNodeRegistryLayer(kv),
         natsControlSourceLayer(assets.control, consumerName(settings.nodeId), ensureNodeConsumer(assets, subjects, settings.nodeId)),
         DaemonConfig.layer(settings),
-        ToolRegistry.layer,
+        ToolRegistry.layerWith(settings.toolPaths),
         ResultIngest.layer({ nodeId: settings.nodeId, windowMs: settings.windowMs, appearTimeout: settings.resultsTimeout }).pipe(
           Layer.provide(natsResultTransportLayer(subjects))
         ),
-        Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace })))
+        Backends.layer({ forcedGrace: settings.stopGrace }).pipe(Layer.provide(Layer.succeedContext(docker)))
       ).pipe(Layer.provide(Layer.succeedContext(nats)))
     )
     const registry = Context.get(base, NodeRegistry)
@@ -85,6 +94,10 @@ const make = (settings: DaemonSettings) =>
     const ctx = yield* Layer.build(TestManager.layer).pipe(Effect.provideContext(base), Effect.map((m) => Context.merge(base, m)))
     const manager = Context.get(ctx, TestManager)
 
+    yield* orphans.periodic(
+      Effect.map(manager.running, (ids) => ({ nodeId: settings.nodeId, running: new Set(ids), workRoot })),
+      settings.sweepInterval
+    )
     const supervisor = yield* makeSupervisor
     yield* supervisor.add("health", Effect.provideContext(healthReporter, ctx))
     yield* supervisor.add("control", Effect.provideContext(controlListener, ctx))
@@ -100,18 +113,6 @@ const make = (settings: DaemonSettings) =>
       ),
       force: manager.force
     })
-  })
-
-/** Work directories left by a previous run of this node (killed hard) are removed at start. */
-const sweepWorkDirs = (root: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const entries = yield* fs.readDirectory(root).pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
-    for (const entry of entries) {
-      yield* fs.remove(path.join(root, entry), { recursive: true, force: true }).pipe(Effect.ignore)
-      yield* Effect.logInfo(`removed leftover work directory ${path.join(root, entry)}`)
-    }
   })
 
 export type DaemonRequirements = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner

@@ -38,6 +38,9 @@ export interface RunningTool {
   /** Graceful stop: polite signal to the whole group / container, then a forced kill
    * after `grace`; completes once everything is gone. */
   readonly stop: (grace: Duration.Duration) => Effect.Effect<void>
+  /** Whether everything the tool was is really gone (process group, container): checked
+   * after the launch scope closed, for the terminal event's cleanup report. */
+  readonly gone: Effect.Effect<boolean>
 }
 
 export class LaunchError extends Schema.TaggedError<LaunchError>()("LaunchError", {

@@ -1,7 +1,8 @@
 // The runner backends this node has (process always; docker when configured), looked up by
 // the name a `start` command asks for.
-import { Context, Effect, Layer } from "effect"
+import { Context, type Duration, Effect, Layer } from "effect"
 import type { RunnerBackend, RunnerName } from "./Backend.ts"
+import { DockerBackend, type DockerBackendOptions } from "./DockerBackend.ts"
 import { ProcessBackend } from "./ProcessBackend.ts"
 
 export class Backends extends Context.Service<Backends, {
@@ -17,6 +18,20 @@ export class Backends extends Context.Service<Backends, {
         (names) => names.flat()
       )
     })
+
+  /** Processes and docker containers (docker is advertised only while its engine answers). */
+  static readonly layer = (options: { readonly forcedGrace: Duration.Input; readonly docker?: DockerBackendOptions | undefined }) =>
+    Layer.effect(
+      Backends,
+      Effect.gen(function*() {
+        return Backends.make([yield* ProcessBackend, yield* DockerBackend])
+      })
+    ).pipe(
+      Layer.provide(Layer.mergeAll(
+        ProcessBackend.layer({ forcedGrace: options.forcedGrace }),
+        DockerBackend.layer({ forcedGrace: options.forcedGrace, ...options.docker })
+      ))
+    )
 
   /** Only the process backend. */
   static readonly processOnly = Layer.effect(

@@ -210,7 +210,8 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
           })).pipe(
             Effect.andThen(Effect.ignore(Effect.timeout(exit, "10 seconds"))),
             Effect.andThen(remove(containerId))
-          )
+          ),
+        gone: containerGone(containerId).pipe(Effect.provideService(DockerCli, cli))
       }
       return running
     })

@@ -62,7 +62,15 @@ const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], force
     const running: RunningTool = {
       ref: { pid: handle.pid },
       exit,
-      stop: (grace) => Effect.ignore(handle.kill({ killSignal: "SIGTERM", forceKillAfter: grace }))
+      stop: (grace) => Effect.ignore(handle.kill({ killSignal: "SIGTERM", forceKillAfter: grace })),
+      gone: Effect.sync(() => {
+        try {
+          process.kill(-handle.pid, 0)
+          return false
+        } catch {
+          return true
+        }
+      })
     }
     return running
   })

@@ -146,11 +146,11 @@ const body = (
 
     // --- run.
     const logTail: Array<string> = []
-    const pidGone = yield* Ref.make<RunningTool["ref"] | undefined>(undefined)
+    const launched = yield* Ref.make<RunningTool | undefined>(undefined)
     // Registered before launch so it runs after the backend's own release: it checks and
     // reports that the process group / container is really gone.
     yield* Effect.addFinalizer(() =>
-      Effect.flatMap(Ref.get(pidGone), (ref) => (ref === undefined ? Effect.void : verifyGone(ref, cleanup)))
+      Effect.flatMap(Ref.get(launched), (tool) => (tool === undefined ? Effect.void : verifyGone(tool, cleanup)))
     )
     const running = yield* backend.launch({
       testId: command.testId,
@@ -169,7 +169,7 @@ const body = (
       return { kind: "failed", error: { code: running.failure.code, message: running.failure.message }, summary: null } as Ending
     }
     const tool$ = running.success
-    yield* Ref.set(pidGone, tool$.ref)
+    yield* Ref.set(launched, tool$)
     yield* publish({ kind: "started", ...tool$.ref })
     const results = plan.results ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, ...plan.results }) : undefined
 
@@ -211,26 +211,18 @@ const body = (
         break
       }
       case "IngestFailed": {
-        yield* stopTool(config.stopGrace)
-        ending = { kind: "failed", error: watched.error, summary: results ? yield* results.finish : null }
+        // A tool that has just died explains the missing results better than their absence.
+        const exited = yield* Effect.timeoutOption(tool$.exit, "250 millis")
+        const toolError = Option.isSome(exited) ? tool.judge({ exit: exited.value, samples: undefined, logTail }) : undefined
+        if (Option.isNone(exited)) yield* stopTool(config.stopGrace)
+        ending = { kind: "failed", error: toolError ?? watched.error, summary: results ? yield* results.finish : null }
         break
       }
     }
     return ending
   })
 
-const verifyGone = (ref: RunningTool["ref"], cleanup: CleanupLog) =>
-  "pid" in ref
-    ? Effect.sync(() => {
-      try {
-        process.kill(-ref.pid, 0)
-        return false
-      } catch {
-        return true
-      }
-    }).pipe(
-      Effect.flatMap((gone) =>
-        gone ? cleanup.removed(`process group ${ref.pid}`) : cleanup.error(`process group ${ref.pid} is still alive`)
-      )
-    )
-    : cleanup.removed(`container ${ref.containerId}`)
+const verifyGone = (tool: RunningTool, cleanup: CleanupLog) => {
+  const what = "pid" in tool.ref ? `process group ${tool.ref.pid}` : `container ${tool.ref.containerId}`
+  return Effect.flatMap(tool.gone, (gone) => (gone ? cleanup.removed(what) : cleanup.error(`${what} is still there`)))
+}

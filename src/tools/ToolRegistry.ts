@@ -27,6 +27,19 @@ export class ToolRegistry extends Context.Service<ToolRegistry, {
         )
     })
 
-  /** The tools a node has: the built-in engine, any command, and the load tools. */
-  static readonly layer = Layer.succeed(ToolRegistry, ToolRegistry.make([builtinTool, commandTool, ...loadToolAdapters()]))
+  /** The tools a node has: the built-in engine, any command, and the load tools, found on
+   * PATH or at the configured paths (`{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
+  static readonly layerWith = (toolPaths: Readonly<Record<string, string>> = {}) =>
+    Layer.succeed(
+      ToolRegistry,
+      ToolRegistry.make([
+        builtinTool,
+        commandTool,
+        ...loadToolAdapters(
+          Object.fromEntries(Object.entries(toolPaths).map(([tool, path]) => [tool, { command: [path] }]))
+        )
+      ])
+    )
+
+  static readonly layer = ToolRegistry.layerWith()
 }
