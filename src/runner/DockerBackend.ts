@@ -42,7 +42,10 @@ export class DockerBackend extends Context.Service<DockerBackend, RunnerBackend>
       Effect.gen(function*() {
         const cli = yield* DockerCli
         const fs = yield* FileSystem.FileSystem
-        return DockerBackend.of(make(cli, fs, options))
+        const backend = make(cli, fs, options)
+        // Heartbeats ask every few seconds; one `docker version` per 5 s is enough.
+        const available = yield* Effect.cachedWithTTL(backend.available, "5 seconds")
+        return DockerBackend.of({ ...backend, available })
       })
     )
 }
