@@ -142,9 +142,9 @@ const undiciLoop = (url: string): Result => {
 const pool = new Pool(${JSON.stringify(url)}, { connections: ${connections}, pipelining: 1 })
 let count = 0, stop = false
 const cpu0 = process.cpuUsage(), t0 = performance.now()
-const loop = () => { if (stop) return; pool.request({ path: "/", method: "GET" }).then((r) => { r.body.on("data", () => {}); r.body.on("end", () => { count++; loop() }) }) }
+const loop = () => { if (stop) return; pool.request({ path: "/", method: "GET" }).then((r) => { r.body.on("data", () => {}); r.body.on("end", () => { count++; loop() }) }, () => {}) }
 for (let i = 0; i < ${connections}; i++) loop()
-setTimeout(() => { stop = true; const c = process.cpuUsage(cpu0); console.log(JSON.stringify({ count, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 })); pool.destroy() }, ${seconds * 1000})
+setTimeout(() => { stop = true; const c = process.cpuUsage(cpu0); console.log(JSON.stringify({ count, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 })); process.exit(0) }, ${seconds * 1000})
 `)
   const j = JSON.parse(run(node, [script]).stdout)
   return { rps: j.count / (j.ms / 1000), perCpu: j.count / (j.cpuMs / 1000), p50: Number.NaN, p90: Number.NaN, p99: Number.NaN }

@@ -4,6 +4,7 @@
 // agree); dropped arrivals are counted; an unreachable target fails fast; interruption
 // aborts in flight and leaves no connection open.
 import { mkdtempSync, writeFileSync } from "node:fs"
+import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -190,6 +191,32 @@ describe("load models against a real target", () => {
       expect(by("late")[0]!.latencyMs).toBeGreaterThanOrEqual(290)
       expect(by("late")[0]!.latencyMs).toBeLessThan(900)
       expect(t.stats.paths).toMatchObject({ "/c": 1, "/k": 1, "/h": 1, "/late": 1 })
+    }))
+
+  it.live("a request that finds its kept-alive connection closed is resent once on a new one, not counted as an error", () =>
+    Effect.gen(function*() {
+      // Each connection answers one request, then closes on the next without answering:
+      // what a server whose keep-alive timer fires as the request arrives looks like.
+      let served = 0
+      const server = createServer((socket) => {
+        let n = 0
+        socket.on("data", () => {
+          if (n++ > 0) return void socket.destroy()
+          served++
+          socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const s = yield* scenarioFor(url, { requests: [{ name: "hit", path: "/", thinkTimeMs: 20 }], load: { model: "closed", users: 2, durationSeconds: 0.5 } })
+      const { samples, sink } = collect()
+      yield* runEngine(s, sink)
+      expect(samples.length).toBeGreaterThan(6)
+      expect(samples.filter((x) => !x.success)).toEqual([])
+      expect(served).toBe(samples.length)
     }))
 
   it.live("an unreachable target fails fast with the connection error, before any sample", () =>

@@ -32,6 +32,11 @@ export class LeanConnection {
   private keepAlive = true
   private skipBody = false
   private closed = false
+  /** The request in flight, kept to resend once if a reused socket turns out stale. */
+  private inFlight: Buffer | undefined = undefined
+  /** Responses completed on the current socket. */
+  private served = 0
+  private reused = false
   private readonly endpoint: Endpoint
 
   constructor(endpoint: Endpoint) {
@@ -54,6 +59,8 @@ export class LeanConnection {
     this.status = 0
     this.bytesIn = 0
     this.skipBody = head
+    this.inFlight = request
+    this.reused = this.served > 0
     if (this.socket === undefined) this.open()
     if (this.connected) this.socket!.write(request)
     else this.pending = request
@@ -110,17 +117,35 @@ export class LeanConnection {
       if (this.socket === socket && this.callback !== undefined) this.drop("timeout")
     })
     socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (this.socket === socket) this.drop(err.code !== undefined ? `${err.code}: ${err.message}` : err.message)
+      if (this.socket === socket) this.failOrRetry(err.code !== undefined ? `${err.code}: ${err.message}` : err.message)
     })
     socket.on("close", () => {
       if (this.socket !== socket) return
       // A server closing a body-until-EOF response completes it; anything else in flight fails.
-      if (this.callback !== undefined) this.parser.finish()
-      this.drop("connection closed by server")
+      if (this.callback !== undefined && this.bytesIn > 0) this.parser.finish()
+      this.failOrRetry("connection closed by server")
     })
   }
 
+  /**
+   * A kept-alive socket the server closed while idle fails the next request before any
+   * byte comes back: that request was never processed, so it is sent once more on a fresh
+   * connection (as browsers and undici do) instead of counting a spurious error.
+   */
+  private failOrRetry(reason: string): void {
+    if (this.callback !== undefined && this.reused && this.bytesIn === 0 && this.inFlight !== undefined) {
+      const request = this.inFlight
+      this.reset()
+      this.reused = false
+      this.open()
+      this.pending = request
+      return
+    }
+    this.drop(reason)
+  }
+
   private complete(): void {
+    this.served++
     const cb = this.callback
     this.callback = undefined
     if (!this.keepAlive) this.reset()
@@ -139,6 +164,7 @@ export class LeanConnection {
     this.socket = undefined
     this.connected = false
     this.pending = undefined
+    this.served = 0
     if (socket !== undefined) socket.destroy()
     this.parser = new HTTPParser(HTTPParser.RESPONSE)
     this.installParser()
