@@ -1,0 +1,133 @@
+// `grid launch <plan> [--nodes a,b | --grid G --count N | --channel C --label k=v] [--barrier]
+// [--tolerate-node-loss] [--out summary.json] [--html report.html]`: runs a plan on many nodes
+// through the Controller service and shows one live merged view (a line per merged second,
+// a line per node status change), then `grid run`'s summary table, thresholds and reports.
+// Ctrl-C stops the test on every node (bounded) and still prints the summary.
+// Exit codes: 0 ok, 1 invalid plan, bad selection or a failed launch (node lost, rejected),
+// 99 a threshold breached, 130 interrupted.
+import { Console, Effect, Layer, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { writeFileSync } from "node:fs"
+import { Controller } from "../controller/Controller.ts"
+import type { LaunchUpdate } from "../controller/Launch.ts"
+import { loadPlan } from "../controller/Plan.ts"
+import { type LaunchReport, reportHtml, reportJson, reportText } from "../controller/Report.ts"
+import { onInterrupt } from "./exitCode.ts"
+import { natsAuthOf, natsFlags, parseDuration } from "./flags.ts"
+import { EXIT_ERROR, EXIT_THRESHOLDS } from "./run.ts"
+
+type NatsFlagValues = Parameters<typeof natsAuthOf>[0] & { readonly natsUrl: string; readonly subjectPrefix: string }
+
+/** The Controller over its own NATS connection, from the shared NATS flags. */
+export const controllerLayer = (f: NatsFlagValues): Layer.Layer<Controller, unknown> =>
+  Controller.layerNats({ url: f.natsUrl, auth: natsAuthOf(f), subjectPrefix: f.subjectPrefix })
+
+const clock = (ms: number): string => {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`
+}
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
+
+/** One line per event of the live view. */
+export const updateLine = (u: LaunchUpdate): string => {
+  switch (u.type) {
+    case "phase":
+      return u.message
+    case "node":
+      return `node ${u.nodeId}: ${u.status}${u.error ? ` (${u.error})` : ""}`
+    case "window": {
+      const p = u.point
+      const running = u.nodes.filter((n) => n.status === "running").length
+      const behind = u.nodes.filter((n) => n.status === "running" && n.lastSeq < p.seq).map((n) => n.nodeId)
+      const pct = u.total.count === 0 ? "0%" : `${((u.total.errors / u.total.count) * 100).toFixed(2)}%`
+      return [
+        clock((p.seq + 1) * 1000),
+        `nodes ${running}/${u.nodes.length} running`,
+        `rps ${Math.round(p.count / (p.durationMs / 1000))}`,
+        `p50 ${ms(p.latencyMs.p50)} p95 ${ms(p.latencyMs.p95)} p99 ${ms(p.latencyMs.p99)} ms`,
+        `errors ${u.total.errors} (${pct})`,
+        ...(behind.length > 0 ? [`late: ${behind.join(",")}`] : [])
+      ].join("  ")
+    }
+  }
+}
+
+/** Prints the report, writes `--out` / `--html`, and sets the exit code from the outcome. */
+export const finishOutputs = (r: LaunchReport, title: string, out: Option.Option<string>, html: Option.Option<string>) =>
+  Effect.gen(function*() {
+    yield* Console.log(`\n${reportText(r)}`)
+    if (Option.isSome(out)) writeFileSync(out.value, reportJson(r))
+    if (Option.isSome(html)) writeFileSync(html.value, reportHtml(title, r))
+    const breached = r.summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
+    if (breached.length > 0) yield* Console.error(`thresholds breached: ${breached.join("; ")}`)
+    const code = r.outcome === "failed" ? EXIT_ERROR : r.outcome === "interrupted" ? 130 : r.outcome === "thresholds" ? EXIT_THRESHOLDS : 0
+    process.exitCode = code
+    onInterrupt.exitCode = code
+  })
+
+export const launchCommand = Command.make(
+  "launch",
+  {
+    ...natsFlags,
+    plan: Argument.String("plan").pipe(Argument.withDescription("Plan file (YAML or JSON): tool, files, params, thresholds; builtin: scenario")),
+    nodes: Flag.String("nodes").pipe(Flag.withDescription("Comma-separated node ids to run on"), Flag.optional),
+    grid: Flag.String("grid").pipe(Flag.withDescription("Only nodes of this grid"), Flag.optional),
+    count: Flag.Int("count").pipe(Flag.withDescription("How many idle nodes to take (default: every matching idle node)"), Flag.optional),
+    channel: Flag.String("channel").pipe(Flag.withDescription("Only nodes of this release channel"), Flag.optional),
+    label: Flag.KeyValuePair("label").pipe(Flag.withDescription("Only nodes with this k=v label (repeatable)"), Flag.optional),
+    barrier: Flag.Boolean("barrier").pipe(Flag.withDescription("Start by a barrier: every node ready before any goes (default on for more than one node; --no-barrier)"), Flag.optional),
+    tolerateNodeLoss: Flag.Boolean("tolerate-node-loss").pipe(Flag.withDescription("Keep going when a node is lost (said so in the summary)"), Flag.withDefault(false)),
+    testId: Flag.String("test-id").pipe(Flag.withDescription("Test id (default: <plan name>-<time>-<random>)"), Flag.optional),
+    barrierTimeout: Flag.String("barrier-timeout").pipe(Flag.withDescription("How long nodes may take to get ready, e.g. 60s"), Flag.optional),
+    out: Flag.String("out").pipe(Flag.withDescription("Write the merged summary (and per-second windows) as JSON"), Flag.optional),
+    html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional)
+  },
+  Effect.fn(function*(f) {
+    const loaded = yield* Effect.result(loadPlan(f.plan))
+    if (loaded._tag === "Failure") {
+      yield* Console.error(loaded.failure.message)
+      process.exitCode = EXIT_ERROR
+      return
+    }
+    const plan = loaded.success
+    const barrierTimeout = Option.map(f.barrierTimeout, parseDuration)
+    if (Option.isSome(barrierTimeout) && barrierTimeout.value === undefined) {
+      yield* Console.error(`--barrier-timeout: cannot read ${JSON.stringify(Option.getOrUndefined(f.barrierTimeout))} as a duration`)
+      process.exitCode = EXIT_ERROR
+      return
+    }
+    const title = `grid launch ${f.plan}`
+    const program = Effect.gen(function*() {
+      const controller = yield* Controller
+      const launch = yield* controller.launch(plan, {
+        nodes: Option.getOrUndefined(Option.map(f.nodes, (s) => s.split(",").map((n) => n.trim()).filter((n) => n !== ""))),
+        grid: Option.getOrUndefined(f.grid),
+        count: Option.getOrUndefined(f.count),
+        channel: Option.getOrUndefined(f.channel),
+        labels: Option.getOrUndefined(f.label)
+      }, {
+        testId: Option.getOrUndefined(f.testId),
+        barrier: Option.getOrUndefined(f.barrier),
+        tolerateNodeLoss: f.tolerateNodeLoss,
+        barrierTimeout: Option.getOrUndefined(barrierTimeout) ?? undefined,
+        onUpdate: (u) => console.log(updateLine(u))
+      })
+      const report = yield* launch.await.pipe(
+        Effect.onInterrupt(() =>
+          Effect.gen(function*() {
+            yield* Console.log("\ninterrupted: stopping the test on every node")
+            const r = yield* launch.abort("interrupted (Ctrl-C)")
+            yield* finishOutputs(r, title, f.out, f.html)
+          })
+        )
+      )
+      yield* finishOutputs(report, title, f.out, f.html)
+    }).pipe(Effect.scoped, Effect.provide(controllerLayer(f)))
+    const result = yield* Effect.result(program)
+    if (result._tag === "Failure") {
+      const e = result.failure as { message?: string }
+      yield* Console.error(`grid launch: ${e.message ?? String(e)}`)
+      process.exitCode = EXIT_ERROR
+    }
+  })
+).pipe(Command.withDescription("Run a plan on many grid nodes and merge their results live"))

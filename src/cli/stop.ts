@@ -1,0 +1,41 @@
+// `grid stop <testId> [--reason R] [--grace S] [--timeout 30s]`: sends `stop` to every node
+// still running the test (found from its events and the heartbeats) and waits, bounded, for
+// their terminal events. Exit codes: 0 every node stopped, 1 not running anywhere, NATS
+// unreachable, or a node that did not answer within the bound.
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { Controller } from "../controller/Controller.ts"
+import { controllerLayer } from "./launch.ts"
+import { natsFlags, parseDuration } from "./flags.ts"
+
+export const stopCommand = Command.make(
+  "stop",
+  {
+    ...natsFlags,
+    testId: Argument.String("testId").pipe(Argument.withDescription("The test to stop")),
+    reason: Flag.String("reason").pipe(Flag.withDescription("Echoed in the nodes' stopped events"), Flag.optional),
+    grace: Flag.Finite("grace").pipe(Flag.withDescription("Seconds the tool gets before it is killed (default: the node's)"), Flag.optional),
+    timeout: Flag.String("timeout").pipe(Flag.withDescription("How long to wait for the nodes' terminal events (default 30s)"), Flag.withDefault("30s"))
+  },
+  Effect.fn(function*(f) {
+    const timeout = parseDuration(f.timeout)
+    if (timeout === undefined) {
+      yield* Console.error(`--timeout: cannot read ${JSON.stringify(f.timeout)} as a duration`)
+      process.exitCode = 1
+      return
+    }
+    const result = yield* Effect.result(
+      Effect.flatMap(Controller, (c) =>
+        c.stop(f.testId, { reason: Option.getOrElse(f.reason, () => "grid stop"), graceSeconds: Option.getOrUndefined(f.grace), timeout })).pipe(
+          Effect.provide(controllerLayer(f))
+        )
+    )
+    if (result._tag === "Failure") {
+      yield* Console.error(`grid stop: ${(result.failure as { message?: string }).message ?? String(result.failure)}`)
+      process.exitCode = 1
+      return
+    }
+    for (const o of result.success) yield* Console.log(`${o.nodeId}: ${o.result}`)
+    if (result.success.some((o) => o.result === "timeout")) process.exitCode = 1
+  })
+).pipe(Command.withDescription("Stop a test on every node running it"))

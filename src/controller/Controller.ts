@@ -1,0 +1,262 @@
+// The controller as an Effect service: the other end of docs/protocol.md for the `grid`
+// commands and for programs that embed it. One primitive per concern (list and watch nodes,
+// send a command, follow a test's events, follow its results, read a test's history) and
+// the flows built from them: launch (Launch.ts), stop, and a report rebuilt from the streams.
+import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
+import type { KV } from "@nats-io/kv"
+import { Clock, Context, Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
+import * as crypto from "node:crypto"
+import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+import type { Threshold } from "../engine/Thresholds.ts"
+import { ensureAssets } from "../nats/JetStreamAssets.ts"
+import { describe, NatsConnection } from "../nats/NatsConnection.ts"
+import type { DrainCommand, GoCommand, StartCommand, StopCommand } from "../protocol/commands.ts"
+import type { Heartbeat } from "../protocol/health.ts"
+import { assets as assetNames, subjects as subjectNames } from "../protocol/names.ts"
+import type { ResultWindow } from "../protocol/results.ts"
+import { type Launch, LaunchError, type LaunchOptions, startLaunch } from "./Launch.ts"
+import type { Plan } from "./Plan.ts"
+import { buildReport, type LaunchReport } from "./Report.ts"
+import { type NodeInfo, type Selection, SelectionError } from "./Selection.ts"
+
+export class ControllerError extends Schema.TaggedError<ControllerError>()("ControllerError", {
+  message: Schema.String
+}) {}
+
+export interface ControllerSettings {
+  readonly url: string
+  readonly auth?: NatsAuth | undefined
+  readonly subjectPrefix?: string | undefined
+  /** Bucket TTL used if this controller is the first to create `grid_nodes`. */
+  readonly nodeTtl?: Duration.Duration | undefined
+}
+
+/** An event as read from GRID_EVENTS: the common fields checked, the rest as sent. */
+export interface WireEvent {
+  readonly kind: string
+  readonly nodeId: string
+  readonly at: string
+  readonly testId?: string
+  readonly commandId?: string
+  readonly [k: string]: unknown
+}
+
+export type NodeChange =
+  | { readonly op: "put"; readonly nodeId: string; readonly heartbeat: Heartbeat }
+  | { readonly op: "delete"; readonly nodeId: string }
+
+type Outgoing =
+  | Omit<StartCommand, "commandId">
+  | Omit<StopCommand, "commandId">
+  | Omit<GoCommand, "commandId">
+  | Omit<DrainCommand, "commandId">
+
+export interface StopOutcome {
+  readonly nodeId: string
+  /** The node's terminal event kind, or `timeout` when none came within the bound. */
+  readonly result: string
+}
+
+export interface ControllerShape {
+  readonly subjectPrefix: string
+  /** TTL of the `grid_nodes` bucket, ms: a node unheard of for longer is lost. */
+  readonly bucketTtlMs: number
+  /** The live nodes (every key of `grid_nodes`), by id. */
+  readonly nodes: Effect.Effect<ReadonlyArray<NodeInfo>, ControllerError>
+  /** Current heartbeats first, then every put and delete. Expiry is silent: see `bucketTtlMs`. */
+  readonly watchNodes: Stream.Stream<NodeChange, ControllerError>
+  /** Publishes a command (JetStream, `Nats-Msg-Id` = commandId); returns the commandId. */
+  readonly send: (nodeId: string, command: Outgoing & { readonly commandId?: string }) => Effect.Effect<string, ControllerError>
+  /** A test's events from the first one stored, then live. */
+  readonly events: (testId: string) => Stream.Stream<WireEvent, ControllerError>
+  /** A test's result windows from the first one stored, then live. */
+  readonly results: (testId: string) => Stream.Stream<ResultWindow, ControllerError>
+  /** Everything stored for a test, read to the end. */
+  readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
+  /** Starts a plan on the selected nodes; the handle's scope stops the nodes if still running. */
+  readonly launch: (plan: Plan, selection: Selection, options?: LaunchOptions) => Effect.Effect<Launch, LaunchError | SelectionError | ControllerError, Scope.Scope>
+  /** Stops a test on every node still running it and waits (bounded) for their terminal events. */
+  readonly stop: (testId: string, options?: { readonly reason?: string; readonly graceSeconds?: number; readonly timeout?: Duration.Input }) => Effect.Effect<ReadonlyArray<StopOutcome>, ControllerError>
+  /** The merged report of a test, rebuilt from GRID_RESULTS and GRID_EVENTS. */
+  readonly report: (testId: string, thresholds?: ReadonlyArray<Threshold>) => Effect.Effect<LaunchReport, ControllerError>
+}
+
+export class Controller extends Context.Service<Controller, ControllerShape>()("grid/controller/Controller") {
+  /** Needs a NatsConnection (see `layerNats` for one built from settings). */
+  static readonly layer = (settings: { readonly subjectPrefix?: string | undefined; readonly nodeTtl?: Duration.Duration | undefined } = {}) =>
+    Layer.effect(Controller, make(settings))
+  /** The controller with its own NATS connection. */
+  static readonly layerNats = (settings: ControllerSettings) =>
+    Controller.layer(settings).pipe(
+      Layer.provide(NatsConnection.layer({ url: settings.url, auth: settings.auth ?? {}, name: `grid-controller-${process.pid}` }))
+    )
+}
+
+const fail = (what: string) => (e: unknown) => new ControllerError({ message: `${what}: ${describe(e)}` })
+
+/** A stream over a nats.js iterator, closed with the stream. */
+const iterate = <I, A>(
+  what: string,
+  open: () => Promise<AsyncIterable<I>>,
+  close: (it: AsyncIterable<I>) => Promise<unknown> | void,
+  map: (i: I) => A | undefined
+): Stream.Stream<A, ControllerError> =>
+  Stream.unwrap(
+    Effect.gen(function*() {
+      const it = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: open, catch: fail(what) }),
+        (it) => Effect.promise(() => Promise.resolve(close(it)).then(() => undefined, () => undefined))
+      )
+      return Stream.fromAsyncIterable(it, fail(what)).pipe(
+        Stream.map(map),
+        Stream.filter((a): a is A => a !== undefined)
+      )
+    })
+  )
+
+const jsonOf = <A>(m: { json: <T>() => T }): A | undefined => {
+  try {
+    return m.json<A>()
+  } catch {
+    return undefined
+  }
+}
+
+const isWindow = (w: unknown): w is ResultWindow =>
+  typeof w === "object" && w !== null && typeof (w as ResultWindow).nodeId === "string" && typeof (w as ResultWindow).seq === "number" &&
+  Array.isArray((w as ResultWindow).labels)
+const isEvent = (e: unknown): e is WireEvent =>
+  typeof e === "object" && e !== null && typeof (e as WireEvent).kind === "string" && typeof (e as WireEvent).nodeId === "string"
+
+const make = (settings: { readonly subjectPrefix?: string | undefined; readonly nodeTtl?: Duration.Duration | undefined }) =>
+  Effect.gen(function*() {
+    const conn = yield* NatsConnection
+    const prefix = settings.subjectPrefix ?? "grid"
+    const assets = assetNames(prefix)
+    const subjects = subjectNames(prefix)
+    const { kv, bucketTtlMs } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15)).pipe(
+      Effect.provideService(NatsConnection, conn),
+      Effect.mapError((e) => new ControllerError({ message: e.message }))
+    )
+    const { js } = conn
+
+    const nodes: ControllerShape["nodes"] = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.tryPromise({ try: () => listNodes(kv, now), catch: fail(`cannot list ${assets.nodes}`) }))
+
+    const watchNodes: ControllerShape["watchNodes"] = iterate(
+      `cannot watch ${assets.nodes}`,
+      () => kv.watch(),
+      (it) => (it as unknown as { stop: () => void }).stop(),
+      (e: { key: string; operation: string; json: <T>() => T }): NodeChange | undefined => {
+        if (e.operation !== "PUT") return { op: "delete", nodeId: e.key }
+        const hb = jsonOf<Heartbeat>(e)
+        return hb ? { op: "put", nodeId: e.key, heartbeat: hb } : undefined
+      }
+    )
+
+    const send: ControllerShape["send"] = (nodeId, command) => {
+      const commandId = command.commandId ?? crypto.randomUUID()
+      return Effect.tryPromise({
+        try: () => js.publish(subjects.control(nodeId), JSON.stringify({ ...command, commandId }), { msgID: commandId }),
+        catch: fail(`cannot send ${command.kind} to ${nodeId}`)
+      }).pipe(Effect.as(commandId))
+    }
+
+    const follow = <A>(stream: string, subject: string, guard: (a: unknown) => a is A) =>
+      iterate(
+        `cannot follow ${subject}`,
+        () => js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }).then((c) => c.consume({ max_messages: 512 })),
+        (it) => (it as unknown as { close: () => Promise<unknown> }).close(),
+        (m: JsMsg) => {
+          const a = jsonOf<unknown>(m)
+          return guard(a) ? a : undefined
+        }
+      )
+    const events = (testId: string) => follow(assets.events, `${prefix}.events.${testId}.>`, isEvent)
+    const results = (testId: string) => follow(assets.results, `${prefix}.results.${testId}.>`, isWindow)
+
+    const readAll = <A>(stream: string, subject: string, guard: (a: unknown) => a is A) =>
+      Effect.tryPromise({
+        try: async () => {
+          const c = await js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
+          const out: Array<A> = []
+          if ((await c.info()).num_pending === 0) return out
+          const messages = await c.consume({ max_messages: 1024 })
+          try {
+            for await (const m of messages) {
+              const a = jsonOf<unknown>(m)
+              if (guard(a)) out.push(a)
+              if (m.info.pending === 0) break
+            }
+          } finally {
+            await messages.close().catch(() => undefined)
+          }
+          return out
+        },
+        catch: fail(`cannot read ${subject}`)
+      })
+    const history: ControllerShape["history"] = (testId) =>
+      Effect.all({
+        events: readAll(assets.events, `${prefix}.events.${testId}.>`, isEvent),
+        windows: readAll(assets.results, `${prefix}.results.${testId}.>`, isWindow)
+      }, { concurrency: 2 })
+
+    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history }
+
+    const stop: ControllerShape["stop"] = (testId, options = {}) =>
+      Effect.gen(function*() {
+        const [past, live] = yield* Effect.all([history(testId), nodes], { concurrency: 2 })
+        const ended = new Set(past.events.filter((e) => e.kind === "finished" || e.kind === "failed" || e.kind === "stopped").map((e) => e.nodeId))
+        const running = new Set(past.events.filter((e) => e.kind === "accepted" && !ended.has(e.nodeId)).map((e) => e.nodeId))
+        for (const n of live) if (n.heartbeat.tests.includes(testId)) running.add(n.heartbeat.nodeId)
+        if (running.size === 0) {
+          return yield* new ControllerError({ message: `test ${testId} is not running on any node` })
+        }
+        const targets = [...running].sort()
+        const outcomes = new Map<string, string>()
+        const waiting = events(testId).pipe(
+          Stream.filter((e) => running.has(e.nodeId) && (e.kind === "finished" || e.kind === "failed" || e.kind === "stopped")),
+          Stream.runForEachWhile((e) =>
+            Effect.sync(() => {
+              outcomes.set(e.nodeId, e.kind)
+              return outcomes.size < running.size
+            })
+          )
+        )
+        yield* Effect.forEach(targets, (n) =>
+          send(n, { kind: "stop", testId, reason: options.reason ?? "grid stop", ...(options.graceSeconds !== undefined ? { graceSeconds: options.graceSeconds } : {}) }), { concurrency: "unbounded" })
+        yield* waiting.pipe(Effect.timeoutOption(options.timeout ?? "30 seconds"))
+        return targets.map((nodeId) => ({ nodeId, result: outcomes.get(nodeId) ?? "timeout" }))
+      })
+
+    const report: ControllerShape["report"] = (testId, thresholds = []) =>
+      Effect.map(history(testId), ({ events, windows }) => {
+        if (events.length === 0 && windows.length === 0) return undefined
+        return buildReport({ testId, events, windows, thresholds })
+      }).pipe(
+        Effect.flatMap((r) => (r === undefined ? Effect.fail(new ControllerError({ message: `no events or results stored for test ${testId}` })) : Effect.succeed(r)))
+      )
+
+    return Controller.of({
+      ...primitives,
+      launch: (plan, selection, options) => startLaunch(primitives, plan, selection, options ?? {}),
+      stop,
+      report
+    })
+  })
+
+const listNodes = async (kv: KV, now: number): Promise<Array<NodeInfo>> => {
+  const keys: Array<string> = []
+  for await (const k of await kv.keys()) keys.push(k)
+  const entries = await Promise.all(keys.map((k) => kv.get(k)))
+  const out: Array<NodeInfo> = []
+  for (const e of entries) {
+    if (e === null || e.operation !== "PUT") continue
+    const hb = jsonOf<Heartbeat>(e)
+    if (hb) out.push({ heartbeat: hb, ageMs: Math.max(0, now - e.created.getTime()) })
+  }
+  return out.sort((a, b) => a.heartbeat.nodeId.localeCompare(b.heartbeat.nodeId))
+}
+
+export type Primitives = Pick<ControllerShape, "subjectPrefix" | "bucketTtlMs" | "nodes" | "watchNodes" | "send" | "events" | "results" | "history">
+export { LaunchError, SelectionError }
