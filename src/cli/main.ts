@@ -10,6 +10,10 @@ import { engineCommand } from "./engine.ts"
 import { runCommand } from "./run.ts"
 import { targetCommand } from "./target.ts"
 import { reportCommand } from "./report.ts"
+import { nodesCommand } from "./nodes.ts"
+import { launchCommand } from "./launch.ts"
+import { stopCommand } from "./stop.ts"
+import { resultsCommand } from "./results.ts"
 
 const grid = Command.make("grid").pipe(
   Command.withDescription("grid: a load-test node agent and its controller"),
@@ -18,7 +22,11 @@ const grid = Command.make("grid").pipe(
     runCommand,
     engineCommand,
     targetCommand,
-    reportCommand
+    reportCommand,
+    nodesCommand,
+    launchCommand,
+    stopCommand,
+    resultsCommand
   ])
 )
 
