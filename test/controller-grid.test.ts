@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Controller } from "../src/controller/Controller.ts"
 import type { LaunchOptions } from "../src/controller/Launch.ts"
 import { decodePlan } from "../src/controller/Plan.ts"
+import { reportText } from "../src/controller/Report.ts"
 import type { Selection } from "../src/controller/Selection.ts"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { decodeHistogram, newHistogram } from "../src/protocol/results.ts"
@@ -181,5 +182,41 @@ describe("node loss", () => {
       fs.rmSync(work, { recursive: true, force: true })
     }
   }, 60_000)
+  it("with --tolerate-node-loss the launch goes on and the summary says so", async () => {
+    const prefix = "gk"
+    const settings = { url: nats.url, subjectPrefix: prefix, nodeTtl: Duration.seconds(3) }
+    const work = tempWorkRoot()
+    const procs = ["t1", "t2"].map((id) =>
+      spawnDaemon(["--nats-url", nats.url, "--subject-prefix", prefix, "--node-id", id, "--heartbeat-interval", "1s", "--work-dir", work, "--stop-grace", "2s"])
+    )
+    try {
+      await waitUntil("two t nodes", async () => (await withController(Effect.flatMap(Controller, (c) => c.nodes), settings)).filter((n) => n.heartbeat.nodeId.startsWith("t")).length === 2 || undefined, 30_000)
+      const plan = await builtinPlan(8, 20)
+      let killed = false
+      const report = await withController(
+        launch(plan, { nodes: ["t1", "t2"] }, {
+          testId: "ctl-tolerate",
+          tolerateNodeLoss: true,
+          onUpdate: (u) => {
+            if (!killed && u.type === "window" && u.point.seq >= 1 && u.point.count > 0) {
+              killed = true
+              procs[1]!.child.kill("SIGKILL")
+            }
+          }
+        }),
+        settings
+      )
+      expect(report.outcome).toBe("ok")
+      expect(report.tolerated).toEqual(["t2"])
+      expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["t1", "finished"], ["t2", "lost"]])
+      expect(reportText(report)).toContain("nodes lost and tolerated (--tolerate-node-loss): t2")
+      const { events } = await withController(Effect.flatMap(Controller, (c) => c.history("ctl-tolerate")), settings)
+      const pid = events.find((e) => e.nodeId === "t2" && e.kind === "started")?.pid as number | undefined
+      if (pid !== undefined && alive(-pid)) process.kill(-pid, "SIGKILL")
+    } finally {
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGTERM")
+      await Promise.all(procs.map((p) => p.exited))
+      fs.rmSync(work, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
-
