@@ -43,7 +43,8 @@ const terminalOf = (testId: string) =>
 describe("grid daemon core", () => {
   it("runs a command test: accepted, started, finished, after cleanup, and advertises itself", async () => {
     const hb = await client.heartbeat(node)
-    expect(hb).toMatchObject({ nodeId: node, gridId: "default", state: "idle", capacity: 1, runners: ["process"] })
+    expect(hb).toMatchObject({ nodeId: node, gridId: "default", state: "idle", capacity: 1 })
+    expect(hb!.runners).toContain("process")
     expect(hb!.tools).toContain("command")
     await client.send(node, {
       kind: "start",
@@ -144,8 +145,12 @@ describe("grid daemon core", () => {
       const r = await client.waitEvent(testId, "rejected")
       expect(r.code).toBe("invalid_command")
       expect(kinds(testId)).toEqual(["rejected"])
+      expect(r.message).toMatch(/escapes|absolute/)
       expect(fs.existsSync(path.join(workRoot(), testId))).toBe(false)
     }
+    // Corrected, the same test id is welcome: a refused start did not run.
+    await client.send(node, { kind: "start", testId: "esc-dots", tool: "command", files: [{ path: "a/x", content: "x" }], params: sh("test -f a/x") })
+    expect((await terminalOf("esc-dots")).kind).toBe("finished")
     // A second file through a directory named like the first file is refused too.
     await client.send(node, { kind: "start", testId: "esc-dup", tool: "command", files: [{ path: "a", content: "1" }, { path: "a", content: "2" }], params: sh("true") })
     expect((await client.waitEvent("esc-dup", "rejected")).code).toBe("invalid_command")

@@ -85,7 +85,9 @@ export class TestManager extends Context.Service<TestManager, {
           Effect.provideContext(services),
           FiberSet.run(fibers)
         )
-        yield* Deferred.await(control.decided)
+        const decision = yield* Deferred.await(control.decided)
+        // A refused start did not run: the same test id may come again, corrected.
+        if (decision._tag === "Rejected") seenTests.delete(command.testId)
       })
 
       const stopAll = (reason: string) =>
