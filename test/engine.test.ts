@@ -14,6 +14,7 @@ import type { Sample } from "../src/ingest/Sample.ts"
 import { newStatus, runEngine } from "../src/engine/Engine.ts"
 import { decodeScenario, loadScenario } from "../src/engine/ScenarioLoader.ts"
 import { serveTarget } from "../src/engine/TargetServer.ts"
+import { arrivalSchedule, closedProfile, openProfile } from "../src/engine/LoadModels.ts"
 import { evaluateThresholds } from "../src/engine/Thresholds.ts"
 import { RunAggregation } from "../src/engine/RunAggregation.ts"
 
@@ -92,6 +93,35 @@ describe("thresholds", () => {
   })
 })
 
+describe("load profiles", () => {
+  it("ramp users linearly from 0, then hold; stages interpolate from the previous target", () => {
+    const ramp = closedProfile({ model: "closed", users: 10, rampUpSeconds: 2, durationSeconds: 5 })
+    expect([0, 500, 1000, 2000, 4000].map(ramp)).toEqual([0, 2.5, 5, 10, 10])
+    const stages = closedProfile({ model: "closed", stages: [{ durationSeconds: 1, users: 4 }, { durationSeconds: 2, users: 4 }, { durationSeconds: 1, users: 0 }] })
+    expect([0, 500, 1000, 2500, 3500, 4000, 9000].map(stages)).toEqual([0, 2, 4, 4, 2, 0, 0])
+    const rate = openProfile({ model: "open", stages: [{ durationSeconds: 2, rate: 100 }, { durationSeconds: 1, rate: 20 }] })
+    expect([0, 1000, 2000, 2500].map(rate)).toEqual([0, 50, 100, 60])
+    expect(openProfile({ model: "open", rate: 7, durationSeconds: 1 })(123)).toBe(7)
+  })
+
+  it("schedule open-model arrivals by the rate's integral, ramps included", () => {
+    const all = (next: () => number) => {
+      const out: Array<number> = []
+      for (let t = next(); t !== Infinity; t = next()) out.push(t)
+      return out
+    }
+    expect(all(arrivalSchedule({ model: "open", rate: 4, durationSeconds: 1 }, 1000))).toEqual([0, 250, 500, 750])
+    // 0 -> 100/s over 2 s: 100 arrivals, the k-th at sqrt(k/25) s; then 100/s for 1 s: 100 more.
+    const ramp = all(arrivalSchedule({ model: "open", stages: [{ durationSeconds: 2, rate: 100 }, { durationSeconds: 1, rate: 100 }] }, 3000))
+    expect(ramp.length).toBe(200)
+    expect(ramp[25]).toBeCloseTo(1000, 6)
+    expect(ramp[100]).toBeCloseTo(2000, 6)
+    expect(ramp[150]).toBeCloseTo(2500, 6)
+    const down = all(arrivalSchedule({ model: "open", stages: [{ durationSeconds: 1, rate: 10 }, { durationSeconds: 1, rate: 0 }] }, 2000))
+    expect(down.length).toBe(10)
+  })
+})
+
 const scenarioFor = (url: string, raw: Record<string, unknown>) =>
   decodeScenario({ target: url, requests: [{ name: "hit", path: "/hit" }], ...raw }, "inline")
 
@@ -123,6 +153,21 @@ describe("load models against a real target", () => {
       expect(t.stats.paths["/hit"]).toBe(100)
       expect(samples.length).toBe(100)
       expect(status.dropped).toBe(0)
+    }))
+
+  it.live("open model with stages: arrivals follow the rate's integral", () =>
+    Effect.gen(function*() {
+      const t = yield* target
+      // 0 -> 60/s over 1 s (30 arrivals), then 60/s for 1 s (60 arrivals).
+      const s = yield* scenarioFor(t.url, { load: { model: "open", stages: [{ durationSeconds: 1, rate: 60 }, { durationSeconds: 1, rate: 60 }] } })
+      const { samples, sink } = collect()
+      yield* runEngine(s, sink)
+      expect(samples.length).toBe(t.stats.paths["/hit"])
+      expect(samples.length).toBeGreaterThanOrEqual(88)
+      expect(samples.length).toBeLessThanOrEqual(92)
+      const firstHalf = samples.filter((x) => x.timestamp - samples[0]!.timestamp < 1000).length
+      expect(firstHalf).toBeGreaterThanOrEqual(26)
+      expect(firstHalf).toBeLessThanOrEqual(34)
     }))
 
   it.live("open model: arrivals finding every connection busy are dropped and counted, not skipped", () =>

@@ -55,6 +55,46 @@ export const closedProfile = (load: ClosedLoad): (t: number) => number => {
 export const openProfile = (load: OpenLoad): (t: number) => number =>
   load.stages !== undefined ? profile(stagePoints(load.stages, (i) => load.stages![i]!.rate)) : () => load.rate ?? 0
 
+/**
+ * The open model's arrival instants (ms from the start): arrival k comes when the integral
+ * of the rate reaches k, solved exactly on each linear piece of the profile. (Stepping by
+ * 1/rate would stall on a ramp from 0: the first step at a near-zero rate jumps seconds.)
+ * Returns a function giving the next instant, Infinity once the profile is over.
+ */
+export const arrivalSchedule = (load: OpenLoad, durationMs: number): () => number => {
+  const points: Array<Point> = load.stages !== undefined
+    ? [{ atMs: 0, value: 0 }, ...stagePoints(load.stages, (i) => load.stages![i]!.rate)]
+    : [{ atMs: 0, value: load.rate ?? 0 }, { atMs: durationMs, value: load.rate ?? 0 }]
+  let seg = 0
+  let areaBefore = 0 // arrivals due before segment `seg`
+  let k = 0
+  return () => {
+    while (seg < points.length - 1) {
+      const a = points[seg]!
+      const b = points[seg + 1]!
+      const len = b.atMs - a.atMs
+      const r0 = a.value / 1000
+      const r1 = b.value / 1000
+      const area = ((r0 + r1) / 2) * len
+      const d = k - areaBefore
+      if (len > 0 && d <= area) {
+        const curve = (r1 - r0) / (2 * len)
+        const root = r0 * r0 + 4 * curve * d
+        const x = d === 0 ? 0 : (2 * d) / (r0 + Math.sqrt(Math.max(0, root)))
+        const t = a.atMs + Math.min(len, x)
+        if (t < durationMs) {
+          k++
+          return t
+        }
+        return Infinity
+      }
+      areaBefore += area
+      seg++
+    }
+    return Infinity
+  }
+}
+
 /** Drives one cursor through its session until done; interruption aborts the in-flight request. */
 const drive = (ctx: ModelContext, session: Session, cursor: Cursor, once: boolean) =>
   Effect.gen(function*() {
@@ -110,7 +150,7 @@ export const runOpen = (ctx: ModelContext, load: OpenLoad, durationMs: number) =
     const idle: Array<Session> = []
     const all: Array<Session> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => all.forEach((s) => s.close())))
-    const rate = openProfile(load)
+    const nextArrival = arrivalSchedule(load, durationMs)
     const first = ctx.plan.requests[0]!
     const t0 = yield* Clock.currentTimeMillis
     const perf0 = performance.now()
@@ -146,13 +186,12 @@ export const runOpen = (ctx: ModelContext, load: OpenLoad, durationMs: number) =
       }))))
     }
 
-    let next = 0
+    let next = nextArrival()
     while (next < durationMs) {
       const elapsed = (yield* Clock.currentTimeMillis) - t0
-      while (next <= elapsed && next < durationMs) {
+      while (next <= elapsed) {
         dispatch(next)
-        const r = rate(next)
-        next += r > 0 ? 1000 / r : 10
+        next = nextArrival()
       }
       ctx.status.users = inFlight
       if (next < durationMs) yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(50, next - elapsed))))
