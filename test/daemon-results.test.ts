@@ -31,6 +31,7 @@ const start = (testId: string, count: number, seconds: number) =>
     kind: "start",
     testId,
     tool: "command",
+    labels: { suite: "results" },
     params: { command: [process.execPath, writer, "out.jtl", String(count), String(seconds)], results: { path: "out.jtl", format: "jmeter" } }
   })
 const terminalOf = (testId: string) =>
@@ -60,6 +61,7 @@ describe("daemon results", () => {
     expect(windows.length).toBeGreaterThanOrEqual(2)
     expect(windows[0]!.testId).toBe("res-a")
     expect(windows[0]!.nodeId).toBe(node)
+    expect(windows.every((w) => w.testLabels?.suite === "results")).toBe(true)
   })
 
   it("loses and duplicates no window across a NATS restart mid-run", async () => {

@@ -31,6 +31,8 @@ export class IngestError extends Schema.TaggedError<IngestError>()("IngestError"
 
 export interface IngestOptions {
   readonly testId: string
+  /** The start command's `labels`, echoed in every window as `testLabels`. */
+  readonly testLabels?: Readonly<Record<string, string>> | undefined
   readonly nodeId: string
   /** Epoch ms of the test's `started`: window 0 starts here. Default: now, by Clock. */
   readonly startedAt?: number | undefined
@@ -89,14 +91,21 @@ const labelWindow = (acc: LabelAcc): LabelWindow => {
   }
 }
 
-export const toResultWindow = (testId: string, nodeId: string, w: ClosedWindow, final: boolean): ResultWindow => ({
+export const toResultWindow = (
+  testId: string,
+  nodeId: string,
+  w: ClosedWindow,
+  final: boolean,
+  testLabels?: Readonly<Record<string, string>>
+): ResultWindow => ({
   testId,
   nodeId,
   seq: w.seq,
   start: w.start,
   end: w.end,
   labels: w.labels.map(labelWindow),
-  final
+  final,
+  ...(testLabels !== undefined && Object.keys(testLabels).length > 0 ? { testLabels } : {})
 })
 
 export const summaryFromTotals = (totals: Totals, durationMs: number): Summary => {
@@ -149,7 +158,7 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
   const collect = (out: Array<ResultWindow>) => (w: ClosedWindow) => {
     totals.addWindow(w)
     produced++
-    out.push(toResultWindow(opts.testId, opts.nodeId, w, false))
+    out.push(toResultWindow(opts.testId, opts.nodeId, w, false, opts.testLabels))
   }
 
   /** Reads what the tool wrote so far (up to `maxBytes`); false once the file is known missing. */

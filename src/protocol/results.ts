@@ -39,7 +39,9 @@ export const ResultWindow = Schema.Struct({
   start: Schema.Number,
   end: Schema.Number,
   labels: Schema.Array(LabelWindow),
-  final: Schema.Boolean
+  final: Schema.Boolean,
+  /** The start command's `labels` (the field `labels` holds the per-label rows). */
+  testLabels: Schema.optional(Schema.Record(Schema.String, Schema.String))
 })
 export type ResultWindow = typeof ResultWindow.Type
 

@@ -40,6 +40,7 @@ export class ResultIngest extends Context.Service<ResultIngest, {
           start: (o) =>
             startIngestion({
               testId: o.testId,
+              testLabels: o.labels,
               nodeId: options.nodeId,
               windowMs: options.windowMs,
               source: { file: o.path, format: o.format },
