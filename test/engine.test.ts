@@ -4,6 +4,7 @@
 // agree); dropped arrivals are counted; an unreachable target fails fast; interruption
 // aborts in flight and leaves no connection open.
 import { mkdtempSync, writeFileSync } from "node:fs"
+import { createServer as createHttpsServer } from "node:https"
 import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,6 +18,24 @@ import { serveTarget } from "../src/engine/TargetServer.ts"
 import { arrivalSchedule, closedProfile, openProfile } from "../src/engine/LoadModels.ts"
 import { evaluateThresholds } from "../src/engine/Thresholds.ts"
 import { RunAggregation } from "../src/engine/RunAggregation.ts"
+
+// A self-signed P-256 certificate for 127.0.0.1 (100 years), for the https test only.
+const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgc7rDle2YU39JsmVM
+Mt1czBWr0Qme0aKEq9dJZ39H/zmhRANCAAQAQXeA6jN2/d834ogGa4o7i2zU/DiI
+M9755TCJ4t/DusRfuRzsfKZXs5P0OfkgCXZdd7ZrxdLJxRoeaK3Xz2Ge
+-----END PRIVATE KEY-----`
+const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBkTCCATagAwIBAgIUd2A0GHqYr3Z9LxPDd4jsAld7g+EwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyNjE4MzU1NVoYDzIxMjYxMTAy
+MTgzNTU1WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQAQXeA6jN2/d834ogGa4o7i2zU/DiIM9755TCJ4t/DusRfuRzsfKZX
+s5P0OfkgCXZdd7ZrxdLJxRoeaK3Xz2Geo2QwYjAdBgNVHQ4EFgQUQN5kv2RsABET
+EaEaW9nOweAi0uwwHwYDVR0jBBgwFoAUQN5kv2RsABETEaEaW9nOweAi0uwwDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0kAMEYC
+IQDAILyRjJJvzxdfsgNejOYkejT9ihsxhafQWUpvVupNoAIhAN1cVYS0K4lfLjKv
+CZUBEum/BsNdw8khHJKwIFZTT3j8
+-----END CERTIFICATE-----`
 
 const target = serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 0, errorRate: 0 }, routes: {} })
 
@@ -262,6 +281,26 @@ describe("load models against a real target", () => {
       expect(samples.length).toBeGreaterThan(6)
       expect(samples.filter((x) => !x.success)).toEqual([])
       expect(served).toBe(samples.length)
+    }))
+
+  it.live("speaks https through tls sockets", () =>
+    Effect.gen(function*() {
+      let served = 0
+      const server = createHttpsServer({ key: TEST_KEY, cert: TEST_CERT }, (_req, res) => {
+        served++
+        res.end("secure")
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.callback<void>((resume) => { server.close(() => resume(Effect.void)); server.closeAllConnections() })
+      )
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const s = yield* scenarioFor(url, { requests: [{ name: "tls", path: "/", thinkTimeMs: 200 }], load: { model: "closed", users: 2, durationSeconds: 0.9 } })
+      const { samples, sink } = collect()
+      yield* runEngine(s, sink)
+      expect(samples.length).toBe(10)
+      expect(samples.every((x) => x.success && x.bytesIn > 0)).toBe(true)
+      expect(served).toBe(10)
     }))
 
   it.live("an unreachable target fails fast with the connection error, before any sample", () =>
