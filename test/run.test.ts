@@ -38,11 +38,12 @@ interface Ran {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
+  /** From the signal when one was sent, else from the start. */
   readonly ms: number
 }
 
-/** Runs the CLI; `signalAfterMs` sends `signal` once that much time has passed. */
-const grid = (args: Array<string>, signal?: { readonly name: NodeJS.Signals; readonly afterMs: number }): Promise<Ran> =>
+/** Runs the CLI; `signal` is sent once `when` holds (polled), so a slow start cannot race it. */
+const grid = (args: Array<string>, signal?: { readonly name: NodeJS.Signals; readonly when: () => boolean }): Promise<Ran> =>
   new Promise((resolve) => {
     const started = Date.now()
     const child = spawn(node, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
@@ -50,8 +51,17 @@ const grid = (args: Array<string>, signal?: { readonly name: NodeJS.Signals; rea
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
     child.stderr.on("data", (d) => (stderr += d))
-    if (signal !== undefined) setTimeout(() => child.kill(signal.name), signal.afterMs)
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }))
+    let sentAt = 0
+    const poll = signal === undefined ? undefined : setInterval(() => {
+      if (!signal.when()) return
+      clearInterval(poll)
+      sentAt = Date.now()
+      child.kill(signal.name)
+    }, 50)
+    child.on("close", (code) => {
+      clearInterval(poll)
+      resolve({ code, stdout, stderr, ms: Date.now() - (sentAt || started) })
+    })
   })
 
 const hits = (path: string) => target.stats.paths[path] ?? 0
@@ -59,7 +69,7 @@ const hits = (path: string) => target.stats.paths[path] ?? 0
 describe("grid run", () => {
   it("passes thresholds with exit 0 and writes --out", async () => {
     const file = scenario("ok", {
-      requests: [{ name: "home", path: "/ok", thinkTimeMs: 250 }],
+      requests: [{ name: "home", path: "/ok", thinkTimeMs: 300 }], // at ~0, 300, 600, 900 ms
       load: { model: "closed", users: 2, durationSeconds: 1 },
       thresholds: ["p95 < 1s", "errors < 1%"]
     })
@@ -113,9 +123,10 @@ describe("grid run", () => {
   it("on SIGINT mid-run aborts, prints and writes the summary, leaves no socket open", async () => {
     const file = scenario("sigint", { requests: [{ name: "slow", path: "/slow" }], load: { model: "closed", users: 10, durationSeconds: 60 } })
     const out = join(dir, "sigint.json")
-    const r = await grid(["run", file, "--out", out], { name: "SIGINT", afterMs: 2500 })
+    const before = hits("/slow")
+    const r = await grid(["run", file, "--out", out], { name: "SIGINT", when: () => hits("/slow") - before >= 50 })
     expect(r.code).toBe(130)
-    expect(r.ms).toBeLessThan(10_000)
+    expect(r.ms).toBeLessThan(5_000)
     expect(r.stdout).toMatch(/\(interrupted\)/)
     expect(r.stdout).toMatch(/TOTAL\s+\d+/)
     const summary = JSON.parse(readFileSync(out, "utf8"))
@@ -157,9 +168,10 @@ describe("grid engine", () => {
   it("stops cleanly on SIGTERM: exit 0, file flushed and complete", async () => {
     const file = scenario("engine-term", { requests: [{ name: "slow", path: "/slow" }], load: { model: "closed", users: 4, durationSeconds: 60 } })
     const jtl = join(dir, "term.jtl")
-    const r = await grid(["engine", file, "--results", jtl], { name: "SIGTERM", afterMs: 2000 })
+    const before = hits("/slow")
+    const r = await grid(["engine", file, "--results", jtl], { name: "SIGTERM", when: () => hits("/slow") - before >= 20 })
     expect(r.code).toBe(0)
-    expect(r.ms).toBeLessThan(10_000)
+    expect(r.ms).toBeLessThan(5_000)
     const text = readFileSync(jtl, "utf8")
     expect(text.endsWith("\n")).toBe(true)
     const { samples, bad } = parse(jtl)
