@@ -94,4 +94,18 @@ describe("JMeter CSV parser", () => {
     expect(bad.count).toBe(1)
     expect(bad.first[0]!.line).toBe(3)
   })
+
+  it("maps grid engine's dropped arrivals to no latency, on both the fast and the quoted path", () => {
+    const header = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect\n"
+    const rows = [
+      "1700000000000,7,home,200,OK,grid-engine,text,true,,10,5,1,1,,7,0,0",
+      "1700000000001,0,home,dropped,no free connection,grid-engine,text,false,no free connection,0,0,1,1,,0,0,0",
+      '1700000000002,0,"home, quoted",dropped,no free connection,grid-engine,text,false,,0,0,1,1,,0,0,0',
+      "1700000000003,0,home,200,OK,grid-engine,text,true,,10,5,1,1,,0,0,0"
+    ]
+    const { samples, bad } = parseChunks(Buffer.from(header + rows.join("\n") + "\n"), 1 << 20)
+    expect(bad.count).toBe(0)
+    expect(samples.map((x) => x.latencyMs)).toEqual([7, NaN, NaN, 0])
+    expect(samples[1]).toMatchObject({ success: false, status: "dropped" })
+  })
 })

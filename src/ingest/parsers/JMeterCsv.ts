@@ -5,12 +5,16 @@
 // newlines inside) take a slower path; lines without a quote, nearly all of them, are split in
 // place and only the label and status are turned into (interned) strings.
 //
-// Mapping: latencyMs = `elapsed` (JMeter's response time; its `Latency` is time to first byte),
+// Mapping: latencyMs = `elapsed` (JMeter's response time; its `Latency` is time to first byte;
+// NaN for grid's own `dropped` arrivals: counted, never in a histogram),
 // timestamp = `timeStamp` as JMeter wrote it, bytesIn = `bytes`, bytesOut = `sentBytes` (0 when
 // absent), error = `failureMessage`, else `responseMessage`, for failed samples only.
 import type { Sample, SampleSink } from "../Sample.ts"
 import { Interner } from "./Interner.ts"
 import { BadLines, type ResultParser } from "./Parser.ts"
+
+/** responseCode of an open-model arrival grid's engine could not send (no free connection). */
+const DROPPED = "dropped"
 
 const COMMA = 44
 const QUOTE = 34
@@ -278,7 +282,7 @@ export class JMeterCsvParser implements ResultParser {
       if (failE > failS) error = buf.toString("utf8", failS, failE)
       else if (msgE > msgS) error = buf.toString("utf8", msgS, msgE)
     }
-    this.sink({ timestamp: ts, label, latencyMs: elapsed, success, status, bytesIn, bytesOut, error })
+    this.sink({ timestamp: ts, label, latencyMs: elapsed === 0 && status === DROPPED ? NaN : elapsed, success, status, bytesIn, bytesOut, error })
     return nl
   }
 
@@ -380,7 +384,7 @@ export class JMeterCsvParser implements ResultParser {
       if (failE > failS) error = buf.toString("utf8", failS, Math.min(failE, e))
       else if (msgE > msgS) error = buf.toString("utf8", msgS, Math.min(msgE, e))
     }
-    this.sink({ timestamp: ts, label, latencyMs: elapsed, success, status, bytesIn, bytesOut, error })
+    this.sink({ timestamp: ts, label, latencyMs: elapsed === 0 && status === DROPPED ? NaN : elapsed, success, status, bytesIn, bytesOut, error })
     return nl
   }
 
@@ -476,12 +480,13 @@ export class JMeterCsvParser implements ResultParser {
     const success = cols.success < 0 || /^true$/i.test(f[cols.success] ?? "")
     let error: string | undefined = undefined
     if (!success) error = (cols.failure >= 0 && f[cols.failure]) || (cols.message >= 0 ? f[cols.message] : undefined)
+    const status = cols.code >= 0 ? f[cols.code]! : ""
     const sample: Sample = {
       timestamp,
       label: f[cols.label]!,
-      latencyMs: elapsed,
+      latencyMs: elapsed === 0 && status === DROPPED ? NaN : elapsed,
       success,
-      status: cols.code >= 0 ? f[cols.code]! : "",
+      status,
       bytesIn,
       bytesOut,
       error
