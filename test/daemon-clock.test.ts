@@ -8,7 +8,9 @@ import { NodeRegistry } from "../src/health/NodeRegistry.ts"
 import type { GridEvent } from "../src/protocol/events.ts"
 import type { Heartbeat } from "../src/protocol/health.ts"
 import { MemoryEvents } from "../src/runner/EventSink.ts"
+import { makeTestControl } from "../src/runner/TestControl.ts"
 import { TestManager } from "../src/runner/TestManager.ts"
+import { runTest } from "../src/runner/TestRun.ts"
 import { memoryNode } from "./support/memoryNode.ts"
 import { ComponentFailed, makeSupervisor } from "../src/daemon/Supervisor.ts"
 
@@ -70,6 +72,24 @@ describe("timing under TestClock", () => {
       yield* TestClock.adjust("1 second")
       const failed = yield* waitFor("waits", "failed")
       assert.strictEqual((failed as Extract<GridEvent, { kind: "failed" }>).error.code, "barrier_timeout")
+    }).pipe(Effect.provide(memoryNode().layer)))
+})
+
+describe("hard interruption", () => {
+  it.effect("an interrupted test still closes its scope and publishes stopped with its cleanup", () =>
+    Effect.gen(function*() {
+      const control = yield* makeTestControl("hard", "c-hard")
+      const fiber = yield* runTest({ kind: "start", commandId: "c-hard", testId: "hard", tool: "command", params: { command: ["sleep", "60"] } }, control).pipe(
+        Effect.forkChild
+      )
+      const started = yield* waitFor("hard", "started")
+      yield* Fiber.interrupt(fiber)
+      const stopped = (yield* waitFor("hard", "stopped")) as Extract<GridEvent, { kind: "stopped" }>
+      assert.strictEqual(stopped.reason, "interrupted")
+      assert.isTrue(stopped.cleanup.ok)
+      const pid = (started as Extract<GridEvent, { kind: "started" }>).pid!
+      assert.include(stopped.cleanup.removed, `process group ${pid}`)
+      assert.isTrue(stopped.cleanup.removed.some((r) => r.startsWith("workdir")))
     }).pipe(Effect.provide(memoryNode().layer)))
 })
 

@@ -2,7 +2,7 @@
 // runner), accept, wait at the barrier or the start time, launch, watch for its end, a stop
 // or its time bound, then clean up and only then publish the single terminal event.
 // A failing test ends here; it never reaches the daemon's supervisor.
-import { Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
 import type { StartCommand } from "../protocol/commands.ts"
 import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
 import { DaemonConfig } from "../daemon/DaemonConfig.ts"
@@ -38,24 +38,27 @@ export const runTest = Effect.fnUntraced(function*(command: StartCommand, contro
     Effect.flatMap(now, (at) => events.publish({ ...base, commandId: command.commandId, at, ...event } as GridEvent))
 
   const cleanup = yield* makeCleanupLog
-  const scope = yield* Scope.make()
-  // Only the body may be interrupted (the daemon going down hard); closing the scope and
-  // publishing the terminal event always happen.
-  const ending = yield* Effect.uninterruptibleMask((restore) =>
-    restore(body(command, control, cleanup, publish).pipe(Scope.provide(scope))).pipe(
-      Effect.catchCause((cause) =>
-        Effect.succeed<Ending>({ kind: "failed", error: { code: "internal_error", message: String(cause) }, summary: null })
-      ),
-      Effect.exit
-    )
+  // Only the body may be interrupted (the daemon going down hard): closing the test's scope
+  // and publishing its terminal event always happen, whatever ended it.
+  return yield* Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const ending = yield* restore(body(command, control, cleanup, publish).pipe(Scope.provide(scope))).pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.succeed<Ending>({ kind: "stopped", reason: "interrupted", summary: null })
+            : Effect.succeed<Ending>({ kind: "failed", error: { code: "internal_error", message: Cause.pretty(cause) }, summary: null })
+        )
+      )
+      yield* Scope.close(scope, Exit.void)
+      yield* publishEnd(ending, yield* cleanup.report, publish)
+      if (ending.kind === "rejected") {
+        yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: ending.code, message: ending.message })
+      }
+      // A test that died before deciding must not leave the control listener waiting.
+      yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: "invalid_command", message: "test ended before a decision" })
+    })
   )
-  yield* Scope.close(scope, Exit.void)
-  const report = yield* cleanup.report
-  const end: Ending = Exit.isSuccess(ending) ? ending.value : { kind: "stopped", reason: "interrupted", summary: null }
-  yield* publishEnd(end, report, publish)
-  if (end.kind === "rejected") yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: end.code, message: end.message })
-  // A test that died before deciding must not leave the control listener waiting.
-  yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: "invalid_command", message: "test ended before a decision" })
 })
 
 const publishEnd = (
