@@ -113,7 +113,7 @@ describe("locust adapter", () => {
         "-f", `${workDir}/lf.py,${workDir}/grid_locust_hook.py`,
         "--headless", "-u", "10", "-r", "2", "-t", "30s",
         "-H", "http://127.0.0.1:8080/api",
-        "--csv", `${workDir}/grid-locust`, "--only-summary", "--exit-code-on-error", "0",
+        "--csv", `${workDir}/grid-locust`, "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5",
         "--loglevel", "WARNING", "A", "B"
       ])
       assert.isTrue(existsSync(join(workDir, "grid_locust_hook.py")), "the hook is copied into the work directory")

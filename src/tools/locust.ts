@@ -64,6 +64,9 @@ export const makeLocustTool = (options: ToolSettings = {}): ToolAdapter => {
             "--csv", `${dir}/grid-locust`,
             "--only-summary",
             "--exit-code-on-error", "0",
+            // Let users finish the request in flight when the run time ends: Locust records a
+            // request only when it completes, so an aborted one was served but never counted.
+            "--stop-timeout", "5",
             ...p.extraArgs,
             ...(classes as Array<string>)
           ],
