@@ -3,6 +3,7 @@
 // once it decided. Bad input is rejected with a code and never stops the loop.
 import { Clock, Effect, Result, Stream } from "effect"
 import { DaemonConfig } from "../daemon/DaemonConfig.ts"
+import { rejectedEvent } from "../protocol/events.ts"
 import { EventSink } from "../runner/EventSink.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { type ControlMessage, ControlSource } from "./ControlSource.ts"
@@ -20,15 +21,7 @@ export const controlListener = Effect.gen(function*() {
       if (Result.isFailure(decoded)) {
         const r = decoded.failure
         yield* Effect.logWarning(`rejected a command: ${r.code}: ${r.message}`)
-        yield* events.publish({
-          kind: "rejected",
-          code: r.code,
-          message: r.message,
-          testId: r.testId,
-          nodeId: config.nodeId,
-          commandId: r.commandId,
-          at: new Date(yield* Clock.currentTimeMillis).toISOString()
-        })
+        yield* events.publish(rejectedEvent(config.nodeId, r, r.code, r.message, yield* Clock.currentTimeMillis))
       } else {
         yield* manager.handle(decoded.success)
       }

@@ -58,6 +58,23 @@ export type GridEvent =
   | Base & { readonly kind: "stopped"; readonly reason: string; readonly cleanup: Cleanup; readonly summary?: RunSummary | null }
 
 export type EventKind = GridEvent["kind"]
+
+/** A `rejected` event; `testId` undefined puts it on `grid.events._.<nodeId>`. */
+export const rejectedEvent = (
+  nodeId: string,
+  command: { readonly commandId?: string | undefined; readonly testId?: string | undefined },
+  code: RejectCode,
+  message: string,
+  atMs: number
+): GridEvent => ({
+  kind: "rejected",
+  code,
+  message,
+  testId: command.testId,
+  nodeId,
+  commandId: command.commandId,
+  at: new Date(atMs).toISOString()
+})
 export const terminalKinds: ReadonlyArray<EventKind> = ["finished", "failed", "stopped"]
 
 /** The wire form: `testId` of an event without a readable test is omitted. */

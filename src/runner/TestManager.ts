@@ -4,7 +4,7 @@
 // grace and waits for their terminal events; a second signal skips the grace (`force`).
 import { Clock, Context, Deferred, Duration, Effect, FiberSet, FileSystem, Layer, Path, Ref } from "effect"
 import type { Command, StartCommand } from "../protocol/commands.ts"
-import type { RejectCode } from "../protocol/events.ts"
+import { type RejectCode, rejectedEvent } from "../protocol/events.ts"
 import type { NodeState } from "../protocol/health.ts"
 import { DaemonConfig } from "../daemon/DaemonConfig.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
@@ -52,16 +52,7 @@ export class TestManager extends Context.Service<TestManager, {
         d && tests.size === 0 ? Deferred.succeed(drained, undefined) : Effect.void)
 
       const reject = (command: { commandId: string; testId?: string | undefined }, code: RejectCode, message: string) =>
-        Effect.flatMap(Clock.currentTimeMillis, (ms) =>
-          events.publish({
-            kind: "rejected",
-            code,
-            message,
-            testId: command.testId,
-            nodeId: config.nodeId,
-            commandId: command.commandId,
-            at: new Date(ms).toISOString()
-          }))
+        Effect.flatMap(Clock.currentTimeMillis, (ms) => events.publish(rejectedEvent(config.nodeId, command, code, message, ms)))
 
       const start = Effect.fnUntraced(function*(command: StartCommand) {
         if (yield* Ref.get(draining)) return yield* reject(command, "draining", "the node is draining and accepts no new tests")
