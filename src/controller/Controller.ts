@@ -165,7 +165,11 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const follow = <A>(stream: string, subject: string, guard: (a: unknown) => a is A) =>
       iterate(
         `cannot follow ${subject}`,
-        () => js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }).then((c) => c.consume({ max_messages: 512 })),
+        () => js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }).then((c) =>
+          // Short pulls: after a server restart an ordered consumer resets within seconds
+          // instead of waiting out the default 30 s pull.
+          c.consume({ max_messages: 512, expires: 5_000 })
+        ),
         (it) => (it as unknown as { close: () => Promise<unknown> }).close(),
         (m: JsMsg) => {
           const a = jsonOf<unknown>(m)
