@@ -21,19 +21,10 @@ export interface WindowPoint {
   readonly labels: Readonly<Record<string, { readonly count: number; readonly errors: number; readonly p95: number }>>
 }
 
-const labelSummary = (acc: LabelAcc, durationMs: number): LabelSummary => {
-  const has = acc.rec.total > 0
-  return {
-    label: acc.label,
-    count: acc.count,
-    errors: acc.errors,
-    bytesIn: acc.bytesIn,
-    bytesOut: acc.bytesOut,
-    rps: durationMs > 0 ? acc.count / (durationMs / 1000) : 0,
-    latencyMs: latencyStats(acc.rec.toHistogram(), { min: has ? acc.min : 0, mean: acc.mean, max: has ? acc.max : 0 }),
-    status: Object.fromEntries([...acc.status].sort(([a], [b]) => a.localeCompare(b)))
-  }
-}
+const labelSummary = (acc: LabelAcc, durationMs: number): LabelSummary => ({
+  ...acc.stats(),
+  rps: durationMs > 0 ? acc.count / (durationMs / 1000) : 0
+})
 
 const emptyLabel = (label: string): LabelSummary => ({
   label,

@@ -10,6 +10,8 @@
 // window 0 (or the oldest open), and one implausibly far ahead (more than `maxOpenWindows`
 // beyond the oldest open window) is clamped to that horizon, so one bad timestamp cannot make
 // memory grow. Memory is bounded by open windows x labels, never by the run's length.
+import type * as hdr from "hdr-histogram-js"
+import { latencyStats } from "../protocol/results.ts"
 import type { Sample } from "./Sample.ts"
 import { Recorder, RecorderPool } from "./Recorder.ts"
 
@@ -85,6 +87,21 @@ export class LabelAcc {
   /** Mean over the samples that had a latency. */
   get mean(): number {
     return this.rec.total > 0 ? this.sum / this.rec.total : 0
+  }
+
+  /** The label's figures as the protocol states them (a window's row, a summary's row);
+   * `h` is the recorder's histogram when the caller needs it too. */
+  stats(h: hdr.Histogram = this.rec.toHistogram()) {
+    const has = this.rec.total > 0
+    return {
+      label: this.label,
+      count: this.count,
+      errors: this.errors,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      latencyMs: latencyStats(h, { min: has ? this.min : 0, mean: this.mean, max: has ? this.max : 0 }),
+      status: Object.fromEntries([...this.status].sort(([a], [b]) => a.localeCompare(b)))
+    }
   }
 }
 

@@ -78,17 +78,7 @@ export interface IngestHandle {
 
 const labelWindow = (acc: LabelAcc): LabelWindow => {
   const h = acc.rec.toHistogram()
-  const has = acc.rec.total > 0
-  return {
-    label: acc.label,
-    count: acc.count,
-    errors: acc.errors,
-    bytesIn: acc.bytesIn,
-    bytesOut: acc.bytesOut,
-    latencyMs: latencyStats(h, { min: has ? acc.min : 0, mean: acc.mean, max: has ? acc.max : 0 }),
-    status: Object.fromEntries(acc.status),
-    hdr: encodeHistogram(h)
-  }
+  return { ...acc.stats(h), hdr: encodeHistogram(h) }
 }
 
 export const toResultWindow = (
