@@ -108,4 +108,17 @@ describe("JMeter CSV parser", () => {
     expect(samples.map((x) => x.latencyMs)).toEqual([7, NaN, NaN, 0])
     expect(samples[1]).toMatchObject({ success: false, status: "dropped" })
   })
+
+  it("reads fractional elapsed (grid's engine writes microseconds) on both paths", () => {
+    const header = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect\n"
+    const rows = [
+      "1700000000000,0.571,home,200,OK,grid-engine,text,true,,10,5,1,1,,1,0,0",
+      '1700000000001,12.25,"quoted, label",200,OK,grid-engine,text,true,,10,5,1,1,,12,0,0',
+      "1700000000002,3.,home,200,OK,grid-engine,text,true,,10,5,1,1,,3,0,0",
+      "1700000000003,1.2.3,home,200,OK,grid-engine,text,true,,10,5,1,1,,3,0,0"
+    ]
+    const { samples, bad } = parseChunks(Buffer.from(header + rows.join("\n") + "\n"), 7)
+    expect(samples.map((x) => x.latencyMs)).toEqual([0.571, 12.25, 3])
+    expect(bad.count).toBe(1)
+  })
 })

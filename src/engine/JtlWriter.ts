@@ -2,7 +2,8 @@
 // default columns), so the daemon tails the built-in engine with the same JTL parser as
 // JMeter. A SampleSink that appends to an in-memory string and writes it out in batches
 // (64 KB, or whenever `flush` is called: the CLI flushes twice a second so a tailing
-// reader sees fresh data). JMeter writes whole milliseconds; so does this.
+// reader sees fresh data). JMeter writes whole milliseconds; this writes `elapsed` in
+// fractional ms (microseconds), which grid's JTL parser reads, and `Latency` whole.
 import { closeSync, openSync, writeSync } from "node:fs"
 import type { Sample, SampleSink } from "../ingest/Sample.ts"
 
@@ -27,12 +28,14 @@ export class JtlWriter {
   }
 
   readonly sink: SampleSink = (s: Sample): void => {
-    const elapsed = s.latencyMs >= 0 ? Math.round(s.latencyMs) : 0
+    // Microseconds, as fractional ms: whole ms would quantise fast targets' percentiles.
+    // A sample without latency (a dropped arrival) is written as 0 with status `dropped`.
+    const elapsed = s.latencyMs >= 0 ? Math.round(s.latencyMs * 1000) / 1000 : 0
     const message = s.success ? "OK" : csv(s.error ?? "")
     const u = this.users()
     this.buffer += `${Math.round(s.timestamp)},${elapsed},${csv(s.label)},${csv(s.status)},${message},grid-engine,text,${
       s.success ? "true" : "false"
-    },${s.success ? "" : message},${s.bytesIn},${s.bytesOut},${u},${u},,${elapsed},0,0\n`
+    },${s.success ? "" : message},${s.bytesIn},${s.bytesOut},${u},${u},,${Math.round(elapsed)},0,0\n`
     this.written++
     if (this.buffer.length >= 65536) this.flush()
   }

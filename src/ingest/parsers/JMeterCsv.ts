@@ -5,7 +5,8 @@
 // newlines inside) take a slower path; lines without a quote, nearly all of them, are split in
 // place and only the label and status are turned into (interned) strings.
 //
-// Mapping: latencyMs = `elapsed` (JMeter's response time; its `Latency` is time to first byte;
+// Mapping: latencyMs = `elapsed` (JMeter's response time, whole ms; grid's engine writes
+// fractional ms there; JMeter's `Latency` is time to first byte;
 // NaN for grid's own `dropped` arrivals: counted, never in a histogram),
 // timestamp = `timeStamp` as JMeter wrote it, bytesIn = `bytes`, bytesOut = `sentBytes` (0 when
 // absent), error = `failureMessage`, else `responseMessage`, for failed samples only.
@@ -18,6 +19,7 @@ const DROPPED = "dropped"
 
 const COMMA = 44
 const QUOTE = 34
+const DOT = 46
 const NL = 10
 const CR = 13
 
@@ -95,6 +97,7 @@ const rolesOf = (c: Columns): Uint8Array => {
 }
 
 const intOf = (s: string | undefined): number => (s !== undefined && /^\d+$/.test(s) ? Number(s) : NaN)
+const msOf = (s: string | undefined): number => (s !== undefined && /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN)
 
 export class JMeterCsvParser implements ResultParser {
   readonly bad = new BadLines()
@@ -207,6 +210,20 @@ export class JMeterCsvParser implements ResultParser {
       elapsed = elapsed * 10 + d
       c = buf[++i]!
       d = c - 48
+    }
+    if (c === DOT) {
+      // grid's engine writes fractional ms (JMeter itself writes whole ms).
+      let frac = 0
+      let scale = 1
+      c = buf[++i]!
+      d = c - 48
+      while (d >= 0 && d <= 9) {
+        frac = frac * 10 + d
+        scale *= 10
+        c = buf[++i]!
+        d = c - 48
+      }
+      elapsed += frac / scale
     }
     if (c !== COMMA) return this.fastLine(buf, s, nextQuote)
     c = buf[++i]!
@@ -325,6 +342,19 @@ export class JMeterCsvParser implements ResultParser {
           v = v * 10 + d
           c = buf[++i]!
           d = c - 48
+        }
+        if (c === DOT && role === R_ELAPSED) {
+          let frac = 0
+          let scale = 1
+          c = buf[++i]!
+          d = c - 48
+          while (d >= 0 && d <= 9) {
+            frac = frac * 10 + d
+            scale *= 10
+            c = buf[++i]!
+            d = c - 48
+          }
+          v += frac / scale
         }
         if (c !== COMMA && c !== NL) {
           ok = false
@@ -471,7 +501,7 @@ export class JMeterCsvParser implements ResultParser {
     }
     if (f.length <= cols.max) return this.badRecord(buf, s, e, line)
     const timestamp = intOf(f[cols.ts])
-    const elapsed = intOf(f[cols.elapsed])
+    const elapsed = msOf(f[cols.elapsed])
     const bytesIn = cols.bytes >= 0 ? intOf(f[cols.bytes]) : 0
     const bytesOut = cols.sent >= 0 ? intOf(f[cols.sent]) : 0
     if (timestamp !== timestamp || elapsed !== elapsed || bytesIn !== bytesIn || bytesOut !== bytesOut) {
