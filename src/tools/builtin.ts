@@ -33,7 +33,9 @@ export const builtinTool: ToolAdapter = {
       const args = ["engine", `${ctx.toolWorkDir}/${entry}`, "--results", `${ctx.toolWorkDir}/${RESULTS}`, ...overrides, ...p.extraArgs]
       return {
         // The daemon's own Node (24) runs the engine; in a container the image's entrypoint is grid.
-        argv: ctx.runner === "docker" ? args : [process.execPath, gridMain, ...args],
+        // A small young generation keeps the engine's RSS flat at full speed (measured: 162 MB
+        // instead of 211 MB over 25 s at 62k req/s, same throughput).
+        argv: ctx.runner === "docker" ? args : [process.execPath, "--max-semi-space-size=4", gridMain, ...args],
         env: ctx.command.env ?? {},
         results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter" }
       }
