@@ -84,6 +84,9 @@ describe("grid run", () => {
     expect(summary.labels.map((l: { label: string }) => l.label)).toEqual(["home"])
     expect(summary.thresholds.every((t: { ok: boolean }) => t.ok)).toBe(true)
     expect(summary.windows.length).toBeGreaterThanOrEqual(1)
+    // The run went through the daemon's runner and ingestion: its terminal event agrees.
+    expect(summary.node).toMatchObject({ kind: "finished", nodeId: "local", summary: { count: 8, errors: 0 }, cleanup: { ok: true } })
+    expect(summary.node.cleanup.removed).toContain("in-process tool")
   })
 
   it("exits 99 and names the breached threshold", async () => {

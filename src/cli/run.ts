@@ -1,14 +1,23 @@
-// `grid run <scenario> [--out summary.json] [--html report.html]`: runs a built-in engine
-// scenario in this process, samples through the ingestion aggregation, a progress line per
-// second (rewritten in place on a terminal, plain lines otherwise), then the summary table,
-// thresholds and exit code. Ctrl-C aborts in-flight requests and still prints and writes
-// the summary (from a finalizer), exiting 130.
+// `grid run <scenario> [--out summary.json] [--html report.html]`: a load test on this machine
+// through the daemon's own runner and ingestion (src/daemon/LocalNode.ts: control listener,
+// test manager, push-mode ingestion) on an in-memory bus instead of NATS. The engine runs
+// in-process; a tap on its samples feeds the live progress line (rewritten in place on a
+// terminal, plain lines otherwise) and the summary table, thresholds and exit code. Ctrl-C
+// stops the test like a daemon shutdown (in-flight requests aborted) and still prints and
+// writes the summary, exiting 130. `--out` also holds the runner's terminal event (`node`).
 // Exit codes: 0 ok, 1 invalid scenario or unreachable target, 99 a threshold breached,
 // 130 interrupted.
-import { writeFileSync } from "node:fs"
-import { Clock, Console, Duration, Effect, Exit, Option } from "effect"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { basename, dirname, isAbsolute, join } from "node:path"
+import { parse as parseYaml } from "yaml"
+import { Clock, Console, Duration, Effect, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { EngineError, newStatus, runEngine } from "../engine/Engine.ts"
+import { defaultSettings } from "../daemon/DaemonConfig.ts"
+import { localNode } from "../daemon/LocalNode.ts"
+import { newStatus } from "../engine/Engine.ts"
+import type { Sample } from "../ingest/Sample.ts"
+import type { GridEvent } from "../protocol/events.ts"
 import { htmlReport } from "../engine/HtmlReport.ts"
 import { RunAggregation } from "../engine/RunAggregation.ts"
 import type { ScenarioOverrides } from "../engine/Scenario.ts"
@@ -39,8 +48,17 @@ export const toOverrides = (o: OverrideValues): ScenarioOverrides => ({
 export const EXIT_ERROR = 1
 export const EXIT_THRESHOLDS = 99
 
-const writeOutputs = (summary: RunSummary, agg: RunAggregation, out: Option.Option<string>, html: Option.Option<string>, title: string) => {
-  if (Option.isSome(out)) writeFileSync(out.value, `${JSON.stringify({ ...summary, windows: agg.points }, null, 2)}\n`)
+const writeOutputs = (
+  summary: RunSummary,
+  agg: RunAggregation,
+  out: Option.Option<string>,
+  html: Option.Option<string>,
+  title: string,
+  node: GridEvent | undefined
+) => {
+  // `node`: the runner's own terminal event (ingestion's summary, cleanup report), as a daemon
+  // would have published it.
+  if (Option.isSome(out)) writeFileSync(out.value, `${JSON.stringify({ ...summary, windows: agg.points, node }, null, 2)}\n`)
   if (Option.isSome(html)) writeFileSync(html.value, htmlReport(title, summary, agg.points))
 }
 
@@ -66,6 +84,7 @@ export const runCommand = Command.make(
     const agg = new RunAggregation(startedAt)
     const status = newStatus()
     let started = false
+    let terminal: GridEvent | undefined = undefined
 
     const progress = Effect.gen(function*() {
       for (let k = 1; ; k++) {
@@ -93,7 +112,7 @@ export const runCommand = Command.make(
         const lines = [summaryTable(summary)]
         if (summary.thresholds.length > 0) lines.push("", "thresholds:", thresholdLines(summary))
         yield* Console.log(`\n${lines.join("\n")}`)
-        writeOutputs(summary, agg, out, html, `grid run ${file}`)
+        writeOutputs(summary, agg, out, html, `grid run ${file}`, terminal)
         const breached = summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
         if (breached.length > 0) {
           yield* Console.error(`thresholds breached: ${breached.join("; ")}`)
@@ -102,21 +121,77 @@ export const runCommand = Command.make(
       })
 
     yield* Console.log(`grid run ${file}: ${scenario.load.model} model, ${(scenario.durationMs / 1000).toFixed(0)} s against ${scenario.target.origin}`)
-    const result = yield* Effect.result(
-      runEngine(scenario, (s) => {
+    // The same runner and ingestion as a daemon, on an in-memory bus: the scenario (and its
+    // data file) travel in a `start` command; the engine runs in-process and its samples
+    // reach both the ingestion pipeline and this command's live view through the tap.
+    const files = yield* scenarioFiles(file)
+    const workDir = mkdtempSync(join(tmpdir(), "grid-run-"))
+    const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5), heartbeatInterval: Duration.hours(24) })
+    const hooks = {
+      tap: (s: Sample) => {
         started = true
         agg.sink(s)
-      }, status).pipe(
-        Effect.raceFirst(Effect.andThen(progress, Effect.never)),
-        Effect.onExit((exit) => (Exit.hasInterrupts(exit) || Exit.isSuccess(exit) ? finish(Exit.hasInterrupts(exit)) : Effect.void))
-      )
-    )
-    if (result._tag === "Failure") {
-      const e = result.failure
-      yield* Console.error(e instanceof EngineError ? `grid run: ${e.message}` : String(e))
-      if (started) yield* finish(false)
-      process.exitCode = EXIT_ERROR
+      },
+      status
     }
+    const run = Effect.gen(function*() {
+      const node = yield* localNode(settings, hooks)
+      yield* node.send({
+        kind: "start",
+        commandId: `run-${startedAt}`,
+        testId: `run-${startedAt}`,
+        tool: "builtin",
+        entry: files[0]!.path,
+        files,
+        params: paramsOf(toOverrides(o))
+      })
+      const end = yield* node.events.pipe(
+        Stream.filter((e) => e.kind === "rejected" || e.kind === "finished" || e.kind === "failed" || e.kind === "stopped"),
+        Stream.runHead
+      )
+      terminal = Option.getOrUndefined(end)
+      return terminal
+    }).pipe(
+      Effect.scoped,
+      Effect.raceFirst(Effect.andThen(progress, Effect.never)),
+      Effect.ensuring(Effect.sync(() => rmSync(workDir, { recursive: true, force: true }))),
+      Effect.onInterrupt(() => finish(true))
+    )
+    const end = yield* run
+    if (end?.kind === "finished") return yield* finish(false)
+    const problem = end === undefined
+      ? "the run ended without a result"
+      : end.kind === "failed"
+      ? end.error.message
+      : end.kind === "rejected"
+      ? end.message
+      : `stopped: ${end.reason}`
+    yield* Console.error(problem.startsWith("grid engine: ") ? `grid run: ${problem.slice(13)}` : `grid run: ${problem}`)
+    if (started) yield* finish(false)
+    process.exitCode = EXIT_ERROR
   })
 ).pipe(Command.withDescription("Run a built-in engine scenario on this machine and print its summary"))
 
+/** The scenario as a `start` command's files: the scenario itself (as JSON), and its data file
+ * under a fixed name, since its path was relative to the scenario's folder. */
+const scenarioFiles = (file: string) =>
+  Effect.try({
+    try: () => {
+      const raw = parseYaml(readFileSync(file, "utf8")) as Record<string, unknown>
+      const data = raw.data as { file?: unknown } | undefined
+      if (data === undefined || typeof data.file !== "string") {
+        return [{ path: "scenario.json", content: JSON.stringify(raw) }]
+      }
+      const source = isAbsolute(data.file) ? data.file : join(dirname(file), data.file)
+      const name = `data-${basename(source).replace(/[^A-Za-z0-9._-]/g, "_")}`
+      return [
+        { path: "scenario.json", content: JSON.stringify({ ...raw, data: { ...data, file: name } }) },
+        { path: name, content: readFileSync(source).toString("base64"), encoding: "base64" as const }
+      ]
+    },
+    catch: (e) => new Error(`cannot read ${file}: ${(e as Error).message}`)
+  }).pipe(Effect.orDie)
+
+/** Command-line overrides as the protocol's `params`. */
+const paramsOf = (o: ScenarioOverrides): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))

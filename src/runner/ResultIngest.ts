@@ -6,18 +6,21 @@ import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import { ResultTransport } from "../ingest/ResultTransport.ts"
 import { startIngestion } from "../ingest/Ingestion.ts"
 import type { ErrorInfo, RunSummary } from "../protocol/events.ts"
+import type { SampleSink } from "../ingest/Sample.ts"
 import type { ResultFormat } from "../tools/Tool.ts"
 
 export interface IngestOptions {
   readonly testId: string
   readonly labels?: Readonly<Record<string, string>> | undefined
   readonly workDir: string
-  /** Host path of the result file. */
-  readonly path: string
-  readonly format: ResultFormat
+  /** The result file (host path) and its format, or "push": an in-process tool hands its
+   * samples to `IngestRun.sink`. */
+  readonly source: { readonly path: string; readonly format: ResultFormat } | "push"
 }
 
 export interface IngestRun {
+  /** Push mode: where an in-process tool sends its samples (synchronous, hot path). */
+  readonly sink: SampleSink
   /** Completes only if ingestion cannot go on (e.g. the result file never appeared). */
   readonly failure: Effect.Effect<ErrorInfo>
   /** After the tool ended: read the rest, publish the final window, wait for acks (bounded). */
@@ -43,12 +46,13 @@ export class ResultIngest extends Context.Service<ResultIngest, {
               testLabels: o.labels,
               nodeId: options.nodeId,
               windowMs: options.windowMs,
-              source: { file: o.path, format: o.format },
+              source: o.source === "push" ? "push" : { file: o.source.path, format: o.source.format },
               spillDir: o.workDir,
               appearTimeout: options.appearTimeout
             }).pipe(
               Effect.provideService(ResultTransport, transport),
               Effect.map((handle): IngestRun => ({
+                sink: handle.sink,
                 failure: Effect.flip(handle.failure).pipe(Effect.map((e) => ({ code: e.code, message: e.message }))),
                 finish: Effect.map(handle.finish, (report): RunSummary => ({
                   ...report.summary,
@@ -62,6 +66,6 @@ export class ResultIngest extends Context.Service<ResultIngest, {
 
   static readonly none = Layer.succeed(
     ResultIngest,
-    ResultIngest.of({ start: () => Effect.succeed({ failure: Effect.never, finish: Effect.succeed(null) }) })
+    ResultIngest.of({ start: () => Effect.succeed({ sink: () => {}, failure: Effect.never, finish: Effect.succeed(null) }) })
   )
 }

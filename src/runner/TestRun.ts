@@ -6,11 +6,14 @@ import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } fr
 import type { StartCommand } from "../protocol/commands.ts"
 import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
 import { DaemonConfig } from "../daemon/DaemonConfig.ts"
+import type { SampleSink } from "../ingest/Sample.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { RunningTool, ToolExit } from "./Backend.ts"
 import { Backends } from "./Backends.ts"
 import { type CleanupLog, makeCleanupLog } from "./CleanupLog.ts"
 import { EventSink } from "./EventSink.ts"
+import { launchInProcess } from "./InProcess.ts"
+import { LocalRun } from "./LocalRun.ts"
 import { ResultIngest } from "./ResultIngest.ts"
 import type { TestControl } from "./TestControl.ts"
 import { makeWorkDir, nodeWorkRoot, writeFiles } from "./WorkDir.ts"
@@ -109,7 +112,8 @@ const body = (
       return rejected("unsupported_tool", `tool ${command.tool} cannot run with the ${runnerName} runner on this node`)
     }
     const toolWorkDir = runnerName === "docker" ? "/grid/work" : workDir
-    const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir }))
+    const local = yield* LocalRun
+    const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir, local }))
     if (planned._tag === "Failure") return rejected("invalid_command", planned.failure.message)
     const plan = planned.success
 
@@ -155,26 +159,35 @@ const body = (
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Ref.get(launched), (tool) => (tool === undefined ? Effect.void : verifyGone(tool, cleanup)))
     )
-    const running = yield* backend.launch({
-      testId: command.testId,
-      nodeId: config.nodeId,
-      workDir,
-      argv: plan.argv,
-      env: plan.env,
-      image: plan.image ?? command.image ?? tool.defaultImage,
-      limits: command.limits,
-      onLine: (stream, line) => {
-        logTail.push(`[${stream}] ${line}`)
-        if (logTail.length > MAX_LOG_LINES) logTail.shift()
-      }
-    }).pipe(Effect.result)
+    const onLine = (stream: "stdout" | "stderr", line: string) => {
+      logTail.push(`[${stream}] ${line}`)
+      if (logTail.length > MAX_LOG_LINES) logTail.shift()
+    }
+    // An in-process tool (grid run's engine) pushes its samples: ingestion starts first.
+    const pushed = plan.inProcess
+      ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, source: "push" })
+      : undefined
+    const running = yield* (plan.inProcess && pushed
+      ? launchInProcess(plan.inProcess, { sink: teeSink(pushed.sink, local?.tap), log: onLine })
+      : backend.launch({
+        testId: command.testId,
+        nodeId: config.nodeId,
+        workDir,
+        argv: plan.argv,
+        env: plan.env,
+        image: plan.image ?? command.image ?? tool.defaultImage,
+        limits: command.limits,
+        onLine
+      })).pipe(Effect.result)
     if (running._tag === "Failure") {
       return { kind: "failed", error: { code: running.failure.code, message: running.failure.message }, summary: null } as Ending
     }
     const tool$ = running.success
     yield* Ref.set(launched, tool$)
     yield* publish({ kind: "started", ...tool$.ref })
-    const results = plan.results ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, ...plan.results }) : undefined
+    const results = pushed ?? (plan.results
+      ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, source: plan.results })
+      : undefined)
 
     type Watch =
       | { readonly _tag: "Exited"; readonly exit: ToolExit }
@@ -225,7 +238,15 @@ const body = (
     return ending
   })
 
+const teeSink = (a: SampleSink, b: SampleSink | undefined): SampleSink =>
+  b === undefined ? a : (sample) => {
+    a(sample)
+    b(sample)
+  }
+
 const verifyGone = (tool: RunningTool, cleanup: CleanupLog) => {
-  const what = "pid" in tool.ref ? `process group ${tool.ref.pid}` : `container ${tool.ref.containerId}`
+  const what = "pid" in tool.ref
+    ? tool.ref.pid === process.pid ? "in-process tool" : `process group ${tool.ref.pid}`
+    : `container ${tool.ref.containerId}`
   return Effect.flatMap(tool.gone, (gone) => (gone ? cleanup.removed(what) : cleanup.error(`${what} is still there`)))
 }

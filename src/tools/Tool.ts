@@ -1,7 +1,9 @@
 // The tool adapter interface: how a `start` command for one tool becomes a LaunchSpec for
 // a runner backend, where its results land, and how its end is judged. One file per tool
 // in src/tools/; the ToolRegistry service (src/tools/ToolRegistry.ts) lists them.
-import type { Effect } from "effect"
+import type { Effect, FileSystem, Path } from "effect"
+import type { SampleSink } from "../ingest/Sample.ts"
+import type { LocalRunHooks } from "../runner/LocalRun.ts"
 import { Schema } from "effect"
 import type { StartCommand, ToolName } from "../protocol/commands.ts"
 import type { ErrorInfo } from "../protocol/events.ts"
@@ -13,6 +15,8 @@ import type { ResultFormat } from "../ingest/parsers/Parser.ts"
 
 export interface ToolContext {
   readonly command: StartCommand
+  /** Set when the node is `grid run` on the user's machine: tools that can, run in-process. */
+  readonly local?: LocalRunHooks | undefined
   readonly runner: RunnerName
   /** The work directory on the host (files already written). */
   readonly workDir: string
@@ -27,7 +31,17 @@ export interface ToolPlan {
   readonly image?: string | undefined
   /** The result file (host path) and its format, when the tool writes one. */
   readonly results?: { readonly path: string; readonly format: ResultFormat } | undefined
+  /** Runs the tool inside the node's process instead of launching `argv` (only with
+   * `ToolContext.local`); its samples go straight into ingestion, `results` is not read. */
+  readonly inProcess?: InProcessRun | undefined
 }
+
+/** An in-process tool: samples to `sink`, output lines to `log`; its exit code (0 ran, 1
+ * failed, 2 refused its input). Interruption is its polite stop. */
+export type InProcessRun = (io: {
+  readonly sink: SampleSink
+  readonly log: (stream: "stdout" | "stderr", line: string) => void
+}) => Effect.Effect<number, never, FileSystem.FileSystem | Path.Path>
 
 export interface ToolOutcome {
   readonly exit: ToolExit

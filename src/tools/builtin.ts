@@ -6,6 +6,8 @@
 import { Effect } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { runEngine } from "../engine/Engine.ts"
+import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
 import type { ToolAdapter } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
@@ -30,6 +32,28 @@ export const builtinTool: ToolAdapter = {
         ...(p.durationSeconds !== undefined ? ["--duration", String(p.durationSeconds)] : []),
         ...(p.rate !== undefined ? ["--rate", String(p.rate)] : [])
       ]
+      if (ctx.local) {
+        // grid run on this machine: the engine runs in-process and pushes into ingestion.
+        const local = ctx.local
+        const scenarioFile = `${ctx.workDir}/${entry}`
+        return {
+          argv: [],
+          env: {},
+          inProcess: ({ sink, log }) =>
+            loadScenario(scenarioFile, {
+              target: p.target?.href.replace(/\/$/, ""),
+              users: p.users,
+              rampUpSeconds: p.rampUpSeconds,
+              durationSeconds: p.durationSeconds,
+              rate: p.rate
+            }).pipe(
+              Effect.flatMap((scenario) => runEngine(scenario, sink, local.status)),
+              Effect.as(0),
+              Effect.catchTag("ScenarioError", (e) => Effect.sync(() => (log("stderr", e.message), EXIT_INVALID_SCENARIO))),
+              Effect.catch((e) => Effect.sync(() => (log("stderr", `grid engine: ${e.message}`), 1)))
+            )
+        }
+      }
       const args = ["engine", `${ctx.toolWorkDir}/${entry}`, "--results", `${ctx.toolWorkDir}/${RESULTS}`, ...overrides, ...p.extraArgs]
       return {
         // The daemon's own Node (24) runs the engine; in a container the image's entrypoint is grid.
