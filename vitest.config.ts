@@ -12,6 +12,7 @@ if (major < 22 || (major === 22 && minor < 19)) {
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    setupFiles: ["test/support/setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Suites start their own nats-server, processes and containers; two cores here.

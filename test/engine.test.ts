@@ -3,7 +3,7 @@
 // open models send the intended number of requests (the target counts them, the samples
 // agree); dropped arrivals are counted; an unreachable target fails fast; interruption
 // aborts in flight and leaves no connection open.
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer as createHttpsServer } from "node:https"
 import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -80,6 +80,7 @@ describe("scenario validation", () => {
   it.effect("reads YAML, a CSV data file and applies overrides", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "grid-engine-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
       writeFileSync(join(dir, "users.csv"), "id,name\n1,\"Ann, A\"\n2,Bob\n")
       writeFileSync(join(dir, "s.yaml"), [
         "target: http://127.0.0.1:9",

@@ -4,7 +4,7 @@
 // `grid engine` writes a JTL the ingestion parser reads back exactly and stops cleanly on
 // SIGTERM, and the HTML report renders in headless Chromium with its charts.
 import { spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -26,7 +26,10 @@ beforeAll(async () => {
     serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 0, errorRate: 0 }, routes: { "/slow": { latencyMs: 20, errorRate: 0 } } })
   ))
 })
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+afterAll(async () => {
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  rmSync(dir, { recursive: true, force: true })
+})
 
 const scenario = (name: string, body: Record<string, unknown>): string => {
   const file = join(dir, `${name}.json`)

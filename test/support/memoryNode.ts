@@ -13,7 +13,17 @@ import { ResultIngest } from "../../src/runner/ResultIngest.ts"
 import { TestManager } from "../../src/runner/TestManager.ts"
 import { ToolRegistry } from "../../src/tools/ToolRegistry.ts"
 
-export const tempWorkRoot = () => fs.mkdtempSync(path.join(os.tmpdir(), "grid-test-"))
+// Every work root of a test file lives in one folder, removed after the file's tests
+// (test/support/setup.ts).
+let parent: string | undefined
+export const tempWorkRoot = () => {
+  parent ??= fs.mkdtempSync(path.join(os.tmpdir(), "grid-test-"))
+  return fs.mkdtempSync(path.join(parent, "root-"))
+}
+export const removeTempWorkRoots = () => {
+  if (parent !== undefined) fs.rmSync(parent, { recursive: true, force: true })
+  parent = undefined
+}
 
 export const memoryNode = (overrides: Partial<DaemonSettings> = {}) => {
   const settings = defaultSettings({ nodeId: "mem-node", stopGrace: Duration.seconds(2), workDir: tempWorkRoot(), ...overrides })
