@@ -10,6 +10,7 @@ import type { SampleSink } from "../ingest/Sample.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { RunningTool, ToolExit } from "./Backend.ts"
 import { Backends } from "./Backends.ts"
+import { dockerWorkMount } from "./DockerBackend.ts"
 import { type CleanupLog, makeCleanupLog } from "./CleanupLog.ts"
 import { EventSink } from "./EventSink.ts"
 import { launchInProcess } from "./InProcess.ts"
@@ -111,7 +112,7 @@ const body = (
     if (!(yield* tool.available(runnerName))) {
       return rejected("unsupported_tool", `tool ${command.tool} cannot run with the ${runnerName} runner on this node`)
     }
-    const toolWorkDir = runnerName === "docker" ? "/grid/work" : workDir
+    const toolWorkDir = runnerName === "docker" ? dockerWorkMount : workDir
     const local = yield* LocalRun
     const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir, local }))
     if (planned._tag === "Failure") return rejected("invalid_command", planned.failure.message)
