@@ -179,25 +179,26 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const events = (testId: string) => follow(assets.events, `${prefix}.events.${testId}.>`, isEvent)
     const results = (testId: string) => follow(assets.results, `${prefix}.results.${testId}.>`, isWindow)
 
+    /** Everything stored on `subject` so far, read to the end (not followed). */
     const readAll = <A>(stream: string, subject: string, guard: (a: unknown) => a is A) =>
-      Effect.tryPromise({
-        try: async () => {
-          const c = await js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
-          const out: Array<A> = []
-          if ((await c.info()).num_pending === 0) return out
-          const messages = await c.consume({ max_messages: 1024 })
-          try {
-            for await (const m of messages) {
-              const a = jsonOf<unknown>(m)
-              if (guard(a)) out.push(a)
-              if (m.info.pending === 0) break
-            }
-          } finally {
-            await messages.close().catch(() => undefined)
-          }
-          return out
-        },
-        catch: fail(`cannot read ${subject}`)
+      Effect.gen(function*() {
+        const what = `cannot read ${subject}`
+        const consumer = yield* Effect.tryPromise({
+          try: () => js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }),
+          catch: fail(what)
+        })
+        const info = yield* Effect.tryPromise({ try: () => consumer.info(), catch: fail(what) })
+        if (info.num_pending === 0) return [] as Array<A>
+        const collected = yield* iterate(
+          what,
+          () => consumer.consume({ max_messages: 1024 }),
+          (it) => (it as unknown as { close: () => Promise<unknown> }).close(),
+          (m: JsMsg) => m
+        ).pipe(
+          Stream.takeUntil((m) => m.info.pending === 0),
+          Stream.runCollect
+        )
+        return Array.from(collected, (m) => jsonOf<unknown>(m)).filter(guard)
       })
     const history: ControllerShape["history"] = (testId) =>
       Effect.all({
