@@ -1,7 +1,7 @@
 // Starting grid daemons for tests: in-process through GridDaemon.layer (the embedding path)
 // or as a real `grid daemon` process (for signals and exit codes).
 import { NodeServices } from "@effect/platform-node"
-import { Duration, Effect, Exit, Fiber } from "effect"
+import { Duration, Effect, Exit, Fiber, References } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
@@ -32,7 +32,9 @@ export const startDaemon = async (
   const fiber = Effect.runFork(
     Effect.flatMap(GridDaemon, (d) => d.done).pipe(
       Effect.provide(GridDaemon.layer(settings)),
-      Effect.provide(NodeServices.layer)
+      Effect.provide(NodeServices.layer),
+      // Test output keeps the daemon's warnings and errors, not its info lines.
+      Effect.provideService(References.MinimumLogLevel, "Warn")
     )
   )
   const ended = Effect.runPromise(Fiber.await(fiber))
