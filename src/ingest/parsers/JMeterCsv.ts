@@ -14,90 +14,29 @@ import type { Sample, SampleSink } from "../Sample.ts"
 import { Interner } from "./Interner.ts"
 import { BadLines, type ResultParser } from "./Parser.ts"
 
-/** responseCode of an open-model arrival grid's engine could not send (no free connection). */
-const DROPPED = "dropped"
-
-const COMMA = 44
-const QUOTE = 34
-const DOT = 46
-const NL = 10
-const CR = 13
-
-interface Columns {
-  ts: number
-  elapsed: number
-  label: number
-  code: number
-  message: number
-  success: number
-  failure: number
-  bytes: number
-  sent: number
-  /** Highest column index needed. */
-  max: number
-}
-
-const columnsOf = (names: ReadonlyArray<string>): Columns | undefined => {
-  const at = (n: string) => names.indexOf(n)
-  const c = {
-    ts: at("timeStamp"),
-    elapsed: at("elapsed"),
-    label: at("label"),
-    code: at("responseCode"),
-    message: at("responseMessage"),
-    success: at("success"),
-    failure: at("failureMessage"),
-    bytes: at("bytes"),
-    sent: at("sentBytes"),
-    max: 0
-  }
-  if (c.ts < 0 || c.elapsed < 0 || c.label < 0) return undefined
-  c.max = Math.max(c.ts, c.elapsed, c.label, c.code, c.message, c.success, c.failure, c.bytes, c.sent)
-  return c
-}
-
-/** JMeter 2.13's default columns (no header written). */
-export const JMETER_213_COLUMNS = [
-  "timeStamp", "elapsed", "label", "responseCode", "responseMessage", "threadName", "dataType", "success",
-  "bytes", "grpThreads", "allThreads", "Latency"
-]
-/** JMeter 5's default columns. */
-export const JMETER_5_COLUMNS = [
-  "timeStamp", "elapsed", "label", "responseCode", "responseMessage", "threadName", "dataType", "success",
-  "failureMessage", "bytes", "sentBytes", "grpThreads", "allThreads", "URL", "Latency", "IdleTime", "Connect"
-]
-
-const R_SKIP = 0
-const R_LABEL = 1
-const R_CODE = 2
-const R_SUCCESS = 3
-const R_MESSAGE = 4
-const R_FAILURE = 5
-// Numeric roles last: `role >= R_TS` selects the digit-parsing scan.
-const R_TS = 6
-const R_ELAPSED = 7
-const R_BYTES = 8
-const R_SENT = 9
-
-const rolesOf = (c: Columns): Uint8Array => {
-  const r = new Uint8Array(c.max + 1).fill(R_SKIP)
-  const set = (i: number, role: number) => {
-    if (i >= 0) r[i] = role
-  }
-  set(c.label, R_LABEL)
-  set(c.code, R_CODE)
-  set(c.success, R_SUCCESS)
-  set(c.message, R_MESSAGE)
-  set(c.failure, R_FAILURE)
-  set(c.ts, R_TS)
-  set(c.elapsed, R_ELAPSED)
-  set(c.bytes, R_BYTES)
-  set(c.sent, R_SENT)
-  return r
-}
-
-const intOf = (s: string | undefined): number => (s !== undefined && /^\d+$/.test(s) ? Number(s) : NaN)
-const msOf = (s: string | undefined): number => (s !== undefined && /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN)
+import {
+  DROPPED,
+  COMMA,
+  QUOTE,
+  DOT,
+  NL,
+  CR,
+  type Columns,
+  columnsOf,
+  JMETER_213_COLUMNS,
+  JMETER_5_COLUMNS,
+  R_LABEL,
+  R_CODE,
+  R_SUCCESS,
+  R_MESSAGE,
+  R_FAILURE,
+  R_TS,
+  R_ELAPSED,
+  R_BYTES,
+  rolesOf,
+  intOf,
+  msOf,
+} from "./JMeterColumns.ts"
 
 export class JMeterCsvParser implements ResultParser {
   readonly bad = new BadLines()
@@ -556,3 +495,5 @@ export class JMeterCsvParser implements ResultParser {
 }
 
 export const jmeterCsv = (sink: SampleSink): ResultParser => new JMeterCsvParser(sink)
+
+export { JMETER_213_COLUMNS, JMETER_5_COLUMNS } from "./JMeterColumns.ts"
