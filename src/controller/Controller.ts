@@ -141,7 +141,7 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const { js } = conn
 
     const nodes: ControllerShape["nodes"] = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.tryPromise({ try: () => listNodes(kv, now), catch: fail(`cannot list ${assets.nodes}`) }))
+      listNodes(kv, now, `cannot list ${assets.nodes}`))
 
     const watchNodes: ControllerShape["watchNodes"] = iterate(
       `cannot watch ${assets.nodes}`,
@@ -250,18 +250,21 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     })
   })
 
-const listNodes = async (kv: KV, now: number): Promise<Array<NodeInfo>> => {
-  const keys: Array<string> = []
-  for await (const k of await kv.keys()) keys.push(k)
-  const entries = await Promise.all(keys.map((k) => kv.get(k)))
-  const out: Array<NodeInfo> = []
-  for (const e of entries) {
-    if (e === null || e.operation !== "PUT") continue
-    const hb = jsonOf<Heartbeat>(e)
-    if (hb) out.push({ heartbeat: hb, ageMs: Math.max(0, now - e.created.getTime()) })
-  }
-  return out.sort((a, b) => a.heartbeat.nodeId.localeCompare(b.heartbeat.nodeId))
-}
+/** The live nodes: every key of the bucket, read once. */
+const listNodes = (kv: KV, now: number, what: string): Effect.Effect<Array<NodeInfo>, ControllerError> =>
+  Effect.gen(function*() {
+    const keys = yield* Stream.runCollect(iterate(what, () => kv.keys(), () => undefined, (k: string) => k))
+    const entries = yield* Effect.forEach(keys, (k) => Effect.tryPromise({ try: () => kv.get(k), catch: fail(what) }), {
+      concurrency: 16
+    })
+    const out: Array<NodeInfo> = []
+    for (const e of entries) {
+      if (e === null || e.operation !== "PUT") continue
+      const hb = jsonOf<Heartbeat>(e)
+      if (hb) out.push({ heartbeat: hb, ageMs: Math.max(0, now - e.created.getTime()) })
+    }
+    return out.sort((a, b) => a.heartbeat.nodeId.localeCompare(b.heartbeat.nodeId))
+  })
 
 export type Primitives = Pick<ControllerShape, "subjectPrefix" | "bucketTtlMs" | "nodes" | "watchNodes" | "send" | "events" | "results" | "history">
 export { LaunchError, SelectionError }
