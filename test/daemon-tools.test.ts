@@ -90,6 +90,25 @@ describe("real tools through the daemon", () => {
     await expectExact("jmeter-1", 21)
   })
 
+  it("JMeter stopped mid-run: its polite UDP Shutdown loses no sample", async () => {
+    const before = target.count()
+    await client.send(node, {
+      kind: "start",
+      testId: "jmeter-stop",
+      tool: "jmeter",
+      entry: "plan.jmx",
+      files: [{ path: "plan.jmx", content: fs.readFileSync(path.join(fixtures, "jmeter", "plan.jmx"), "utf8") }],
+      params: { users: 3, rampUpSeconds: 0, target: target.url, properties: { loops: -1 } }
+    })
+    await client.waitEvent("jmeter-stop", "started")
+    await waitUntil("JMeter's first requests", () => (target.count() - before > 50 ? true : undefined), 60_000)
+    await client.send(node, { kind: "stop", testId: "jmeter-stop", graceSeconds: 20 })
+    const done = await terminalOf("jmeter-stop")
+    expect(done.kind).toBe("stopped")
+    const served = target.count() - before
+    expect(done.summary).toMatchObject({ count: served, errors: 0 })
+  })
+
   it("Locust: published samples equal the target's count", async () => {
     const before = target.count()
     await client.send(node, {

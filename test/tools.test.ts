@@ -50,7 +50,11 @@ describe("jmeter adapter", () => {
         makeJmeterTool({ command: ["/opt/jmeter/bin/jmeter"] }),
         command("jmeter", "plans/a.jmx", { ...common, rate: 50, properties: { loops: 3, "my.flag": true } }, { JVM_ARGS: "-Xmx1g" })
       )
-      assert.deepStrictEqual(p.argv, [
+      const port = /^-Jjmeterengine\.nongui\.port=(\d+)$/.exec(p.argv.at(-2)!)?.[1]
+      assert.isDefined(port, "JMeter gets a non-GUI port of its own for the polite UDP Shutdown")
+      assert.strictEqual(p.argv.at(-1), `-Jjmeterengine.nongui.maxport=${port}`)
+      assert.isDefined(p.politeStop)
+      assert.deepStrictEqual(p.argv.slice(0, -2), [
         "/opt/jmeter/bin/jmeter", "-n",
         "-t", `${workDir}/plans/a.jmx`,
         "-l", `${workDir}/grid-results.jtl`,

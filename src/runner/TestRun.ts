@@ -203,8 +203,17 @@ const body = (
     if (results) watchers.push(Effect.map(results.failure, (error) => ({ _tag: "IngestFailed", error }) as const))
     const watched = yield* Effect.raceAll(watchers)
 
+    // A tool with its own polite stop gets it first and the grace to end by itself; then the
+    // backend's stop (signals, container removal) runs with a short grace of its own.
+    const politely = (grace: Duration.Duration) =>
+      plan.politeStop === undefined
+        ? tool$.stop(grace)
+        : plan.politeStop.pipe(
+          Effect.andThen(Effect.timeoutOption(tool$.exit, grace)),
+          Effect.andThen(tool$.stop(Duration.min(grace, Duration.seconds(2))))
+        )
     const stopTool = (grace: Duration.Duration) =>
-      Effect.raceFirst(tool$.stop(grace), Deferred.await(control.force).pipe(Effect.andThen(tool$.stop(Duration.zero))))
+      Effect.raceFirst(politely(grace), Deferred.await(control.force).pipe(Effect.andThen(tool$.stop(Duration.zero))))
     let ending: Ending
     switch (watched._tag) {
       case "Exited": {

@@ -31,6 +31,9 @@ export interface ToolPlan {
   readonly image?: string | undefined
   /** The result file (host path) and its format, when the tool writes one. */
   readonly results?: { readonly path: string; readonly format: ResultFormat } | undefined
+  /** The tool's own polite stop (e.g. JMeter's UDP `Shutdown`), used before signals: the
+   * runner sends it, waits up to the grace for the tool to end, then stops it as usual. */
+  readonly politeStop?: Effect.Effect<void> | undefined
   /** Runs the tool inside the node's process instead of launching `argv` (only with
    * `ToolContext.local`); its samples go straight into ingestion, `results` is not read. */
   readonly inProcess?: InProcessRun | undefined

@@ -5,10 +5,11 @@
 // to a CSV JTL with a header line (print_field_names), read by the `jmeter` parser.
 // Debian's JMeter 2.13 loads no plan as shipped and still exits 0 having written nothing, so
 // success is judged from the samples and the log, never from the exit code alone.
-// Stop: SIGTERM; the JVM exits at once. The JTL is flushed after every sample (autoflush),
-// so live ingestion sees samples when they happen and a stop loses only the requests in
-// flight (at most one per user), not a buffer's worth.
+// Stop: first JMeter's own UDP `Shutdown` (samples in flight finish and are written), then,
+// after the grace, SIGTERM. The JTL is flushed after every sample (autoflush), so live
+// ingestion sees samples when they happen; a bare SIGTERM loses only the requests in flight.
 import { Effect } from "effect"
+import * as dgram from "node:dgram"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
 import { argvPrefix, availableWith, commonParams, entryOf, invalid, lastMatching, type ToolSettings } from "./adapterSupport.ts"
@@ -76,8 +77,13 @@ export const makeJmeterTool = (options: ToolSettings = {}): ToolAdapter => {
             props.push([k, value])
           }
         }
+        // JMeter's polite stop is a UDP `Shutdown` on its non-GUI port: running samples finish
+        // and are written, nothing is lost. A port of its own, so tests side by side work.
+        const port = yield* freeUdpPort
+        props.push(["jmeterengine.nongui.port", String(port)], ["jmeterengine.nongui.maxport", String(port)])
         const dir = ctx.toolWorkDir
         return {
+          politeStop: sendUdp(port, "Shutdown"),
           argv: [
             ...argvPrefix(ctx.runner, command),
             "-n",
@@ -96,3 +102,19 @@ export const makeJmeterTool = (options: ToolSettings = {}): ToolAdapter => {
 }
 
 export const jmeterTool: ToolAdapter = makeJmeterTool()
+
+/** A UDP port free on the loopback right now (bound, read, released). */
+const freeUdpPort = Effect.callback<number>((resume) => {
+  const socket = dgram.createSocket("udp4")
+  socket.bind(0, "127.0.0.1", () => {
+    const port = socket.address().port
+    socket.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** One datagram to 127.0.0.1:`port`; a failure to send is not an error (signals follow). */
+const sendUdp = (port: number, message: string): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const socket = dgram.createSocket("udp4")
+    socket.send(message, port, "127.0.0.1", () => socket.close(() => resume(Effect.void)))
+  })
