@@ -128,7 +128,8 @@ describe("ingestion of real tool output", () => {
           [
             "/usr/bin/locust", "-f", `${join(dir, "locustfile.py")},${join(dir, "grid_locust_hook.py")}`, "--headless",
             "-u", "3", "-r", "3", "-t", "3s", "-H", `http://127.0.0.1:${target.port}`, "--only-summary",
-            "--exit-code-on-error", "0"
+            // As grid's adapter does: the request in flight at the end is finished and recorded.
+            "--exit-code-on-error", "0", "--stop-timeout", "5"
           ],
           { GRID_LOCUST_RESULTS: results, PYTHONUNBUFFERED: "1" }
         )
