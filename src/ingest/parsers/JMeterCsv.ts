@@ -10,9 +10,10 @@
 // NaN for grid's own `dropped` arrivals: counted, never in a histogram),
 // timestamp = `timeStamp` as JMeter wrote it, bytesIn = `bytes`, bytesOut = `sentBytes` (0 when
 // absent), error = `failureMessage`, else `responseMessage`, for failed samples only.
-import type { Sample, SampleSink } from "../Sample.ts"
+import type { SampleSink } from "../Sample.ts"
 import { Interner } from "./Interner.ts"
 import { BadLines, type ResultParser } from "./Parser.ts"
+import { sampleFromFields, splitQuotedRecord } from "./JMeterRecords.ts"
 
 import {
   DROPPED,
@@ -34,8 +35,6 @@ import {
   R_ELAPSED,
   R_BYTES,
   rolesOf,
-  intOf,
-  msOf,
 } from "./JMeterColumns.ts"
 
 export class JMeterCsvParser implements ResultParser {
@@ -357,110 +356,23 @@ export class JMeterCsvParser implements ResultParser {
     return nl
   }
 
-  /** A record with quotes: RFC 4180 fields that may span lines. -1 if it needs more bytes. */
+  /** A record with quotes (see splitQuotedRecord). -1 if it needs more bytes. */
   private slowRecord(buf: Buffer, s: number, atEnd: boolean): number {
-    const fields: Array<string> = []
+    const record = splitQuotedRecord(buf, s, atEnd)
+    if (record === undefined) return -1
     const startLine = this.lineNo
-    let lines = 0
-    let p = s
-    const n = buf.length
-    let malformed = false
-    for (;;) {
-      if (buf[p] === QUOTE) {
-        const parts: Array<string> = []
-        let q = p + 1
-        let from = q
-        for (;;) {
-          const qi = buf.indexOf(QUOTE, q)
-          if (qi < 0) {
-            if (!atEnd) return -1
-            malformed = true
-            q = n
-            break
-          }
-          if (qi + 1 >= n && !atEnd) return -1
-          if (buf[qi + 1] === QUOTE) {
-            parts.push(buf.toString("utf8", from, qi + 1))
-            q = qi + 2
-            from = q
-            continue
-          }
-          parts.push(buf.toString("utf8", from, qi))
-          q = qi + 1
-          break
-        }
-        for (let i = p; i < q && i < n; i++) if (buf[i] === NL) lines++
-        const text = parts.join("")
-        if (q < n && buf[q] !== COMMA && buf[q] !== NL && buf[q] !== CR) malformed = true
-        // Skip whatever follows the closing quote up to the field's end.
-        while (q < n && buf[q] !== COMMA && buf[q] !== NL) q++
-        fields.push(text)
-        if (q >= n) {
-          if (!atEnd) return -1
-          p = n
-          break
-        }
-        if (buf[q] === NL) {
-          p = q + 1
-          break
-        }
-        p = q + 1
-      } else {
-        let q = p
-        while (q < n && buf[q] !== COMMA && buf[q] !== NL) q++
-        if (q >= n && !atEnd) return -1
-        let e = q
-        if (q < n && buf[q] === NL && e > p && buf[e - 1] === CR) e--
-        fields.push(buf.toString("utf8", p, e))
-        if (q >= n) {
-          p = n
-          break
-        }
-        if (buf[q] === NL) {
-          p = q + 1
-          break
-        }
-        p = q + 1
-      }
-    }
-    this.lineNo += lines + 1
-    if (malformed) {
-      this.badRecord(buf, s, Math.max(s, p - 1), startLine)
-      return p
-    }
-    this.fromFields(fields, buf, s, p - 1, startLine)
-    return p
+    this.lineNo += record.lines + 1
+    if (record.malformed) this.badRecord(buf, s, Math.max(s, record.next - 1), startLine)
+    else this.fromFields(record.fields, buf, s, record.next - 1, startLine)
+    return record.next
   }
 
   private fromFields(f: ReadonlyArray<string>, buf: Buffer, s: number, e: number, line: number): void {
     const cols = this.cols
-    if (cols === undefined) {
-      this.firstRecord(buf, s, e, f, line)
-      return
-    }
-    if (f.length <= cols.max) return this.badRecord(buf, s, e, line)
-    const timestamp = intOf(f[cols.ts])
-    const elapsed = msOf(f[cols.elapsed])
-    const bytesIn = cols.bytes >= 0 ? intOf(f[cols.bytes]) : 0
-    const bytesOut = cols.sent >= 0 ? intOf(f[cols.sent]) : 0
-    if (timestamp !== timestamp || elapsed !== elapsed || bytesIn !== bytesIn || bytesOut !== bytesOut) {
-      return this.badRecord(buf, s, e, line)
-    }
-    const success = cols.success < 0 || /^true$/i.test(f[cols.success] ?? "")
-    let error: string | undefined = undefined
-    if (!success) error = (cols.failure >= 0 && f[cols.failure]) || (cols.message >= 0 ? f[cols.message] : undefined)
-    const status = cols.code >= 0 ? f[cols.code]! : ""
-    const sample: Sample = {
-      timestamp,
-      label: f[cols.label]!,
-      latencyMs: elapsed === 0 && status === DROPPED ? NaN : elapsed,
-      success,
-      status,
-      bytesIn,
-      bytesOut,
-      error
-    }
-    this.sink(sample)
+    if (cols === undefined) return this.firstRecord(buf, s, e, f, line)
+    const sample = sampleFromFields(cols, f)
+    if (sample === undefined) this.badRecord(buf, s, e, line)
+    else this.sink(sample)
   }
 
   /** First record: a header names the columns; without one, the count tells 2.13 from 5.x. */
