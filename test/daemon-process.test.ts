@@ -132,6 +132,28 @@ describe("grid daemon process", () => {
     }
   })
 
+  it("flags and their GRID_* environment fallbacks reach the heartbeat", async () => {
+    const workDir = tempWorkRoot()
+    const d = spawnDaemon(
+      ["--nats-url", nats.url, "--work-dir", workDir, "--heartbeat-interval", "500ms", "--label", "team=perf", "--label", "zone=a", "--capacity", "3"],
+      { GRID_NODE_ID: "proc-env", GRID_CHANNEL: "beta", GRID_GRID_ID: "blue" }
+    )
+    try {
+      const hb = await waitUntil("heartbeat of proc-env", () => client.heartbeat("proc-env"))
+      expect(hb).toMatchObject({ nodeId: "proc-env", gridId: "blue", channel: "beta", capacity: 3, labels: { team: "perf", zone: "a" }, state: "idle" })
+      expect(hb.disk).toMatchObject({ workDir })
+    } finally {
+      d.child.kill("SIGTERM")
+      expect(await d.exited).toBe(0)
+    }
+  })
+
+  it("refuses bad flags with a clear message and a non-zero exit", async () => {
+    const d = spawnDaemon(["--nats-url", nats.url, "--node-id", "no spaces", "--work-dir", tempWorkRoot()])
+    expect(await d.exited).not.toBe(0)
+    expect(d.output()).toContain("--node-id")
+  })
+
   it("a refused authentication is a clear fatal start-up error, not a retry loop", async () => {
     const port = await freePort()
     const store = tempWorkRoot()
