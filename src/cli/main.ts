@@ -6,6 +6,7 @@ import { Runtime } from "effect"
 import { Command } from "effect/cli"
 import { daemonCommand } from "./daemon.ts"
 import { onInterrupt } from "./exitCode.ts"
+import { VERSION } from "../health/HealthReporter.ts"
 import { engineCommand } from "./engine.ts"
 import { runCommand } from "./run.ts"
 import { targetCommand } from "./target.ts"
@@ -31,7 +32,7 @@ const grid = Command.make("grid").pipe(
 )
 
 grid.pipe(
-  Command.run({ version: "0.1.0" }),
+  Command.run({ version: VERSION }),
   Effect.provide(NodeServices.layer),
   (program) =>
     NodeRuntime.runMain(program, {

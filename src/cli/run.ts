@@ -126,7 +126,7 @@ export const runCommand = Command.make(
     // reach both the ingestion pipeline and this command's live view through the tap.
     const files = yield* scenarioFiles(file)
     const workDir = mkdtempSync(join(tmpdir(), "grid-run-"))
-    const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5), heartbeatInterval: Duration.hours(24) })
+    const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5) })
     const hooks = {
       tap: (s: Sample) => {
         started = true

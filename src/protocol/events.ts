@@ -1,7 +1,6 @@
 // Events of docs/protocol.md (`grid.events.<testId>.<nodeId>`, stream GRID_EVENTS): the
 // types the node publishes and a controller reads. Built by the runner and the control
 // listener, published through the EventSink service (transport-agnostic).
-import { Schema } from "effect"
 import type { Summary } from "./results.ts"
 
 export const rejectCodes = [
@@ -83,12 +82,3 @@ export const toWire = (event: GridEvent): Record<string, unknown> => {
   for (const [k, v] of Object.entries(event)) if (v !== undefined) out[k] = v
   return out
 }
-
-/** A reader's view, for controllers and tests: only the fields every event has are checked. */
-export const WireEvent = Schema.Struct({
-  kind: Schema.String,
-  nodeId: Schema.String,
-  at: Schema.String,
-  testId: Schema.optional(Schema.String),
-  commandId: Schema.optional(Schema.String)
-})
