@@ -7,11 +7,10 @@
 // writes the summary, exiting 130. `--out` also holds the runner's terminal event (`node`).
 // Exit codes: 0 ok, 1 invalid scenario or unreachable target, 99 a threshold breached,
 // 130 interrupted.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { basename, dirname, isAbsolute, join } from "node:path"
 import { parse as parseYaml } from "yaml"
-import { Clock, Console, Duration, Effect, Option, Stream } from "effect"
+import { Clock, Console, Duration, Effect, FileSystem, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { defaultSettings } from "../daemon/DaemonConfig.ts"
 import { localNode } from "../daemon/LocalNode.ts"
@@ -125,8 +124,6 @@ export const runCommand = Command.make(
     // data file) travel in a `start` command; the engine runs in-process and its samples
     // reach both the ingestion pipeline and this command's live view through the tap.
     const files = yield* scenarioFiles(file)
-    const workDir = mkdtempSync(join(tmpdir(), "grid-run-"))
-    const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5) })
     const hooks = {
       tap: (s: Sample) => {
         started = true
@@ -135,6 +132,9 @@ export const runCommand = Command.make(
       status
     }
     const run = Effect.gen(function*() {
+      // Acquired first, so removed last: after the node has stopped the test.
+      const workDir = yield* FileSystem.FileSystem.pipe(Effect.flatMap((fs) => fs.makeTempDirectoryScoped({ prefix: "grid-run-" })))
+      const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5) })
       const node = yield* localNode(settings, hooks)
       yield* node.send({
         kind: "start",
@@ -154,7 +154,6 @@ export const runCommand = Command.make(
     }).pipe(
       Effect.scoped,
       Effect.raceFirst(Effect.andThen(progress, Effect.never)),
-      Effect.ensuring(Effect.sync(() => rmSync(workDir, { recursive: true, force: true }))),
       Effect.onInterrupt(() => finish(true))
     )
     const end = yield* run
