@@ -90,6 +90,38 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
           assert.isTrue(existsSync(join(s.workDir, "made-here")), "the tool wrote into the work directory")
         }))
 
+      it.effect("the tool gets a clean environment: nothing of the daemon's own (secrets) leaks", () =>
+        Effect.gen(function*() {
+          const t = yield* BackendUnderTest
+          const log = lineLog()
+          const secret = "conformance-secret-value"
+          const saved = { GRID_NATS_TOKEN: process.env.GRID_NATS_TOKEN, NATS_PASSWORD: process.env.NATS_PASSWORD, SOME_API_KEY: process.env.SOME_API_KEY }
+          const s = spec(t, ["env"], { env: { GRID_TARGET: "http://127.0.0.1:1", MY_VAR: "mine" }, onLine: log.onLine })
+          const exit = yield* Effect.acquireUseRelease(
+            Effect.sync(() => {
+              process.env.GRID_NATS_TOKEN = secret
+              process.env.NATS_PASSWORD = secret
+              process.env.SOME_API_KEY = secret
+            }),
+            () => Effect.scoped(Effect.flatMap(t.backend.launch(s), (r) => r.exit)),
+            () =>
+              Effect.sync(() => {
+                for (const [k, v] of Object.entries(saved)) {
+                  if (v === undefined) delete process.env[k]
+                  else process.env[k] = v
+                }
+              })
+          )
+          assert.strictEqual(exit.exitCode, 0)
+          const names = log.lines.filter((l) => l.stream === "stdout").map((l) => l.line.split("=")[0])
+          assert.isFalse(log.lines.some((l) => l.line.includes(secret)), `secret leaked: ${JSON.stringify(log.lines)}`)
+          assert.includeMembers(names, ["GRID_TARGET", "MY_VAR"])
+          for (const name of names) {
+            if (name === "GRID_TARGET") continue
+            assert.notMatch(name!, /^(GRID_|NATS_)/, `${name} reached the tool`)
+          }
+        }))
+
       it.effect("reports exit code 0 for a tool that succeeds", () =>
         Effect.gen(function*() {
           const t = yield* BackendUnderTest

@@ -2,10 +2,12 @@
 // (effect/process spawns detached), so a stop reaches everything the tool started.
 // Graceful stop = SIGTERM to the group, SIGKILL after the grace; closing the launch scope
 // does the same with the node's default grace, so interruption always cleans up.
+// The tool gets a clean environment (ToolEnv.ts), never the daemon's.
 import { Context, Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { LaunchSpec, RunnerBackend, RunningTool, ToolExit } from "./Backend.ts"
 import { LaunchError } from "./Backend.ts"
+import { toolEnv } from "./ToolEnv.ts"
 
 export class ProcessBackend extends Context.Service<ProcessBackend, RunnerBackend>()("grid/runner/ProcessBackend") {
   /** `forcedGrace`: how long the scope's finalizer waits after SIGTERM before SIGKILL. */
@@ -28,8 +30,9 @@ const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], force
     const handle = yield* spawner.spawn(
       ChildProcess.make(exe, args, {
         cwd: spec.workDir,
-        env: { ...spec.env },
-        extendEnv: true,
+        // Never the daemon's environment: it holds the node's secrets (ToolEnv.ts).
+        env: toolEnv(spec.env),
+        extendEnv: false,
         stdin: "ignore",
         killSignal: "SIGTERM",
         forceKillAfter: forcedGrace

@@ -10,6 +10,7 @@ import type { ErrorInfo } from "../protocol/events.ts"
 import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
 import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid, type ToolSettings } from "./adapterSupport.ts"
+import { hostEnv } from "../runner/ToolEnv.ts"
 
 export const gatlingResultsDir = "grid-gatling-results"
 
@@ -38,7 +39,7 @@ export const makeGatlingTool = (options: ToolSettings = {}): ToolAdapter => {
         if (p.durationSeconds !== undefined) props.push(`-Dduration=${p.durationSeconds}`)
         if (p.rate !== undefined) props.push(`-Drate=${p.rate}`)
         if (p.target !== undefined) props.push(`-Dtarget=${p.target.href.replace(/\/$/, "")}`)
-        const env: Record<string, string> = { ...gridEnv(p), ...ctx.command.env }
+        const env: Record<string, string> = { ...hostEnv(ctx.runner, ["JAVA_HOME", "JRE_HOME", "GATLING_HOME"]), ...gridEnv(p), ...ctx.command.env }
         const javaOpts = [env.JAVA_OPTS, ...props].filter((s) => s !== undefined && s !== "").join(" ")
         if (javaOpts !== "") env.JAVA_OPTS = javaOpts
         const dir = ctx.toolWorkDir

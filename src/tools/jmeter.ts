@@ -14,6 +14,7 @@ import type { ToolAdapter, ToolOutcome } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
 import { argvPrefix, availableWith, commonParams, entryOf, invalid, lastMatching, type ToolSettings } from "./adapterSupport.ts"
 import type { ErrorInfo } from "../protocol/events.ts"
+import { hostEnv } from "../runner/ToolEnv.ts"
 
 export const jmeterResultsFile = "grid-results.jtl"
 export const jmeterLogFile = "grid-jmeter.log"
@@ -93,7 +94,8 @@ export const makeJmeterTool = (options: ToolSettings = {}): ToolAdapter => {
             ...props.map(([k, v]) => `-J${k}=${v}`),
             ...p.extraArgs
           ],
-          env: ctx.command.env ?? {},
+          // The jmeter script finds Java through JAVA_HOME when it is not on PATH.
+          env: { ...hostEnv(ctx.runner, ["JAVA_HOME", "JRE_HOME"]), ...ctx.command.env },
           results: { path: `${ctx.workDir}/${jmeterResultsFile}`, format: "jmeter" as const }
         }
       }),
