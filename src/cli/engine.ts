@@ -10,7 +10,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { newStatus, runEngine } from "../engine/Engine.ts"
 import { JtlWriter } from "../engine/JtlWriter.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
-import { overrideFlags, toOverrides } from "./run.ts"
+import { overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 
 export const EXIT_INVALID_SCENARIO = 2
 
@@ -22,6 +22,12 @@ export const engineCommand = Command.make(
     ...overrideFlags
   },
   Effect.fn(function*({ scenario: file, results, ...o }) {
+    const flagProblems = overrideProblems(o)
+    if (flagProblems.length > 0) {
+      yield* Console.error(flagProblems.map((p) => `grid engine: ${p}`).join("\n"))
+      process.exitCode = EXIT_INVALID_SCENARIO
+      return
+    }
     const loaded = yield* Effect.result(loadScenario(file, toOverrides(o)))
     if (loaded._tag === "Failure") {
       yield* Console.error(loaded.failure.message)

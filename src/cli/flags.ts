@@ -63,6 +63,24 @@ export const natsAuthOf = (f: NatsFlagValues): NatsAuth => ({
   tlsKey: Option.getOrUndefined(f.natsTlsKey)
 })
 
+/** The one duration syntax of every flag, as help and errors show it. */
+export const DURATION_SYNTAX = "500ms, 30s, 2m or 1h; a bare number is seconds"
+
+/** A flag taking a duration (`durationSyntax`), checked when the command line is parsed. */
+export const durationFlag = (name: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withMetavar("duration"),
+    Flag.withDescription(description),
+    Flag.mapTryCatch(
+      (text) => {
+        const d = parseDuration(text)
+        if (d === undefined) throw new Error(`cannot read ${JSON.stringify(text)} as a duration (${DURATION_SYNTAX})`)
+        return d
+      },
+      (e) => (e as Error).message
+    )
+  )
+
 /** "5s", "500ms", "2m", "1h", "10" (seconds) or Effect's "5 seconds". */
 export const parseDuration = (text: string): Duration.Duration | undefined => {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)

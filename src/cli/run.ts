@@ -5,12 +5,14 @@
 // terminal, plain lines otherwise) and the summary table, thresholds and exit code. Ctrl-C
 // stops the test like a daemon shutdown (in-flight requests aborted) and still prints and
 // writes the summary, exiting 130. `--out` also holds the runner's terminal event (`node`).
-// Exit codes: 0 ok, 1 invalid scenario or unreachable target, 99 a threshold breached,
-// 130 interrupted.
+// Every flag is checked before anything starts; `--out -` writes the JSON to stdout (the
+// human-readable output then goes to stderr); log lines only with `--verbose`.
+// Exit codes: 0 ok, 1 invalid flag or scenario or unreachable target, 99 a threshold
+// breached, 130 interrupted.
 import { readFileSync, writeFileSync } from "node:fs"
 import { basename, dirname, isAbsolute, join } from "node:path"
 import { parse as parseYaml } from "yaml"
-import { Clock, Console, Duration, Effect, FileSystem, Option, Stream } from "effect"
+import { Clock, Console, Duration, Effect, FileSystem, Option, References, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { defaultSettings } from "../daemon/DaemonConfig.ts"
 import { localNode } from "../daemon/LocalNode.ts"
@@ -21,28 +23,13 @@ import { htmlReport } from "../engine/HtmlReport.ts"
 import { RunAggregation } from "../engine/RunAggregation.ts"
 import type { ScenarioOverrides } from "../engine/Scenario.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
+import { fsProblem } from "../engine/FileProblem.ts"
 import type { RunSummary } from "../engine/Summary.ts"
 import { progressLine, summaryTable, thresholdLines } from "../engine/SummaryTable.ts"
 import { evaluateThresholds } from "../engine/Thresholds.ts"
+import { outputProblem, overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 
-/** Overrides shared by `grid run` and `grid engine` (the protocol's `params`). */
-export const overrideFlags = {
-  target: Flag.String("target").pipe(Flag.withDescription("Base URL, replaces the scenario's `target`"), Flag.optional),
-  users: Flag.Int("users").pipe(Flag.withDescription("Closed model: virtual users"), Flag.optional),
-  rampUp: Flag.Finite("ramp-up").pipe(Flag.withDescription("Closed model: ramp-up seconds"), Flag.optional),
-  duration: Flag.Finite("duration").pipe(Flag.withDescription("Run length in seconds"), Flag.optional),
-  rate: Flag.Finite("rate").pipe(Flag.withDescription("Open model: arrivals per second"), Flag.optional)
-}
-
-type OverrideValues = { readonly [K in keyof typeof overrideFlags]: Option.Option<K extends "target" ? string : number> }
-
-export const toOverrides = (o: OverrideValues): ScenarioOverrides => ({
-  target: Option.getOrUndefined(o.target),
-  users: Option.getOrUndefined(o.users),
-  rampUpSeconds: Option.getOrUndefined(o.rampUp),
-  durationSeconds: Option.getOrUndefined(o.duration),
-  rate: Option.getOrUndefined(o.rate)
-})
+export { overrideFlags, toOverrides }
 
 export const EXIT_ERROR = 1
 export const EXIT_THRESHOLDS = 99
@@ -57,7 +44,8 @@ const writeOutputs = (
 ) => {
   // `node`: the runner's own terminal event (ingestion's summary, cleanup report), as a daemon
   // would have published it.
-  if (Option.isSome(out)) writeFileSync(out.value, `${JSON.stringify({ ...summary, windows: agg.points, node }, null, 2)}\n`)
+  const json = `${JSON.stringify({ ...summary, windows: agg.points, node }, null, 2)}\n`
+  if (Option.isSome(out)) out.value === "-" ? process.stdout.write(json) : writeFileSync(out.value, json)
   if (Option.isSome(html)) writeFileSync(html.value, htmlReport(title, summary, agg.points))
 }
 
@@ -65,11 +53,18 @@ export const runCommand = Command.make(
   "run",
   {
     scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON)")),
-    out: Flag.String("out").pipe(Flag.withDescription("Write the summary (and per-second windows) as JSON"), Flag.optional),
+    out: Flag.String("out").pipe(Flag.withDescription("Write the summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
+    verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Also print the node's log lines"), Flag.withDefault(false)),
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, out, html, ...o }) {
+  Effect.fn(function*({ scenario: file, out, html, verbose, ...o }) {
+    const flagProblems = [...overrideProblems(o), outputProblem("--out", out), outputProblem("--html", html)].filter((p) => p !== undefined)
+    if (flagProblems.length > 0) {
+      yield* Console.error(flagProblems.map((p) => `grid run: ${p}`).join("\n"))
+      process.exitCode = EXIT_ERROR
+      return
+    }
     const loaded = yield* Effect.result(loadScenario(file, toOverrides(o)))
     if (loaded._tag === "Failure") {
       yield* Console.error(loaded.failure.message)
@@ -77,8 +72,23 @@ export const runCommand = Command.make(
       return
     }
     const scenario = loaded.success
-    const tty = process.stdout.isTTY === true
+    // With `--out -` stdout carries the JSON alone: everything else goes to stderr.
+    const toStdout = !(Option.isSome(out) && out.value === "-")
+    const say = (line: string) => (toStdout ? Console.log(line) : Console.error(line))
+    const stream = toStdout ? process.stdout : process.stderr
+    const tty = stream.isTTY === true
+    const open = scenario.load.model === "open"
+    let arrivalsBefore = 0
+    let arrivalsAt = 0
+    /** Open model: arrivals per second since the previous line. */
+    const arrivalRate = (now: number) => {
+      const rate = Math.round((status.arrivals - arrivalsBefore) / Math.max(0.001, (now - arrivalsAt) / 1000))
+      arrivalsBefore = status.arrivals
+      arrivalsAt = now
+      return rate
+    }
     const startedAt = yield* Clock.currentTimeMillis
+    arrivalsAt = startedAt
     const cpuAtStart = process.cpuUsage()
     const agg = new RunAggregation(startedAt)
     const status = newStatus()
@@ -92,16 +102,20 @@ export const runCommand = Command.make(
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
         const now = yield* Clock.currentTimeMillis
         agg.tick(now)
-        const line = progressLine(now - startedAt, scenario.durationMs, status, agg.points.at(-1), agg.closedCount)
-        process.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`)
+        const arrivalsPerSec = arrivalRate(now)
+        const line = progressLine(now - startedAt, scenario.durationMs, status, agg.points.at(-1), agg.closedCount, open ? { arrivalsPerSec } : undefined)
+        stream.write(tty ? `\r\x1b[2K${line}` : `${line}\n`)
       }
     })
 
     const finish = (interrupted: boolean) =>
       Effect.gen(function*() {
         const endedAt = yield* Clock.currentTimeMillis
-        if (tty) process.stdout.write("\n")
-        const base = agg.finish(endedAt, status.dropped, interrupted)
+        const base = agg.finish(endedAt, status.dropped, interrupted, scenario.requests.map((r) => r.name))
+        // The last line covers the whole run: its end, the last (partial) second, all errors.
+        const elapsed = Math.round((endedAt - startedAt) / 1000) * 1000
+        const last = progressLine(elapsed, scenario.durationMs, status, agg.points.at(-1), base.total, open ? { arrivalsPerSec: arrivalRate(endedAt) } : undefined)
+        stream.write(tty ? `\r\x1b[2K${last}\n` : `${last}\n`)
         const cpu = process.cpuUsage(cpuAtStart)
         const summary: RunSummary = {
           ...base,
@@ -110,7 +124,7 @@ export const runCommand = Command.make(
         }
         const lines = [summaryTable(summary)]
         if (summary.thresholds.length > 0) lines.push("", "thresholds:", thresholdLines(summary))
-        yield* Console.log(`\n${lines.join("\n")}`)
+        yield* say(`\n${lines.join("\n")}`)
         writeOutputs(summary, agg, out, html, `grid run ${file}`, terminal)
         const breached = summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
         if (breached.length > 0) {
@@ -119,7 +133,7 @@ export const runCommand = Command.make(
         }
       })
 
-    yield* Console.log(`grid run ${file}: ${scenario.load.model} model, ${(scenario.durationMs / 1000).toFixed(0)} s against ${scenario.target.origin}`)
+    yield* say(`grid run ${file}: ${scenario.load.model} model, ${(scenario.durationMs / 1000).toFixed(0)} s against ${scenario.target.origin}`)
     // The same runner and ingestion as a daemon, on an in-memory bus: the scenario (and its
     // data file) travel in a `start` command; the engine runs in-process and its samples
     // reach both the ingestion pipeline and this command's live view through the tap.
@@ -154,7 +168,9 @@ export const runCommand = Command.make(
     }).pipe(
       Effect.scoped,
       Effect.raceFirst(Effect.andThen(progress, Effect.never)),
-      Effect.onInterrupt(() => finish(true))
+      Effect.onInterrupt(() => finish(true)),
+      // The node's own log lines (listening for commands ...) are not part of a run's output.
+      (e) => (verbose ? e : Effect.provideService(e, References.MinimumLogLevel, "Warn"))
     )
     const end = yield* run
     if (end?.kind === "finished") return yield* finish(false)
@@ -188,7 +204,7 @@ const scenarioFiles = (file: string) =>
         { path: name, content: readFileSync(source).toString("base64"), encoding: "base64" as const }
       ]
     },
-    catch: (e) => new Error(`cannot read ${file}: ${(e as Error).message}`)
+    catch: (e) => new Error(fsProblem((e as { path?: string }).path ?? file, e))
   }).pipe(Effect.orDie)
 
 /** Command-line overrides as the protocol's `params`. */

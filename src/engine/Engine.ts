@@ -38,7 +38,7 @@ export const probe = (origin: Origin, timeoutMs = 5000): Effect.Effect<void, Eng
     return Effect.sync(() => socket.destroy())
   })
 
-export const newStatus = (): EngineStatus => ({ users: 0, dropped: 0 })
+export const newStatus = (): EngineStatus => ({ users: 0, dropped: 0, arrivals: 0 })
 
 /**
  * Runs the scenario to the end of its load profile. `status` is updated live (users,

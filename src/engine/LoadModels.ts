@@ -15,6 +15,8 @@ export interface EngineStatus {
   /** Closed: running users; open: arrivals in flight. */
   users: number
   dropped: number
+  /** Open model: arrivals so far (dropped ones included). */
+  arrivals: number
 }
 
 export interface ModelContext extends LoopContext {
@@ -157,6 +159,7 @@ export const runOpen = (ctx: ModelContext, load: OpenLoad, durationMs: number) =
     let inFlight = 0
 
     const dispatch = (scheduledMs: number) => {
+      ctx.status.arrivals++
       let session = idle.pop()
       if (session === undefined && all.length < max) {
         session = ctx.newSession()

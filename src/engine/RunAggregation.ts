@@ -6,7 +6,7 @@ import type { LabelAcc } from "../ingest/Aggregator.ts"
 import { Aggregator, Totals } from "../ingest/Aggregator.ts"
 import type { SampleSink } from "../ingest/Sample.ts"
 import { latencyStats } from "../protocol/results.ts"
-import type { LabelSummary, RunSummary } from "./Summary.ts"
+import { inRequestOrder, type LabelSummary, type RunSummary } from "./Summary.ts"
 
 /** One closed window, reduced for display. */
 export interface WindowPoint {
@@ -53,7 +53,8 @@ export class RunAggregation {
       const s = latencyStats(h, { min: all.min, mean: all.mean, max: all.max })
       latency = { p50: s.p50, p90: s.p90, p95: s.p95, p99: s.p99, max: all.rec.total > 0 ? all.max : 0 }
       for (const acc of w.labels.slice(1)) {
-        labels[acc.label] = { count: acc.count, errors: acc.errors, p95: acc.rec.total > 0 ? acc.rec.toHistogram().getValueAtPercentile(95) / 1000 : 0 }
+        const p95 = acc.rec.total > 0 ? Math.min(acc.max, Math.max(acc.min, acc.rec.toHistogram().getValueAtPercentile(95) / 1000)) : 0
+        labels[acc.label] = { count: acc.count, errors: acc.errors, p95 }
       }
     }
     this.points.push({ seq: w.seq, start: w.start, durationMs: w.end - w.start, count: all?.count ?? 0, errors: all?.errors ?? 0, latencyMs: latency, labels })
@@ -84,13 +85,13 @@ export class RunAggregation {
     return { count: all?.count ?? 0, errors: all?.errors ?? 0 }
   }
 
-  /** Closes every remaining window and summarises the run. */
-  finish(endedAt: number, dropped: number, interrupted: boolean): RunSummary {
+  /** Closes every remaining window and summarises the run; rows in `order` (request names). */
+  finish(endedAt: number, dropped: number, interrupted: boolean, order: ReadonlyArray<string> = []): RunSummary {
     this.agg.closeThrough(this.agg.seqAt(endedAt - 1), this.onClose)
     for (const p of this.points) if (p.start + p.durationMs > endedAt) p.durationMs = Math.max(1, endedAt - p.start)
     const durationMs = Math.max(1, endedAt - this.startedAt)
     const all = this.totals.all
-    const labels = [...this.totals.labels.values()].filter((l) => l.label !== "*").sort((a, b) => a.label.localeCompare(b.label))
+    const labels = inRequestOrder([...this.totals.labels.values()].filter((l) => l.label !== "*"), order)
     return {
       startedAt: this.startedAt,
       durationMs,

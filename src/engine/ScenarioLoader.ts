@@ -5,6 +5,7 @@
 import { Effect, FileSystem, Path, Result, Schema, SchemaIssue } from "effect"
 import { parse as parseYaml } from "yaml"
 import { csvRecords } from "./Csv.ts"
+import { fileProblem } from "./FileProblem.ts"
 import { type Load, type Scenario, ScenarioFile, type ScenarioOverrides } from "./Scenario.ts"
 import { parseThreshold, type Threshold } from "./Thresholds.ts"
 
@@ -13,6 +14,7 @@ export class ScenarioError extends Schema.TaggedError<ScenarioError>()("Scenario
   problems: Schema.Array(Schema.String)
 }) {
   override get message(): string {
+    if (this.problems.length === 1 && this.problems[0]!.startsWith("no such file: ")) return this.problems[0]!
     return `invalid scenario ${this.source}:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`
   }
 }
@@ -94,7 +96,7 @@ const check = Effect.fnUntraced(function*(
   let columns: ReadonlySet<string> = new Set()
   if (file.data !== undefined) {
     const text = yield* Effect.result(readText(file.data.file))
-    if (Result.isFailure(text)) problems.push(`data.file: cannot read ${file.data.file}: ${text.failure}`)
+    if (Result.isFailure(text)) problems.push(`data.file: ${text.failure}`)
     else {
       const csv = csvRecords(text.success)
       for (const p of csv.problems) problems.push(`data.file: ${file.data.file} ${p}`)
@@ -166,7 +168,7 @@ export const loadScenario = Effect.fnUntraced(function*(file: string, overrides:
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const text = yield* fs.readFileString(file).pipe(
-    Effect.mapError((e) => new ScenarioError({ source: file, problems: [`cannot read the file: ${e.message}`] }))
+    Effect.mapError((e) => new ScenarioError({ source: file, problems: [fileProblem(file, e)] }))
   )
   let raw: unknown
   try {
@@ -176,6 +178,6 @@ export const loadScenario = Effect.fnUntraced(function*(file: string, overrides:
   }
   const dir = path.dirname(path.resolve(file))
   const readText = (p: string) =>
-    fs.readFileString(path.resolve(dir, p)).pipe(Effect.mapError((e) => e.message))
+    fs.readFileString(path.resolve(dir, p)).pipe(Effect.mapError((e) => fileProblem(path.resolve(dir, p), e)))
   return yield* decodeScenario(raw, file, overrides, readText)
 })

@@ -48,4 +48,12 @@ export interface RunSummary {
   readonly generatorCpuMs?: number | undefined
 }
 
+/** Labels in the scenario's request order (the order a reader wrote them in); labels the
+ * scenario does not name (or all, without a scenario) follow by name. */
+export const inRequestOrder = <A extends { readonly label: string }>(labels: Iterable<A>, order: ReadonlyArray<string> = []): Array<A> => {
+  const rank = new Map(order.map((name, i) => [name, i]))
+  const r = (a: A) => rank.get(a.label) ?? Number.MAX_SAFE_INTEGER
+  return [...labels].sort((a, b) => r(a) - r(b) || a.label.localeCompare(b.label))
+}
+
 export const emptyLatency: LatencyMs = { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }

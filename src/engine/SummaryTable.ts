@@ -4,6 +4,7 @@
 import type { EngineStatus } from "./LoadModels.ts"
 import type { WindowPoint } from "./RunAggregation.ts"
 import type { LabelSummary, RunSummary } from "./Summary.ts"
+import { parseThreshold } from "./Thresholds.ts"
 
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
 const pct = (errors: number, count: number): string => (count === 0 ? "0%" : `${((errors / count) * 100).toFixed(2)}%`)
@@ -41,9 +42,27 @@ export const summaryTable = (s: RunSummary): string => {
   return [...out, "", ...notes].join("\n")
 }
 
+/** The measured value with the threshold's unit: `41.18 ms`, `0.5%`, `3 errors`, `812.4 req/s`. */
+export const actualText = (threshold: string, actual: number): string => {
+  if (Number.isNaN(actual)) return "no samples"
+  const n = +actual.toFixed(2)
+  const t = parseThreshold(threshold)
+  if (typeof t === "string") return String(n)
+  switch (t.metric) {
+    case "errors":
+      return t.percent ? `${n}%` : `${n} error${n === 1 ? "" : "s"}`
+    case "rps":
+      return `${n} req/s`
+    case "count":
+      return `${n} request${n === 1 ? "" : "s"}`
+    default:
+      return `${n} ms`
+  }
+}
+
 export const thresholdLines = (s: RunSummary): string =>
   s.thresholds
-    .map((t) => `${t.ok ? "ok    " : "BREACH"}  ${t.threshold}  (actual ${Number.isNaN(t.actual) ? "no samples" : +t.actual.toFixed(2)})`)
+    .map((t) => `${t.ok ? "ok    " : "BREACH"}  ${t.threshold}  (actual ${actualText(t.threshold, t.actual)})`)
     .join("\n")
 
 const clock = (ms: number): string => {
@@ -51,20 +70,24 @@ const clock = (ms: number): string => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`
 }
 
-/** `0:07 / 0:30  users 50  rps 812  p95 12.3 ms  errors 3 (0.04%)` */
+/**
+ * `0:07 / 0:30  users 50  last second: rps 812 p95 12.3 ms  so far: errors 3 (0.04%)`: rps and
+ * p95 are of the last closed second, errors cumulative. The open model has no users: it shows
+ * the arrivals of the last second and the arrivals in flight.
+ */
 export const progressLine = (
   elapsedMs: number,
   totalMs: number,
   status: EngineStatus,
   last: WindowPoint | undefined,
-  totals: { readonly count: number; readonly errors: number }
+  totals: { readonly count: number; readonly errors: number },
+  open?: { readonly arrivalsPerSec: number }
 ): string => {
   const parts = [
-    `${clock(elapsedMs)} / ${clock(totalMs)}`,
-    `users ${status.users}`,
-    `rps ${last?.count ?? 0}`,
-    `p95 ${last === undefined ? "-" : ms(last.latencyMs.p95)} ms`,
-    `errors ${totals.errors} (${pct(totals.errors, totals.count)})`
+    `${clock(Math.min(elapsedMs, totalMs))} / ${clock(totalMs)}`,
+    open === undefined ? `users ${status.users}` : `arrivals/s ${open.arrivalsPerSec}  in flight ${status.users}`,
+    `last second: rps ${last === undefined ? 0 : Math.round(last.count / (last.durationMs / 1000))} p95 ${last === undefined ? "-" : ms(last.latencyMs.p95)} ms`,
+    `so far: errors ${totals.errors} (${pct(totals.errors, totals.count)})`
   ]
   if (status.dropped > 0) parts.push(`dropped ${status.dropped}`)
   return parts.join("  ")

@@ -79,18 +79,13 @@ export const decodeHistogram = (base64: string): hdr.Histogram => {
 }
 
 /** Percentiles of a microsecond histogram, in ms; min/mean/max given exactly by the caller. */
-export const latencyStats = (h: hdr.Histogram, exact: { min: number; mean: number; max: number }): LatencyStats =>
-  h.totalCount === 0
-    ? { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }
-    : {
-      min: exact.min,
-      mean: exact.mean,
-      p50: h.getValueAtPercentile(50) / 1000,
-      p90: h.getValueAtPercentile(90) / 1000,
-      p95: h.getValueAtPercentile(95) / 1000,
-      p99: h.getValueAtPercentile(99) / 1000,
-      max: exact.max
-    }
+export const latencyStats = (h: hdr.Histogram, exact: { min: number; mean: number; max: number }): LatencyStats => {
+  if (h.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }
+  // A histogram bucket's upper edge can pass the recorded max (p99 300.1 with max 300):
+  // percentiles are clamped to the exact min and max.
+  const at = (p: number) => Math.min(exact.max, Math.max(exact.min, h.getValueAtPercentile(p) / 1000))
+  return { min: exact.min, mean: exact.mean, p50: at(50), p90: at(90), p95: at(95), p99: at(99), max: exact.max }
+}
 
 /** A label merged over many windows (and nodes): counts add, histograms add. */
 export interface MergedLabel {
