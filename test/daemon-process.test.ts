@@ -54,7 +54,8 @@ describe("grid daemon process", () => {
       const stopped = await terminalOf("term-1")
       expect(stopped).toMatchObject({ kind: "stopped", reason: "daemon shutdown", cleanup: { ok: true } })
       expect(alive(-(started.pid as number))).toBe(false)
-      expect(fs.readdirSync(path.join(workDir, "proc-term"))).toEqual([])
+      // Only the node's own dot-files (journal, marker) are left: no test directory.
+      expect(fs.readdirSync(path.join(workDir, "proc-term")).filter((n) => !n.startsWith("."))).toEqual([])
       expect(await client.heartbeat("proc-term")).toBeUndefined()
     } finally {
       await ensureDead(d)

@@ -68,6 +68,8 @@ interface NodeState {
   error?: string | undefined
   summary?: unknown
   lastSeen: number
+  /** Heartbeats in a row, since the node accepted, that do not list the test. */
+  unlisted: number
 }
 
 const testIdOf = (name: string, now: number) =>
@@ -94,7 +96,7 @@ export const startLaunch = (
     const tolerate = options.tolerateNodeLoss ?? false
     const ttlMs = p.bucketTtlMs > 0 ? p.bucketTtlMs : 15_000
 
-    const nodes = new Map<string, NodeState>(commands.map(({ share }) => [share.nodeId, { nodeId: share.nodeId, share, status: "sent" as NodeStatus, lastSeen: startNow }]))
+    const nodes = new Map<string, NodeState>(commands.map(({ share }) => [share.nodeId, { nodeId: share.nodeId, share, status: "sent" as NodeStatus, lastSeen: startNow, unlisted: 0 }]))
     const merger = new WindowMerger(chosen, { lagMs: options.lagMs ?? 1500 })
     const problems: Array<string> = []
     const tolerated: Array<string> = []
@@ -160,11 +162,17 @@ export const startLaunch = (
           break
       }
     }
-    const onHeartbeat = (nodeId: string, present: boolean, now: number) => {
+    const onHeartbeat = (nodeId: string, present: boolean, now: number, tests?: ReadonlyArray<string>) => {
       const n = nodes.get(nodeId)
       if (n === undefined || ended(n)) return
-      if (present) n.lastSeen = now
-      else lose(n, "lost", "lost: its heartbeat was deleted (the node shut down)")
+      if (!present) return lose(n, "lost", "lost: its heartbeat was deleted (the node shut down)")
+      n.lastSeen = now
+      // A node that accepted the test and no longer lists it has lost it (it restarted inside
+      // the heartbeat TTL, say). Two in a row: one heartbeat may predate the acceptance.
+      if (tests !== undefined && n.status !== "sent") {
+        n.unlisted = tests.includes(testId) ? 0 : n.unlisted + 1
+        if (n.unlisted >= 2) lose(n, "lost", "lost: its heartbeat no longer lists the test")
+      }
     }
     const checkExpiry = (now: number) => {
       for (const n of nodes.values()) {
@@ -213,7 +221,7 @@ export const startLaunch = (
     yield* follow("results", p.results(testId), (w, now) => {
       if (nodes.has(w.nodeId)) merger.add(w, now)
     })
-    yield* follow("heartbeat", p.watchNodes, (c, now) => onHeartbeat(c.nodeId, c.op === "put", now))
+    yield* follow("heartbeat", p.watchNodes, (c, now) => onHeartbeat(c.nodeId, c.op === "put", now, c.op === "put" ? c.heartbeat.tests : undefined))
     yield* Effect.gen(function*() {
       for (;;) {
         yield* Effect.sleep("250 millis")

@@ -17,8 +17,10 @@ import { natsResultTransportLayer } from "../nats/NatsResultTransport.ts"
 import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
 import { Backends } from "../runner/Backends.ts"
 import { DockerCli } from "../runner/DockerCli.ts"
+import { EventSink } from "../runner/EventSink.ts"
 import { OrphanSweep } from "../runner/OrphanSweep.ts"
 import { ResultIngest } from "../runner/ResultIngest.ts"
+import { TestJournal, reportRestartedTests } from "../runner/TestJournal.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { nodeWorkRoot } from "../runner/WorkDir.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
@@ -84,9 +86,13 @@ const make = (settings: DaemonSettings) =>
         ResultIngest.layer({ nodeId: settings.nodeId, windowMs: settings.windowMs, appearTimeout: settings.resultsTimeout }).pipe(
           Layer.provide(natsResultTransportLayer(subjects))
         ),
-        Backends.layer({ forcedGrace: settings.stopGrace }).pipe(Layer.provide(Layer.succeedContext(docker)))
+        Backends.layer({ forcedGrace: settings.stopGrace }).pipe(Layer.provide(Layer.succeedContext(docker))),
+        TestJournal.layer(workRoot)
       ).pipe(Layer.provide(Layer.succeedContext(nats)))
     )
+    // Tests an earlier life accepted and never ended (it was killed): their terminal event,
+    // from the journal, with what the sweep above removed of them. Before any new command.
+    yield* reportRestartedTests(settings.nodeId, Context.get(base, TestJournal), Context.get(base, EventSink), swept.byTest)
     const registry = Context.get(base, NodeRegistry)
     yield* Effect.addFinalizer(() =>
       registry.remove(settings.nodeId).pipe(Effect.tapError((e) => Effect.logWarning(e.message)), Effect.ignore)

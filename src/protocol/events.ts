@@ -10,7 +10,8 @@ export const rejectCodes = [
   "expired",
   "unknown_test",
   "draining",
-  "duplicate_test"
+  "duplicate_test",
+  "workdir_failed"
 ] as const
 export type RejectCode = (typeof rejectCodes)[number]
 

@@ -10,6 +10,7 @@ import { isId } from "../protocol/names.ts"
 import { DockerCli } from "./DockerCli.ts"
 import { findOrphanGroups, killGroup } from "./OrphanProcesses.ts"
 import { nodeLabel, testLabel } from "./DockerBackend.ts"
+import type { CleanupByTest } from "./TestJournal.ts"
 
 export interface SweepInput {
   readonly nodeId: string
@@ -23,7 +24,34 @@ export interface SweepReport {
   /** What was removed: `container <id> (test <testId>)`, `process group <pgid> (test <testId>)`, `workdir <path>`. */
   readonly removed: ReadonlyArray<string>
   readonly errors: ReadonlyArray<string>
+  /** The same, per test id (for the `node_restarted` events of the tests the journal holds). */
+  readonly byTest: CleanupByTest
 }
+
+/** Collects a sweep's findings, in total and per test. */
+const makeReport = () => {
+  const removed: Array<string> = []
+  const errors: Array<string> = []
+  const byTest = new Map<string, { removed: Array<string>; errors: Array<string> }>()
+  const part = (testId: string | undefined) => {
+    if (testId === undefined || testId === "") return undefined
+    const p = byTest.get(testId) ?? { removed: [], errors: [] }
+    byTest.set(testId, p)
+    return p
+  }
+  return {
+    removed: (testId: string | undefined, what: string) => {
+      removed.push(what)
+      part(testId)?.removed.push(what)
+    },
+    error: (testId: string | undefined, what: string) => {
+      errors.push(what)
+      part(testId)?.errors.push(what)
+    },
+    report: (): SweepReport => ({ removed, errors, byTest })
+  }
+}
+type Collector = ReturnType<typeof makeReport>
 
 export class OrphanSweep extends Context.Service<OrphanSweep, {
   /** Never fails: what could not be removed is listed in `errors` (docker being absent is not an error). */
@@ -39,43 +67,38 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
 
-      const containers = (input: SweepInput) =>
+      const containers = (input: SweepInput, out: Collector) =>
         Effect.gen(function*() {
-          const removed: Array<string> = []
-          const errors: Array<string> = []
           const listed = yield* Effect.result(cli.exec([
             "ps", "-a", "--no-trunc",
             "--filter", `label=${nodeLabel}=${input.nodeId}`,
             "--format", `{{.ID}}\t{{.Label "${testLabel}"}}`
           ], { timeout: "30 seconds" }))
           if (listed._tag === "Failure") {
-            if (listed.failure.code !== "docker_unavailable") errors.push(listed.failure.message)
-            return { removed, errors }
+            if (listed.failure.code !== "docker_unavailable") out.error(undefined, listed.failure.message)
+            return
           }
           const orphans = listed.success.stdout.split("\n")
             .map((line) => line.split("\t"))
             .filter(([id, test]) => id !== undefined && id !== "" && !input.running.has(test ?? ""))
           for (const [id, test] of orphans) {
             const rm = yield* Effect.result(cli.exec(["rm", "-f", id!], { timeout: "60 seconds" }))
-            if (rm._tag === "Success") removed.push(`container ${id} (test ${test || "?"})`)
-            else if (!/No such container/i.test(rm.failure.message)) errors.push(rm.failure.message)
+            if (rm._tag === "Success") out.removed(test, `container ${id} (test ${test || "?"})`)
+            else if (!/No such container/i.test(rm.failure.message)) out.error(test, rm.failure.message)
           }
-          return { removed, errors }
         })
 
-      const workDirs = (root: string, running: ReadonlySet<string>) =>
+      const workDirs = (root: string, running: ReadonlySet<string>, out: Collector) =>
         Effect.gen(function*() {
-          const removed: Array<string> = []
-          const errors: Array<string> = []
-          if (!(yield* fs.exists(root).pipe(Effect.orElseSucceed(() => false)))) return { removed, errors }
+          if (!(yield* fs.exists(root).pipe(Effect.orElseSucceed(() => false)))) return
           // Processes first: a tool still running would keep writing into its directory.
           for (const group of yield* Effect.sync(() => findOrphanGroups(root, running))) {
             const failed = killGroup(group.pgid)
-            if (failed === undefined) removed.push(`process group ${group.pgid} (test ${group.testId})`)
-            else errors.push(failed)
+            if (failed === undefined) out.removed(group.testId, `process group ${group.pgid} (test ${group.testId})`)
+            else out.error(group.testId, failed)
           }
           const entries = yield* fs.readDirectory(root).pipe(
-            Effect.catch((e) => Effect.sync(() => errors.push(`cannot list ${root}: ${e.message}`)).pipe(Effect.as([] as Array<string>)))
+            Effect.catch((e) => Effect.sync(() => out.error(undefined, `cannot list ${root}: ${e.message}`)).pipe(Effect.as([] as Array<string>)))
           )
           for (const name of entries) {
             // Only names a test id can have: a misconfigured root must not lose foreign files.
@@ -84,17 +107,17 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
             const info = yield* Effect.result(fs.stat(dir))
             if (info._tag === "Failure" || info.success.type !== "Directory") continue
             const rm = yield* Effect.result(fs.remove(dir, { recursive: true, force: true }))
-            if (rm._tag === "Success") removed.push(`workdir ${dir}`)
-            else errors.push(`workdir ${dir}: ${rm.failure.message}`)
+            if (rm._tag === "Success") out.removed(name, `workdir ${dir}`)
+            else out.error(name, `workdir ${dir}: ${rm.failure.message}`)
           }
-          return { removed, errors }
         })
 
       const sweep = (input: SweepInput) =>
         Effect.gen(function*() {
-          const c = yield* containers(input)
-          const w = input.workRoot === undefined ? { removed: [], errors: [] } : yield* workDirs(input.workRoot, input.running)
-          return { removed: [...c.removed, ...w.removed], errors: [...c.errors, ...w.errors] }
+          const out = makeReport()
+          yield* containers(input, out)
+          if (input.workRoot !== undefined) yield* workDirs(input.workRoot, input.running, out)
+          return out.report()
         })
 
       const logged = (report: SweepReport) =>
