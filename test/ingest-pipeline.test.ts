@@ -136,6 +136,7 @@ describe("ingestion pipeline", () => {
       let lostAcks = 0
       // The server stores seq 1 and 2 but the acks never arrive (NATS restarting mid-publish).
       const flaky = Layer.succeed(ResultTransport, {
+        maxBytes: mem.service.maxBytes,
         publish: (w) =>
           Effect.flatMap(mem.service.publish(w), () =>
             (w.seq === 1 || w.seq === 2) && lostAcks < 4

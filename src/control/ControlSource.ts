@@ -7,7 +7,11 @@ export interface ControlMessage {
   readonly data: Uint8Array
   /** Tells the transport the command was decided; unacked messages are redelivered. */
   readonly ack: Effect.Effect<void>
+  /** Tells the transport never to deliver this message again (it cannot be handled). */
+  readonly term: Effect.Effect<void>
   readonly redelivered: boolean
+  /** 1 on the first delivery; more when earlier deliveries were never acked (a crash). */
+  readonly deliveryCount: number
 }
 
 export class ControlSourceError extends Schema.TaggedError<ControlSourceError>()("ControlSourceError", {

@@ -1,6 +1,10 @@
 // Raw control-message bytes -> a typed command, or a typed rejection with a protocol code
 // and a readable message. Pure and synchronous: the control listener calls it per message.
+// Size and nesting are checked before anything walks the value, and a rejection echoes at
+// most a short prefix of the input (src/protocol/bounded.ts), so no command can overflow the
+// stack or grow its own rejection past NATS's payload limit.
 import { Result, Schema, SchemaIssue } from "effect"
+import { clip, jsonDepth, MAX_DEPTH, MESSAGE_CHARS, preview } from "../protocol/bounded.ts"
 import { type Command, commandSchemas, tools } from "../protocol/commands.ts"
 import type { RejectCode } from "../protocol/events.ts"
 import { isId } from "../protocol/names.ts"
@@ -31,9 +35,13 @@ export const decodeCommand = (data: Uint8Array, maxBytes: number): Result.Result
   }
   let raw: unknown
   try {
-    raw = JSON.parse(textDecoder.decode(data))
+    const text = textDecoder.decode(data)
+    if (jsonDepth(text) > MAX_DEPTH) {
+      return Result.fail({ code: "invalid_command", message: `command is nested more than ${MAX_DEPTH} levels deep` })
+    }
+    raw = JSON.parse(text)
   } catch (e) {
-    return Result.fail({ code: "invalid_command", message: `command is not UTF-8 JSON: ${(e as Error).message}` })
+    return Result.fail({ code: "invalid_command", message: clip(`command is not UTF-8 JSON: ${(e as Error).message}`) })
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return Result.fail({ code: "invalid_command", message: "command must be a JSON object" })
@@ -43,10 +51,11 @@ export const decodeCommand = (data: Uint8Array, maxBytes: number): Result.Result
   const commandId = typeof obj.commandId === "string" && obj.commandId.length > 0 && obj.commandId.length <= 128
     ? obj.commandId
     : undefined
-  const reject = (code: RejectCode, message: string) => Result.fail<Rejection>({ code, message, testId, commandId })
+  const reject = (code: RejectCode, message: string) =>
+    Result.fail<Rejection>({ code, message: clip(message, MESSAGE_CHARS), testId, commandId })
   const kind = obj.kind
   if (kind !== "start" && kind !== "stop" && kind !== "go" && kind !== "drain") {
-    return reject("invalid_command", `unknown command kind ${JSON.stringify(kind)}; expected start, stop, go or drain`)
+    return reject("invalid_command", `unknown command kind ${preview(kind)}; expected start, stop, go or drain`)
   }
   const decoded = decoders[kind](raw)
   if (Result.isFailure(decoded)) {
@@ -55,15 +64,15 @@ export const decodeCommand = (data: Uint8Array, maxBytes: number): Result.Result
   const command = decoded.success
   if (command.kind === "start") {
     if (!(tools as ReadonlyArray<string>).includes(command.tool)) {
-      return reject("unsupported_tool", `tool ${JSON.stringify(command.tool)} is not one of ${tools.join(", ")}`)
+      return reject("unsupported_tool", `tool ${preview(command.tool)} is not one of ${tools.join(", ")}`)
     }
     for (const file of command.files ?? []) {
       const problem = checkRelativePath(file.path)
-      if (problem) return reject("invalid_command", `file ${JSON.stringify(file.path)} ${problem}`)
+      if (problem) return reject("invalid_command", `file ${preview(file.path)} ${problem}`)
     }
     if (command.entry !== undefined) {
       const problem = checkRelativePath(command.entry)
-      if (problem) return reject("invalid_command", `entry ${JSON.stringify(command.entry)} ${problem}`)
+      if (problem) return reject("invalid_command", `entry ${preview(command.entry)} ${problem}`)
     }
   }
   return Result.succeed(command)

@@ -51,7 +51,7 @@ export const localNode = (
     const encoder = new TextEncoder()
     return {
       send: (command) =>
-        Queue.offer(bus, { data: encoder.encode(JSON.stringify(command)), redelivered: false, ack: Effect.void }).pipe(Effect.asVoid),
+        Queue.offer(bus, { data: encoder.encode(JSON.stringify(command)), redelivered: false, deliveryCount: 1, ack: Effect.void, term: Effect.void }).pipe(Effect.asVoid),
       events: Stream.fromSubscription(subscription),
       results
     }

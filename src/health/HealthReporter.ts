@@ -1,11 +1,13 @@
 // The health reporter component: puts the node's heartbeat record every interval (through
-// Schedule, so TestClock drives it in tests). The daemon deletes the record on clean shutdown,
+// Schedule, so TestClock drives it in tests) and at once on every change of the node's state or
+// tests, so a controller sees a node idle as soon as its test ended. The daemon deletes the record on clean shutdown,
 // after the tests have ended (src/daemon/GridDaemon.ts orders that). A failed put is logged
 // and retried next tick: NATS being away must not bring the node down.
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Clock, Duration, Effect, Schedule, Stream } from "effect"
 import { DaemonConfig } from "../daemon/DaemonConfig.ts"
 import { Backends } from "../runner/Backends.ts"
 import { TestManager } from "../runner/TestManager.ts"
+import { EventSink } from "../runner/EventSink.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Heartbeat } from "../protocol/health.ts"
 import { NodeRegistry } from "./NodeRegistry.ts"
@@ -19,11 +21,18 @@ export const healthReporter = Effect.gen(function*() {
   const manager = yield* TestManager
   const backends = yield* Backends
   const tools = yield* ToolRegistry
+  const events = yield* EventSink
+  // Events waiting longer than two heartbeats are stuck, not just slow.
+  const stuckAfterMs = 2 * Duration.toMillis(config.heartbeatInterval)
   const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
   const stats = makeStatsReader(config.workDir)
 
   const heartbeat = Effect.gen(function*() {
     const runners = yield* backends.available
+    const delivery = yield* events.stats
+    const problems = delivery.oldestAgeMs > stuckAfterMs
+      ? [`${delivery.depth} event(s) unpublished, the oldest for ${Math.round(delivery.oldestAgeMs / 1000)} s`]
+      : []
     const hb: Heartbeat = {
       nodeId: config.nodeId,
       gridId: config.gridId,
@@ -36,6 +45,9 @@ export const healthReporter = Effect.gen(function*() {
       tools: yield* tools.usable(runners),
       runners,
       ...stats(),
+      healthy: problems.length === 0,
+      problems,
+      outbox: { events: delivery },
       startedAt,
       at: new Date(yield* Clock.currentTimeMillis).toISOString()
     }
@@ -47,5 +59,7 @@ export const healthReporter = Effect.gen(function*() {
     Effect.catch((e) => Effect.logWarning(e.message))
   )
   yield* Effect.logDebug(`heartbeat every ${Duration.format(config.heartbeatInterval)}`)
-  return yield* Effect.repeat(beat, Schedule.spaced(config.heartbeatInterval)).pipe(Effect.andThen(Effect.never))
+  const onChange = Stream.runForEach(manager.changes, () => beat)
+  const onTimer = Effect.repeat(beat, Schedule.spaced(config.heartbeatInterval)).pipe(Effect.andThen(Effect.never))
+  return yield* Effect.all([onTimer, onChange], { concurrency: 2, discard: true }).pipe(Effect.andThen(Effect.never))
 })

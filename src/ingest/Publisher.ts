@@ -3,10 +3,14 @@
 // delays windows but never reorders or loses them. While NATS is away windows wait in memory
 // up to `memoryWindows`; past that bound they are appended to a spill file (JSON lines) in the
 // test's work directory and read back, in order, once the memory queue has drained. Nothing is
-// ever dropped: if even the spill file cannot be written, windows stay in memory (and say so).
+// ever dropped for NATS being away: if even the spill file cannot be written, windows stay in
+// memory (and say so). A window over the transport's payload limit has its least busy labels
+// folded (fitWindow.ts); one the transport refuses for good is dropped and counted, so it
+// never wedges the windows behind it.
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs"
 import { Duration, Effect, Latch, Schema } from "effect"
 import { type ResultWindow, ResultWindow as ResultWindowSchema } from "../protocol/results.ts"
+import { fitWindow } from "./fitWindow.ts"
 import type { ResultTransport } from "./ResultTransport.ts"
 
 export interface PublisherOptions {
@@ -27,7 +31,7 @@ export interface Publisher {
   readonly drain: (timeout: Duration.Input) => Effect.Effect<number>
   /** Offered and not yet acknowledged. */
   readonly pending: () => number
-  readonly stats: () => { published: number; spilled: number; failures: number }
+  readonly stats: () => { published: number; spilled: number; failures: number; dropped: number; folded: number }
 }
 
 const decodeWindow = Schema.decodeUnknownSync(Schema.fromJsonString(ResultWindowSchema))
@@ -107,6 +111,8 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
   const idle = Latch.makeUnsafe(true)
   let published = 0
   let failures = 0
+  let dropped = 0
+  let folded = 0
 
   const pending = () => memory.length + spill.count
 
@@ -122,15 +128,23 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
 
   const publishHead = Effect.gen(function*() {
     let delay = baseDelay
+    const head = memory[0]!
+    const w = fitWindow(head, opts.transport.maxBytes())
+    if (w !== head) folded++
     for (;;) {
-      const w = memory[0]!
-      const ok = yield* opts.transport.publish(w).pipe(
-        Effect.as(true),
-        Effect.catch(() => Effect.succeed(false))
+      const ok = w === undefined ? "permanent" : yield* opts.transport.publish(w).pipe(
+        Effect.as("ok" as const),
+        Effect.catch((e) => Effect.succeed(e.permanent === true ? "permanent" as const : "retry" as const))
       )
-      if (ok) {
+      if (ok === "ok") {
         memory.shift()
         published++
+        return
+      }
+      if (ok === "permanent") {
+        memory.shift()
+        dropped++
+        yield* Effect.logError(`results: window ${head.seq} of test ${head.testId} cannot be published (over the payload limit or refused for good); dropped`)
         return
       }
       failures++
@@ -165,7 +179,7 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
         Effect.timeoutOption(timeout),
         Effect.map(() => pending())
       ),
-    stats: () => ({ published, spilled: spill.total, failures })
+    stats: () => ({ published, spilled: spill.total, failures, dropped, folded })
   }
   return publisher
 })

@@ -7,12 +7,16 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { resultMsgId, type ResultWindow } from "../protocol/results.ts"
 
 export class ResultTransportError extends Schema.TaggedError<ResultTransportError>()("ResultTransportError", {
-  message: Schema.String
+  message: Schema.String,
+  /** No retry can get this window through (over the payload limit, no permission). */
+  permanent: Schema.optional(Schema.Boolean)
 }) {}
 
 export class ResultTransport extends Context.Service<ResultTransport, {
   /** Publishes one window and waits for the ack; idempotent per (testId, nodeId, seq). */
   readonly publish: (window: ResultWindow) => Effect.Effect<void, ResultTransportError>
+  /** The largest encoded window the transport carries now (NATS's max_payload less headers). */
+  readonly maxBytes: () => number
 }>()("grid/ingest/ResultTransport") {
   /** A transport that records into `memory`. */
   static readonly layerMemory = (memory: MemoryTransport) => Layer.succeed(ResultTransport, memory.service)
@@ -45,6 +49,7 @@ export const makeMemoryTransport = (): MemoryTransport => {
       failing = f
     },
     service: {
+      maxBytes: () => Number.POSITIVE_INFINITY,
       publish: (w) =>
         Effect.suspend(() => {
           attempts++

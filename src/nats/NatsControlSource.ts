@@ -10,7 +10,9 @@ import { describe, NatsConnection } from "./NatsConnection.ts"
 const toMessage = (m: JsMsg): ControlMessage => ({
   data: m.data,
   redelivered: m.redelivered,
-  ack: Effect.sync(() => m.ack())
+  deliveryCount: m.info.deliveryCount,
+  ack: Effect.sync(() => m.ack()),
+  term: Effect.sync(() => m.term())
 })
 
 export const natsControlSourceLayer = (stream: string, consumer: string, ensureConsumer: Effect.Effect<unknown, unknown, NatsConnection>) =>

@@ -6,16 +6,21 @@ import { ResultTransport, ResultTransportError } from "../ingest/ResultTransport
 import { encodeResultWindow, resultMsgId } from "../protocol/results.ts"
 import type { Subjects } from "../protocol/names.ts"
 import { describe, NatsConnection } from "./NatsConnection.ts"
+import { isPermanent } from "./Outbox.ts"
+
+/** Room kept under the server's max_payload for the message's headers (Nats-Msg-Id). */
+const HEADER_ROOM = 512
 
 export const natsResultTransportLayer = (subjects: Subjects) =>
   Layer.effect(
     ResultTransport,
-    Effect.map(NatsConnection, ({ js }) =>
+    Effect.map(NatsConnection, ({ js, nc }) =>
       ResultTransport.of({
+        maxBytes: () => Math.max(0, (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM),
         publish: (w) =>
           Effect.tryPromise({
             try: () => js.publish(subjects.results(w.testId, w.nodeId), encodeResultWindow(w), { msgID: resultMsgId(w), timeout: 5_000 }),
-            catch: (e) => new ResultTransportError({ message: describe(e) })
+            catch: (e) => new ResultTransportError({ message: describe(e), permanent: isPermanent(e) })
           }).pipe(Effect.asVoid)
       }))
   )

@@ -1,9 +1,13 @@
-// An ordered, never-dropping JetStream publisher: messages are queued, one fiber publishes
-// them in order and retries each until JetStream acknowledges it (the `Nats-Msg-Id` makes a
-// retry that did land harmless). While NATS is away the queue grows; on shutdown `flush`
-// waits, with a bound, for it to empty. Used for events (results have their own, with spill).
+// An ordered JetStream publisher: messages are queued, one fiber publishes them in order and
+// retries each until JetStream acknowledges it (the `Nats-Msg-Id` makes a retry that did land
+// harmless). While NATS is away the queue grows; on shutdown `flush` waits, with a bound, for
+// it to empty. A message NATS refuses for a reason no retry can cure (over the payload limit,
+// an invalid subject, no permission) is dropped with a log line and counted, so it never
+// blocks the messages behind it. `stats` tells how deep the queue is and how old its head.
 import type { JetStreamClient } from "@nats-io/jetstream"
-import { Duration, Effect, Queue, Ref, Schedule } from "effect"
+import { Clock, Duration, Effect, Queue, Ref, Schedule } from "effect"
+import { clip } from "../protocol/bounded.ts"
+import type { DeliveryStats } from "../runner/EventSink.ts"
 import { describe } from "./NatsConnection.ts"
 
 export interface OutboxMessage {
@@ -12,40 +16,78 @@ export interface OutboxMessage {
   readonly msgId: string
 }
 
+export type OutboxStats = DeliveryStats
+
 export interface Outbox {
   readonly offer: (message: OutboxMessage) => Effect.Effect<void>
   /** Waits until everything queued so far is acknowledged; false if `timeout` passed first. */
   readonly flush: (timeout: Duration.Duration) => Effect.Effect<boolean>
   readonly pending: Effect.Effect<number>
+  readonly stats: Effect.Effect<OutboxStats>
+}
+
+/** Errors of nats.js that the same publish can never get past. */
+const permanentErrors = new Set(["InvalidArgumentError", "InvalidSubjectError", "PermissionViolationError"])
+export const isPermanent = (e: unknown): boolean =>
+  e instanceof Error && (permanentErrors.has(e.name) || /max_payload|permissions violation/i.test(e.message))
+
+/** One retry policy for every ordered publisher of the node: quick at first, then every 2 s. */
+export const publishRetry = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("2 seconds")])
+
+class Permanent {
+  readonly message: string
+  constructor(message: string) {
+    this.message = message
+  }
 }
 
 export const makeOutbox = (js: JetStreamClient, name: string) =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<OutboxMessage>()
-    const pending = yield* Ref.make(0)
+    /** Enqueue times of what is pending, oldest first. */
+    const since: Array<number> = []
+    const dropped = yield* Ref.make(0)
     const publishOne = (m: OutboxMessage) =>
       Effect.tryPromise({
         try: () => js.publish(m.subject, m.data, { msgID: m.msgId, timeout: 5_000 }),
-        catch: (e) => describe(e)
+        catch: (e) => (isPermanent(e) ? new Permanent(describe(e)) : describe(e))
       }).pipe(
-        Effect.tapError((e) => Effect.logWarning(`${name}: publish to ${m.subject} failed, will retry: ${e}`)),
-        Effect.retry(Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("2 seconds")])),
-        Effect.ignore
+        Effect.tapError((e) =>
+          e instanceof Permanent ? Effect.void : Effect.logWarning(`${name}: publish to ${m.subject} failed, will retry: ${e}`)
+        ),
+        Effect.retry({ schedule: publishRetry, while: (e) => !(e instanceof Permanent) }),
+        Effect.catch((e) =>
+          e instanceof Permanent
+            ? Ref.update(dropped, (n) => n + 1).pipe(
+              Effect.andThen(Effect.logError(`${name}: dropped a ${m.data.byteLength}-byte message to ${clip(m.subject, 100)}: ${clip(e.message)}`))
+            )
+            : Effect.void
+        )
       )
     const loop = Queue.take(queue).pipe(
       Effect.flatMap((m) => publishOne(m)),
-      Effect.andThen(Ref.update(pending, (n) => n - 1)),
+      Effect.andThen(Effect.sync(() => since.shift())),
       Effect.forever
     )
     const outbox: Outbox = {
-      offer: (m) => Ref.update(pending, (n) => n + 1).pipe(Effect.andThen(Queue.offer(queue, m)), Effect.asVoid),
+      offer: (m) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => Effect.sync(() => since.push(now))),
+          Effect.andThen(Queue.offer(queue, m)),
+          Effect.asVoid
+        ),
       flush: (timeout) =>
-        Ref.get(pending).pipe(
+        Effect.sync(() => since.length).pipe(
           Effect.repeat({ until: (n) => n === 0, schedule: Schedule.spaced("20 millis") }),
           Effect.as(true),
           Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.succeed(false) })
         ),
-      pending: Ref.get(pending)
+      pending: Effect.sync(() => since.length),
+      stats: Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const oldest = since[0]
+        return { depth: since.length, oldestAgeMs: oldest === undefined ? 0 : Math.max(0, now - oldest), dropped: yield* Ref.get(dropped) }
+      })
     }
     return { outbox, loop }
   })

@@ -11,6 +11,18 @@ const Time = Schema.String.check(
   Schema.makeFilter((s: string) => !Number.isNaN(Date.parse(s)) || "must be an RFC 3339 time")
 )
 const StringMap = Schema.Record(Schema.String, Schema.String)
+const EnvValue = Schema.String.check(
+  Schema.makeFilter((s: string) => !s.includes("\0") || "must not contain NUL")
+)
+/** Names must be what execve and `docker run -e` carry unchanged. Checked on the whole record:
+ * a key schema would silently drop a bad name rather than refuse it. */
+const badEnvName = (name: string) => name.length === 0 || name.length > 256 || name.includes("=") || name.includes("\0")
+const Env = Schema.Record(Schema.String, EnvValue).check(
+  Schema.makeFilter((env: Readonly<Record<string, string>>) => {
+    const bad = Object.keys(env).find(badEnvName)
+    return bad === undefined || `has a variable name ${JSON.stringify(bad.slice(0, 40))}: names must be 1-256 characters without '=' or NUL`
+  })
+)
 const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
 const Positive = Schema.Number.check(Schema.isGreaterThan(0))
 
@@ -40,7 +52,7 @@ export const StartCommand = Schema.Struct({
   files: Schema.optional(Schema.Array(FileSpec)),
   entry: Schema.optional(Schema.String),
   params: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
-  env: Schema.optional(StringMap),
+  env: Schema.optional(Env),
   limits: Schema.optional(Limits),
   startAt: Schema.optional(Time),
   barrier: Schema.optional(Schema.Boolean),

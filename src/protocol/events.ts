@@ -1,6 +1,7 @@
 // Events of docs/protocol.md (`grid.events.<testId>.<nodeId>`, stream GRID_EVENTS): the
 // types the node publishes and a controller reads. Built by the runner and the control
 // listener, published through the EventSink service (transport-agnostic).
+import { clip, MESSAGE_CHARS } from "./bounded.ts"
 import type { Summary } from "./results.ts"
 
 export const rejectCodes = [
@@ -11,6 +12,7 @@ export const rejectCodes = [
   "unknown_test",
   "draining",
   "duplicate_test",
+  "internal_error",
   "workdir_failed"
 ] as const
 export type RejectCode = (typeof rejectCodes)[number]
@@ -69,7 +71,7 @@ export const rejectedEvent = (
 ): GridEvent => ({
   kind: "rejected",
   code,
-  message,
+  message: clip(message, MESSAGE_CHARS),
   testId: command.testId,
   nodeId,
   commandId: command.commandId,

@@ -3,17 +3,23 @@
 // retried), `grid run` and tests an in-memory one.
 import { Context, Effect, Layer, PubSub, Ref } from "effect"
 import type { GridEvent } from "../protocol/events.ts"
+import type { DeliveryStats } from "../protocol/health.ts"
+
+export type { DeliveryStats }
+
+export const noDeliveryBacklog: DeliveryStats = { depth: 0, oldestAgeMs: 0, dropped: 0 }
 
 export class EventSink extends Context.Service<EventSink, {
   /** Queues the event for delivery; never fails (delivery is retried until shutdown's bound). */
   readonly publish: (event: GridEvent) => Effect.Effect<void>
+  readonly stats: Effect.Effect<DeliveryStats>
 }>()("grid/runner/EventSink") {
   /** In-memory sink: keeps every event and broadcasts it (for `grid run` and tests). */
   static readonly memory = Layer.effect(
     EventSink,
     Effect.gen(function*() {
       const log = yield* MemoryEvents
-      return EventSink.of({ publish: log.record })
+      return EventSink.of({ publish: log.record, stats: Effect.succeed(noDeliveryBacklog) })
     })
   )
 }

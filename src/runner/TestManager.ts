@@ -2,7 +2,7 @@
 // fibers of the running tests. The control listener hands it commands; `grid run` and
 // tests call it directly. On shutdown (its scope closing) it stops every test with its
 // grace and waits for their terminal events; a second signal skips the grace (`force`).
-import { Clock, Context, Deferred, Duration, Effect, FiberSet, FileSystem, Layer, Path, Ref } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, FiberSet, FileSystem, Layer, Path, PubSub, Ref, Stream } from "effect"
 import type { Command, StartCommand } from "../protocol/commands.ts"
 import { type RejectCode, rejectedEvent } from "../protocol/events.ts"
 import type { NodeState } from "../protocol/health.ts"
@@ -22,6 +22,9 @@ export class TestManager extends Context.Service<TestManager, {
   readonly handle: (command: Command) => Effect.Effect<void>
   readonly running: Effect.Effect<ReadonlyArray<string>>
   readonly state: Effect.Effect<NodeState>
+  /** Fires after every change of `state` or `running`: the heartbeat is published at once, so a
+   * controller does not see a node busy for a heartbeat interval after its test ended. */
+  readonly changes: Stream.Stream<void>
   /** Completes once a drain was asked for and no test runs any more. */
   readonly drained: Effect.Effect<void>
   /** Stops accepting and stops every test; `force` skips their grace. */
@@ -43,6 +46,9 @@ export class TestManager extends Context.Service<TestManager, {
       const draining = yield* Ref.make(false)
       const drained = yield* Deferred.make<void>()
       const forced = yield* Ref.make(false)
+      // Sliding: a slow subscriber sees that something changed, not every change.
+      const changed = yield* PubSub.sliding<void>(1)
+      const signal = PubSub.publish(changed, undefined)
 
       const remember = (set: Set<string>, id: string) => {
         set.add(id)
@@ -68,10 +74,11 @@ export class TestManager extends Context.Service<TestManager, {
         const control = yield* makeTestControl(command.testId, command.commandId)
         tests.set(command.testId, control)
         remember(seenTests, command.testId)
+        yield* signal
         yield* runTest(command, control).pipe(
           Effect.ensuring(Effect.suspend(() => {
             tests.delete(command.testId)
-            return checkDrained
+            return Effect.andThen(checkDrained, signal)
           })),
           Effect.provideContext(services),
           FiberSet.run(fibers)
@@ -84,6 +91,7 @@ export class TestManager extends Context.Service<TestManager, {
       const stopAll = (reason: string) =>
         Effect.gen(function*() {
           yield* Ref.set(draining, true)
+          yield* signal
           const force = yield* Ref.get(forced)
           for (const control of tests.values()) {
             yield* Deferred.succeed(control.stop, { reason, grace: force ? Duration.zero : config.stopGrace })
@@ -119,7 +127,7 @@ export class TestManager extends Context.Service<TestManager, {
                 : reject(command, "unknown_test", `test ${command.testId} is not waiting at a barrier on this node`))
           }
           case "drain":
-            return Ref.set(draining, true).pipe(Effect.andThen(checkDrained))
+            return Ref.set(draining, true).pipe(Effect.andThen(signal), Effect.andThen(checkDrained))
         }
       }
 
@@ -127,6 +135,7 @@ export class TestManager extends Context.Service<TestManager, {
         handle,
         running: Effect.sync(() => [...tests.keys()]),
         state: Effect.map(Ref.get(draining), (d) => (d ? "draining" : tests.size > 0 ? "busy" : "idle")),
+        changes: Stream.fromPubSub(changed),
         drained: Deferred.await(drained),
         shutdown: stopAll,
         force: Effect.gen(function*() {

@@ -49,13 +49,24 @@ export interface NatsServer {
   close(): Promise<void>
 }
 
-export const startNatsServer = async (): Promise<NatsServer> => {
+export interface NatsServerOptions {
+  /** The server's max_payload in bytes (its default is 1 MB). */
+  readonly maxPayload?: number | undefined
+}
+
+export const startNatsServer = async (options: NatsServerOptions = {}): Promise<NatsServer> => {
   const bin = natsServerBinary()
   const port = await freePort()
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "grid-nats-"))
+  const config: Array<string> = []
+  if (options.maxPayload !== undefined) {
+    const file = path.join(storeDir, "server.conf")
+    fs.writeFileSync(file, `max_payload: ${options.maxPayload}\n`)
+    config.push("-c", file)
+  }
   let child: ChildProcess | undefined
   const start = async () => {
-    const c = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: ["ignore", "ignore", "pipe"] })
+    const c = spawn(bin, [...config, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: ["ignore", "ignore", "pipe"] })
     let stderr = ""
     c.stderr!.on("data", (d) => (stderr += d))
     child = c
