@@ -4,15 +4,13 @@
 // `params` (target, users, rampUpSeconds, durationSeconds, rate) override the scenario's.
 // With the docker runner the image is grid's own (Dockerfile), whose entrypoint is `grid`.
 import { Effect } from "effect"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { runEngine } from "../engine/Engine.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
+import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
 import type { ToolAdapter } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
 
-const gridMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../cli/main.ts")
 const RESULTS = "grid-results.jtl"
 /** `grid engine` exits 2 for a scenario it refused before sending anything. */
 const EXIT_INVALID_SCENARIO = 2
@@ -56,11 +54,12 @@ export const builtinTool: ToolAdapter = {
       }
       const args = ["engine", `${ctx.toolWorkDir}/${entry}`, "--results", `${ctx.toolWorkDir}/${RESULTS}`, ...overrides, ...p.extraArgs]
       return {
-        // The daemon's own Node (24) runs the engine; in a container the image's entrypoint is grid.
-        // A small young generation keeps the engine's RSS flat at full speed (measured: 162 MB
-        // instead of 211 MB over 25 s at 62k req/s, same throughput).
-        argv: ctx.runner === "docker" ? args : [process.execPath, "--max-semi-space-size=4", gridMain, ...args],
-        env: ctx.command.env ?? {},
+        // grid itself runs the engine (dist/grid, or this Node with grid's script: never a `node`
+        // from PATH); in a container the image's entrypoint is grid. A small young generation
+        // keeps the engine's RSS flat at full speed (measured: 162 MB instead of 211 MB over
+        // 25 s at 62k req/s, same throughput).
+        argv: ctx.runner === "docker" ? args : [...gridArgv(), ...args],
+        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), ...ctx.command.env },
         results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter" }
       }
     }),

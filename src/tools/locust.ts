@@ -7,7 +7,7 @@
 // param as GRID_* (see gridEnv). Request failures
 // are results, not a failed run (`--exit-code-on-error 0`). Stop: SIGTERM, which Locust
 // handles by stopping its users and quitting.
-import { copyFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import type { ErrorInfo } from "../protocol/events.ts"
@@ -17,7 +17,10 @@ import { argvPrefix, availableWith, commonParams, entryOf, gridEnv, invalid, typ
 
 export const locustHookFile = "grid_locust_hook.py"
 export const locustResultsFile = "grid-locust-requests.jsonl"
-const hookSource = join(import.meta.dirname, "locust", locustHookFile)
+/** The hook's text, inlined by scripts/build.ts into bundles (dist/grid has no files beside it). */
+declare const __GRID_LOCUST_HOOK__: string | undefined
+const hookText = (): string =>
+  typeof __GRID_LOCUST_HOOK__ !== "undefined" ? __GRID_LOCUST_HOOK__ : readFileSync(join(import.meta.dirname, "locust", locustHookFile), "utf8")
 
 export const judgeLocust = (outcome: ToolOutcome): ErrorInfo | undefined =>
   judgeByExitCode(outcome) ??
@@ -40,7 +43,7 @@ export const makeLocustTool = (options: ToolSettings = {}): ToolAdapter => {
           return yield* invalid("params.userClasses must be an array of User class names")
         }
         yield* Effect.try({
-          try: () => copyFileSync(hookSource, join(ctx.workDir, locustHookFile)),
+          try: () => writeFileSync(join(ctx.workDir, locustHookFile), hookText()),
           catch: (e) => new ToolError({ code: "workdir_failed", message: `cannot copy grid's Locust hook: ${(e as Error).message}` })
         })
         const users = p.users ?? 1
