@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ControlSource, type ControlMessage } from "../src/control/ControlSource.ts"
 import { controlListener, MAX_DELIVERIES } from "../src/control/ControlListener.ts"
 import { DaemonConfig, defaultSettings } from "../src/daemon/DaemonConfig.ts"
+import type { Command } from "../src/protocol/commands.ts"
 import { EventSink, MemoryEvents } from "../src/runner/EventSink.ts"
 import { TestManager } from "../src/runner/TestManager.ts"
 import { type InProcessDaemon, startDaemon } from "./support/daemon.ts"
@@ -78,6 +79,17 @@ describe("poison commands against a real daemon", () => {
       expect(String(r.message)).toContain("env")
       expect(String(r.message)).not.toMatch(/\bat .*\.ts:\d+/)
     }
+  })
+
+  it("on a busy node an invalid start is answered with what is wrong with it, a valid one with busy", async () => {
+    await client.send(node, command("hold", "sleep 30"))
+    await client.waitEvent("hold", "started")
+    await client.send(node, { kind: "start", testId: "bad-on-busy", tool: "command", params: {} })
+    expect(await client.waitEvent("bad-on-busy", "rejected")).toMatchObject({ code: "invalid_command" })
+    await client.send(node, command("good-on-busy"))
+    expect(await client.waitEvent("good-on-busy", "rejected")).toMatchObject({ code: "busy" })
+    await client.send(node, { kind: "stop", testId: "hold" })
+    await terminal(client, "hold")
   })
 
   it("labels too large for any event still give the test its events, cut short", async () => {
@@ -158,7 +170,7 @@ describe("the control listener contains what goes wrong with one message", () =>
   const run = (messages: ReadonlyArray<ControlMessage>, handled: Array<string>) => {
     const recurse = (n: number): number => recurse(n + 1) + 1
     const manager = Layer.succeed(TestManager, {
-      handle: (c) =>
+      handle: (c: Command) =>
         Effect.sync(() => {
           handled.push(c.commandId)
           if (c.commandId === "throws") throw new Error("a library threw")
@@ -170,7 +182,7 @@ describe("the control listener contains what goes wrong with one message", () =>
       drained: Effect.never,
       shutdown: () => Effect.void,
       force: Effect.void
-    } as unknown as TestManager["Service"])
+    } satisfies TestManager["Service"])
     return Effect.gen(function*() {
       yield* controlListener
       return yield* (yield* MemoryEvents).all

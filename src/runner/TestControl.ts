@@ -23,13 +23,20 @@ export interface TestControl {
   readonly force: Deferred.Deferred<void>
   readonly go: Deferred.Deferred<void>
   readonly atBarrier: Ref.Ref<boolean>
+  /** Takes one of the node's slots once the command proved valid; a message when all are
+   * taken. Validation comes first, so an invalid start is never answered `busy`. */
+  readonly admit: Effect.Effect<string | undefined>
 }
 
-export const makeTestControl = (testId: string, commandId: string): Effect.Effect<TestControl> =>
+export const makeTestControl = (
+  testId: string,
+  commandId: string,
+  admit: Effect.Effect<string | undefined> = Effect.succeed(undefined)
+): Effect.Effect<TestControl> =>
   Effect.all({
     decided: Deferred.make<Decision>(),
     stop: Deferred.make<StopRequest>(),
     force: Deferred.make<void>(),
     go: Deferred.make<void>(),
     atBarrier: Ref.make(false)
-  }).pipe(Effect.map((d) => ({ testId, commandId, ...d })))
+  }).pipe(Effect.map((d) => ({ testId, commandId, admit, ...d })))

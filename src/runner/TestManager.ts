@@ -41,6 +41,8 @@ export class TestManager extends Context.Service<TestManager, {
       >()
       const fibers = yield* FiberSet.make<void>()
       const tests = new Map<string, TestControl>()
+      /** Tests holding one of the node's `capacity` slots (decided valid, not yet ended). */
+      const admitted = new Set<string>()
       const seenCommands = new Set<string>()
       const seenTests = new Set<string>()
       const draining = yield* Ref.make(false)
@@ -68,16 +70,21 @@ export class TestManager extends Context.Service<TestManager, {
         if (tests.has(command.testId) || seenTests.has(command.testId)) {
           return yield* reject(command, "duplicate_test", `test ${command.testId} already ran or runs on this node`)
         }
-        if (tests.size >= config.capacity) {
-          return yield* reject(command, "busy", `the node runs ${tests.size} of ${config.capacity} tests at once`)
-        }
-        const control = yield* makeTestControl(command.testId, command.commandId)
+        // Capacity is taken by the test itself once it proved valid (`admit`): an invalid start
+        // on a busy node is answered with what is wrong with it, not `busy`.
+        const admit = Effect.sync(() => {
+          if (admitted.size >= config.capacity) return `the node runs ${admitted.size} of ${config.capacity} tests at once`
+          admitted.add(command.testId)
+          return undefined
+        })
+        const control = yield* makeTestControl(command.testId, command.commandId, admit)
         tests.set(command.testId, control)
         remember(seenTests, command.testId)
         yield* signal
         yield* runTest(command, control).pipe(
           Effect.ensuring(Effect.suspend(() => {
             tests.delete(command.testId)
+            admitted.delete(command.testId)
             return Effect.andThen(checkDrained, signal)
           })),
           Effect.provideContext(services),
