@@ -2,10 +2,11 @@
 // [--tolerate-node-loss] [--out summary.json] [--html report.html]`: runs a plan on many nodes
 // through the Controller service and shows one live merged view (a line per merged second,
 // a line per node status change), then `grid run`'s summary table, thresholds and reports.
-// Ctrl-C stops the test on every node (bounded) and still prints the summary.
+// Ctrl-C stops the test on every node (bounded) and still prints the summary. Selected nodes
+// still busy (a test that just ended on them) are waited for, up to --wait-idle.
 // Exit codes: 0 ok, 1 invalid plan, bad selection or a failed launch (node lost, rejected),
 // 99 a threshold breached, 130 interrupted.
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Duration, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { writeFileSync } from "node:fs"
 import { Controller } from "../controller/Controller.ts"
@@ -13,7 +14,8 @@ import type { LaunchUpdate } from "../controller/Launch.ts"
 import { loadPlan } from "../controller/Plan.ts"
 import { type LaunchReport, reportHtml, reportJson, reportText } from "../controller/Report.ts"
 import { onInterrupt } from "./exitCode.ts"
-import { natsAuthOf, natsFlags, parseDuration } from "./flags.ts"
+import { durationFlag, natsAuthOf, natsFlags } from "./flags.ts"
+import { outputProblem } from "./overrides.ts"
 import { EXIT_ERROR, EXIT_THRESHOLDS } from "./run.ts"
 
 type NatsFlagValues = Parameters<typeof natsAuthOf>[0] & { readonly natsUrl: string; readonly subjectPrefix: string }
@@ -55,8 +57,10 @@ export const updateLine = (u: LaunchUpdate): string => {
 /** Prints the report, writes `--out` / `--html`, and sets the exit code from the outcome. */
 export const finishOutputs = (r: LaunchReport, title: string, out: Option.Option<string>, html: Option.Option<string>) =>
   Effect.gen(function*() {
-    yield* Console.log(`\n${reportText(r)}`)
-    if (Option.isSome(out)) writeFileSync(out.value, reportJson(r))
+    // `--out -`: stdout carries the JSON alone, the text goes to stderr.
+    const piped = Option.isSome(out) && out.value === "-"
+    yield* (piped ? Console.error : Console.log)(`\n${reportText(r)}`)
+    if (Option.isSome(out)) piped ? process.stdout.write(reportJson(r)) : writeFileSync(out.value, reportJson(r))
     if (Option.isSome(html)) writeFileSync(html.value, reportHtml(title, r))
     const breached = r.summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
     if (breached.length > 0) yield* Console.error(`thresholds breached: ${breached.join("; ")}`)
@@ -78,11 +82,25 @@ export const launchCommand = Command.make(
     barrier: Flag.Boolean("barrier").pipe(Flag.withDescription("Start by a barrier: every node ready before any goes (default on for more than one node; --no-barrier)"), Flag.optional),
     tolerateNodeLoss: Flag.Boolean("tolerate-node-loss").pipe(Flag.withDescription("Keep going when a node is lost (said so in the summary)"), Flag.withDefault(false)),
     testId: Flag.String("test-id").pipe(Flag.withDescription("Test id (default: <plan name>-<time>-<random>)"), Flag.optional),
-    barrierTimeout: Flag.String("barrier-timeout").pipe(Flag.withDescription("How long nodes may take to get ready, e.g. 60s"), Flag.optional),
-    out: Flag.String("out").pipe(Flag.withDescription("Write the merged summary (and per-second windows) as JSON"), Flag.optional),
+    barrierTimeout: durationFlag("barrier-timeout", "How long nodes may take to get ready at the barrier").pipe(Flag.withDefault(Duration.seconds(60))),
+    waitIdle: durationFlag("wait-idle", "How long to wait for selected nodes that are still busy to become idle; 0: refuse at once").pipe(
+      Flag.withDefault(Duration.seconds(30))
+    ),
+    out: Flag.String("out").pipe(Flag.withDescription("Write the merged summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional)
   },
   Effect.fn(function*(f) {
+    const flagProblems = [
+      outputProblem("--out", f.out),
+      outputProblem("--html", f.html),
+      Option.isSome(f.count) && f.count.value < 1 ? `--count ${f.count.value}: must be at least 1` : undefined,
+      Option.isSome(f.nodes) && f.nodes.value.split(",").every((n) => n.trim() === "") ? "--nodes: give node ids, e.g. --nodes node-1,node-2" : undefined
+    ].filter((p) => p !== undefined)
+    if (flagProblems.length > 0) {
+      yield* Console.error(flagProblems.map((p) => `grid launch: ${p}`).join("\n"))
+      process.exitCode = EXIT_ERROR
+      return
+    }
     const loaded = yield* Effect.result(loadPlan(f.plan))
     if (loaded._tag === "Failure") {
       yield* Console.error(loaded.failure.message)
@@ -90,13 +108,8 @@ export const launchCommand = Command.make(
       return
     }
     const plan = loaded.success
-    const barrierTimeout = Option.map(f.barrierTimeout, parseDuration)
-    if (Option.isSome(barrierTimeout) && barrierTimeout.value === undefined) {
-      yield* Console.error(`--barrier-timeout: cannot read ${JSON.stringify(Option.getOrUndefined(f.barrierTimeout))} as a duration`)
-      process.exitCode = EXIT_ERROR
-      return
-    }
     const title = `grid launch ${f.plan}`
+    const say = Option.isSome(f.out) && f.out.value === "-" ? console.error : console.log
     const program = Effect.gen(function*() {
       const controller = yield* Controller
       const launch = yield* controller.launch(plan, {
@@ -109,13 +122,14 @@ export const launchCommand = Command.make(
         testId: Option.getOrUndefined(f.testId),
         barrier: Option.getOrUndefined(f.barrier),
         tolerateNodeLoss: f.tolerateNodeLoss,
-        barrierTimeout: Option.getOrUndefined(barrierTimeout) ?? undefined,
-        onUpdate: (u) => console.log(updateLine(u))
+        barrierTimeout: f.barrierTimeout,
+        waitIdle: f.waitIdle,
+        onUpdate: (u) => say(updateLine(u))
       })
       const report = yield* launch.await.pipe(
         Effect.onInterrupt(() =>
           Effect.gen(function*() {
-            yield* Console.log("\ninterrupted: stopping the test on every node")
+            say("\ninterrupted: stopping the test on every node")
             const r = yield* launch.abort("interrupted (Ctrl-C)")
             yield* finishOutputs(r, title, f.out, f.html)
           })

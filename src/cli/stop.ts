@@ -1,12 +1,12 @@
-// `grid stop <testId> [--reason R] [--grace S] [--timeout 30s]`: sends `stop` to every node
+// `grid stop <testId> [--reason R] [--grace 5s] [--timeout 30s]`: sends `stop` to every node
 // still running the test (found from its events and the heartbeats) and waits, bounded, for
 // their terminal events. Exit codes: 0 every node stopped, 1 not running anywhere, NATS
 // unreachable, or a node that did not answer within the bound.
-import { Console, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Controller } from "../controller/Controller.ts"
 import { controllerLayer } from "./launch.ts"
-import { natsFlags, parseDuration } from "./flags.ts"
+import { durationFlag, natsFlags } from "./flags.ts"
 
 export const stopCommand = Command.make(
   "stop",
@@ -14,19 +14,14 @@ export const stopCommand = Command.make(
     ...natsFlags,
     testId: Argument.String("testId").pipe(Argument.withDescription("The test to stop")),
     reason: Flag.String("reason").pipe(Flag.withDescription("Echoed in the nodes' stopped events"), Flag.optional),
-    grace: Flag.Finite("grace").pipe(Flag.withDescription("Seconds the tool gets before it is killed (default: the node's)"), Flag.optional),
-    timeout: Flag.String("timeout").pipe(Flag.withDescription("How long to wait for the nodes' terminal events (default 30s)"), Flag.withDefault("30s"))
+    grace: durationFlag("grace", "Time the tool gets between SIGTERM and SIGKILL (default: the node's --stop-grace)").pipe(Flag.optional),
+    timeout: durationFlag("timeout", "How long to wait for the nodes' terminal events").pipe(Flag.withDefault(Duration.seconds(30)))
   },
   Effect.fn(function*(f) {
-    const timeout = parseDuration(f.timeout)
-    if (timeout === undefined) {
-      yield* Console.error(`--timeout: cannot read ${JSON.stringify(f.timeout)} as a duration`)
-      process.exitCode = 1
-      return
-    }
+    const timeout = f.timeout
     const result = yield* Effect.result(
       Effect.flatMap(Controller, (c) =>
-        c.stop(f.testId, { reason: Option.getOrElse(f.reason, () => "grid stop"), graceSeconds: Option.getOrUndefined(f.grace), timeout })).pipe(
+        c.stop(f.testId, { reason: Option.getOrElse(f.reason, () => "grid stop"), graceSeconds: Option.getOrUndefined(Option.map(f.grace, (d) => Duration.toMillis(d) / 1000)), timeout })).pipe(
           Effect.provide(controllerLayer(f))
         )
     )

@@ -38,6 +38,9 @@ export interface LaunchOptions {
   /** Start by a barrier; default on for more than one node. */
   readonly barrier?: boolean | undefined
   readonly tolerateNodeLoss?: boolean | undefined
+  /** How long to wait for selected nodes that are busy to become idle (a test that just ended
+   * on them). Default 30 s; 0 refuses at once. */
+  readonly waitIdle?: Duration.Input | undefined
   /** How long every node has to accept (or reject) its start. Default 30 s. */
   readonly acceptTimeout?: Duration.Input | undefined
   /** How long every node has to get ready at the barrier. Default 60 s. */
@@ -82,9 +85,7 @@ export const startLaunch = (
   options: LaunchOptions
 ): Effect.Effect<Launch, LaunchError | SelectionError | import("./Controller.ts").ControllerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const live = yield* p.nodes
-    const chosen = selectNodes(live, plan.tool, selection)
-    if (chosen instanceof SelectionError) return yield* chosen
+    const chosen = yield* waitForIdle(p, plan, selection, options)
     const problem = splitProblem(plan, chosen.length)
     if (problem !== undefined) return yield* new SelectionError({ message: problem })
     const startNow = yield* Clock.currentTimeMillis
@@ -253,6 +254,7 @@ export const startLaunch = (
           merger,
           nodes: [...nodes.values()].map((n) => ({ nodeId: n.nodeId, status: n.status, error: n.error, summary: n.summary, users: n.share.users, rate: n.share.rate })),
           thresholds: plan.thresholds,
+          order: plan.requestNames,
           interrupted,
           problems,
           tolerated
@@ -298,6 +300,27 @@ export const startLaunch = (
       return yield* conclude(false)
     })
     return { testId, shares: commands.map((c) => c.share), await: once(run), abort } satisfies Launch
+  })
+
+/** Selects the nodes, waiting (bounded by `waitIdle`) while busy nodes are all that is missing:
+ * a node ends its test a moment before its heartbeat says it is idle again. */
+const waitForIdle = (p: Primitives, plan: Plan, selection: Selection, options: LaunchOptions) =>
+  Effect.gen(function*() {
+    const waitMs = Duration.toMillis(Duration.fromInputUnsafe(options.waitIdle ?? "30 seconds"))
+    const deadline = (yield* Clock.currentTimeMillis) + waitMs
+    let said = false
+    for (;;) {
+      const chosen = selectNodes(yield* p.nodes, plan.tool, selection)
+      if (!(chosen instanceof SelectionError)) return chosen
+      const now = yield* Clock.currentTimeMillis
+      if (chosen.busy === undefined || waitMs <= 0) return yield* chosen
+      if (now >= deadline) return yield* new SelectionError({ message: `${chosen.message}, still after waiting ${waitMs / 1000} s (--wait-idle)` })
+      if (!said) {
+        said = true
+        options.onUpdate?.({ type: "phase", message: `waiting up to ${waitMs / 1000} s for ${chosen.busy.join(", ")} to become idle` })
+      }
+      yield* Effect.sleep("200 millis")
+    }
   })
 
 export type { Share }

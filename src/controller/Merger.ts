@@ -7,7 +7,7 @@
 // count in the final points, then it is folded into the run totals.
 import type * as hdr from "hdr-histogram-js"
 import type { WindowPoint } from "../engine/RunAggregation.ts"
-import type { LabelSummary, RunSummary } from "../engine/Summary.ts"
+import { inRequestOrder, type LabelSummary, type RunSummary } from "../engine/Summary.ts"
 import { decodeHistogram, latencyStats, newHistogram, type ResultWindow } from "../protocol/results.ts"
 
 class Acc {
@@ -205,8 +205,8 @@ export class WindowMerger {
     return out
   }
 
-  /** The run summary over everything added so far (call after `flush`). */
-  summary(interrupted: boolean): RunSummary {
+  /** The run summary over everything added so far (call after `flush`); rows in `order`. */
+  summary(interrupted: boolean, order: ReadonlyArray<string> = []): RunSummary {
     let startedAt = Infinity
     let durationMs = 0
     for (const n of this.nodes.values()) {
@@ -216,7 +216,7 @@ export class WindowMerger {
     }
     durationMs = Math.max(1, durationMs)
     const all = this.totals.get("*") ?? new Acc("*")
-    const labels = [...this.totals.values()].filter((a) => a.label !== "*").sort((a, b) => a.label.localeCompare(b.label))
+    const labels = inRequestOrder([...this.totals.values()].filter((a) => a.label !== "*"), order)
     return {
       startedAt: Number.isFinite(startedAt) ? startedAt : 0,
       durationMs,
@@ -273,7 +273,7 @@ const pointOf = (s: SeqState): WindowPoint => {
   const labels: Record<string, { count: number; errors: number; p95: number }> = {}
   for (const a of s.labels.values()) {
     if (a.label === "*") continue
-    labels[a.label] = { count: a.count, errors: a.errors, p95: a.count > 0 ? a.histogram.getValueAtPercentile(95) / 1000 : 0 }
+    labels[a.label] = { count: a.count, errors: a.errors, p95: a.count > 0 ? Math.min(a.max, Math.max(a.min, a.histogram.getValueAtPercentile(95) / 1000)) : 0 }
   }
   return {
     seq: s.seq,

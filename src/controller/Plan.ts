@@ -6,6 +6,7 @@ import { Effect, FileSystem, Path, Result, Schema, SchemaIssue } from "effect"
 import { parse as parseYaml } from "yaml"
 import { checkRelativePath } from "../control/decodeCommand.ts"
 import type { Load } from "../engine/Scenario.ts"
+import { fileProblem } from "../engine/FileProblem.ts"
 import { decodeScenario } from "../engine/ScenarioLoader.ts"
 import { parseThreshold, type Threshold } from "../engine/Thresholds.ts"
 import { type FileSpec, Limits, tools } from "../protocol/commands.ts"
@@ -15,9 +16,23 @@ export class PlanError extends Schema.TaggedError<PlanError>()("PlanError", {
   problems: Schema.Array(Schema.String)
 }) {
   override get message(): string {
+    if (this.problems.length === 1 && this.problems[0]!.startsWith("no such file: ")) return this.problems[0]!
     return `invalid plan ${this.source}:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`
   }
 }
+
+/** A scenario file handed to `grid launch`: the plan that wraps it, shown in the error. */
+const scenarioNotPlan = (raw: Record<string, unknown>): string =>
+  [
+    "this is a scenario (grid run's file), not a plan: grid launch takes a plan that wraps the scenario, e.g.",
+    "      name: my-test",
+    "      tool: builtin",
+    "      scenario:",
+    `        target: ${typeof raw.target === "string" ? raw.target : "http://127.0.0.1:8080"}`,
+    "        requests: [...]",
+    "        load: {...}",
+    "    (see docs/scenarios.md, \"Plans\")"
+  ].join("\n")
 
 const StringMap = Schema.Record(Schema.String, Schema.String)
 
@@ -75,6 +90,8 @@ export interface Plan {
   readonly scenario: Record<string, unknown> | undefined
   /** Planned run time, ms, when known (progress display only). */
   readonly durationMs: number | undefined
+  /** `builtin`: the scenario's request names, in order (the summary's row order). */
+  readonly requestNames: ReadonlyArray<string>
 }
 
 export const SCENARIO_FILE = "scenario.json"
@@ -107,6 +124,9 @@ export const decodePlan = Effect.fnUntraced(function*(
   source: string,
   readFile: (path: string, encoding: "utf8" | "base64") => Effect.Effect<string, string> = (p) => Effect.fail(`no file system to read ${p}`)
 ) {
+  if (typeof raw === "object" && raw !== null && !("tool" in raw) && "requests" in raw && "load" in raw) {
+    return yield* new PlanError({ source, problems: [scenarioNotPlan(raw as Record<string, unknown>)] })
+  }
   const decoded = decodeFile(raw, { errors: "all", onExcessProperty: "error" })
   if (Result.isFailure(decoded)) {
     const problems = standard(decoded.failure.issue).issues.map((i) =>
@@ -132,7 +152,7 @@ export const decodePlan = Effect.fnUntraced(function*(
     if (content === undefined) {
       const read = yield* Effect.result(readFile(f.file!, encoding))
       if (Result.isFailure(read)) {
-        problems.push(`files[${i}].file: cannot read ${f.file}: ${read.failure}`)
+        problems.push(`files[${i}].file: ${read.failure}`)
         continue
       }
       content = read.success
@@ -228,7 +248,8 @@ export const decodePlan = Effect.fnUntraced(function*(
     thresholds,
     load,
     scenario,
-    durationMs
+    durationMs,
+    requestNames: labelNames === undefined ? [] : [...labelNames]
   }
   return plan
 })
@@ -238,7 +259,7 @@ export const loadPlan = Effect.fnUntraced(function*(file: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const text = yield* fs.readFileString(file).pipe(
-    Effect.mapError((e) => new PlanError({ source: file, problems: [`cannot read the file: ${e.message}`] }))
+    Effect.mapError((e) => new PlanError({ source: file, problems: [fileProblem(file, e)] }))
   )
   let raw: unknown
   try {
@@ -250,7 +271,7 @@ export const loadPlan = Effect.fnUntraced(function*(file: string) {
   const readFile = (p: string, encoding: "utf8" | "base64") =>
     fs.readFile(path.resolve(dir, p)).pipe(
       Effect.map((bytes) => Buffer.from(bytes).toString(encoding)),
-      Effect.mapError((e) => e.message)
+      Effect.mapError((e) => fileProblem(path.resolve(dir, p), e))
     )
   return yield* decodePlan(raw, file, readFile)
 })

@@ -52,12 +52,14 @@ export interface FinishInput {
   readonly interrupted: boolean
   readonly problems: ReadonlyArray<string>
   readonly tolerated: ReadonlyArray<string>
+  /** Request names in the scenario's order: the summary's rows follow it. */
+  readonly order?: ReadonlyArray<string> | undefined
 }
 
 /** Flushes the merger and builds the report. */
 export const finishReport = (i: FinishInput): LaunchReport => {
   i.merger.flush()
-  const base = i.merger.summary(i.interrupted)
+  const base = i.merger.summary(i.interrupted, i.order)
   const summary: RunSummary = { ...base, thresholds: evaluateThresholds(i.thresholds, base) }
   const nodes = i.nodes.map((n) => {
     const r = i.merger.nodes.get(n.nodeId)

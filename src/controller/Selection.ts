@@ -6,7 +6,9 @@ import { Schema } from "effect"
 import type { Heartbeat } from "../protocol/health.ts"
 
 export class SelectionError extends Schema.TaggedError<SelectionError>()("SelectionError", {
-  message: Schema.String
+  message: Schema.String,
+  /** Set when busy nodes are all that is missing: the selection may succeed once they are idle. */
+  busy: Schema.optional(Schema.Array(Schema.String))
 }) {}
 
 /** A live node: its last heartbeat and how old it is. */
@@ -43,7 +45,10 @@ export const selectNodes = (live: ReadonlyArray<NodeInfo>, tool: string, sel: Se
     const noTool = sel.nodes.filter((n) => !byId.get(n)!.tools.includes(tool))
     if (noTool.length > 0) return err(`tool ${tool} is not offered by ${noTool.map((n) => `${n} (offers ${byId.get(n)!.tools.join(", ")})`).join(", ")}`)
     const busy = sel.nodes.filter((n) => byId.get(n)!.state !== "idle")
-    if (busy.length > 0) return err(`not idle: ${busy.map((n) => describeNode(byId.get(n)!)).join(", ")}`)
+    if (busy.length > 0) {
+      const described = busy.map((n) => describeNode(byId.get(n)!))
+      return new SelectionError({ message: `not idle: ${described.join(", ")}`, busy: described })
+    }
     return [...sel.nodes]
   }
   const labels = Object.entries(sel.labels ?? {})
@@ -69,7 +74,10 @@ export const selectNodes = (live: ReadonlyArray<NodeInfo>, tool: string, sel: Se
   if (want < 1) return err("--count must be at least 1")
   if (idle.length < want || idle.length === 0) {
     const others = withTool.filter((h) => h.state !== "idle").map(describeNode)
-    return err(`too few idle nodes${scope} with tool ${tool}: need ${want || 1}, ${idle.length} idle${others.length > 0 ? ` (not idle: ${others.join(", ")})` : ""}`)
+    const message = `too few idle nodes${scope} with tool ${tool}: need ${want || 1}, ${idle.length} idle${others.length > 0 ? ` (not idle: ${others.join(", ")})` : ""}`
+    // Only busy nodes (not draining ones) can become idle.
+    const busy = withTool.filter((h) => h.state === "busy").map(describeNode)
+    return new SelectionError({ message, busy: idle.length + busy.length >= Math.max(want, 1) && busy.length > 0 ? busy : undefined })
   }
   return idle.slice(0, want).map((h) => h.nodeId)
 }
