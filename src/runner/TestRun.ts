@@ -17,6 +17,7 @@ import { launchInProcess } from "./InProcess.ts"
 import { LocalRun } from "./LocalRun.ts"
 import { ResultIngest } from "./ResultIngest.ts"
 import type { TestControl } from "./TestControl.ts"
+import { TestJournal } from "./TestJournal.ts"
 import { makeWorkDir, nodeWorkRoot, writeFiles } from "./WorkDir.ts"
 
 /** How the test ended, before cleanup. */
@@ -30,7 +31,9 @@ type Ending =
 type EventBody = GridEvent extends infer E ? E extends GridEvent ? Omit<E, "at" | "testId" | "nodeId" | "labels"> : never : never
 type Publish = (event: EventBody) => Effect.Effect<void>
 
-const rejected = (code: "invalid_command" | "unsupported_tool", message: string) => ({ kind: "rejected" as const, code, message })
+const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed", message: string) => ({ kind: "rejected" as const, code, message })
+/** An internal error's event message: short, one line, never a stack trace (the full cause is logged). */
+const MAX_INTERNAL_MESSAGE = 200
 const MAX_LOG_LINES = 50
 
 export const runTest = Effect.fnUntraced(function*(command: StartCommand, control: TestControl) {
@@ -41,6 +44,7 @@ export const runTest = Effect.fnUntraced(function*(command: StartCommand, contro
   const publish: Publish = (event) =>
     Effect.flatMap(now, (at) => events.publish({ ...base, commandId: command.commandId, at, ...event } as GridEvent))
 
+  const journal = yield* Effect.serviceOption(TestJournal)
   const cleanup = yield* makeCleanupLog
   // Only the body may be interrupted (the daemon going down hard): closing the test's scope
   // and publishing its terminal event always happen, whatever ended it.
@@ -51,11 +55,15 @@ export const runTest = Effect.fnUntraced(function*(command: StartCommand, contro
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.succeed<Ending>({ kind: "stopped", reason: "interrupted", summary: null })
-            : Effect.succeed<Ending>({ kind: "failed", error: { code: "internal_error", message: Cause.pretty(cause) }, summary: null })
+            : Effect.logError(`test ${command.testId}: internal error`, cause).pipe(
+              Effect.as<Ending>({ kind: "failed", error: { code: "internal_error", message: internalMessage(cause) }, summary: null })
+            )
         )
       )
       yield* Scope.close(scope, Exit.void)
       yield* publishEnd(ending, yield* cleanup.report, publish)
+      // The terminal event is with the sink: the journal no longer owes it (TestJournal.ts).
+      if (ending.kind !== "rejected" && Option.isSome(journal)) yield* journal.value.remove(command.testId)
       if (ending.kind === "rejected") {
         yield* Deferred.succeed(control.decided, { _tag: "Rejected", code: ending.code, message: ending.message })
       }
@@ -94,13 +102,16 @@ const body = (
     const backends = yield* Backends
     const ingest = yield* ResultIngest
 
-    // --- decide: everything that can make the command invalid happens before `accepted`.
-    const workDir = yield* makeWorkDir(nodeWorkRoot(config), command.testId, cleanup)
+    // --- decide: everything that can make the command invalid happens before `accepted`,
+    // and so does every write to disk: a node that cannot write refuses (`workdir_failed`).
+    const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), command.testId, cleanup))
+    if (made._tag === "Failure") return rejected("workdir_failed", made.failure.message)
+    const workDir = made.success
     const written = yield* Effect.result(writeFiles(workDir, command.files ?? []))
     if (written._tag === "Failure") {
       return written.failure.code === "invalid_command"
         ? rejected("invalid_command", written.failure.message)
-        : { kind: "failed", error: { code: "workdir_failed", message: written.failure.message }, summary: null } as Ending
+        : rejected("workdir_failed", written.failure.message)
     }
     const tool = tools.get(command.tool as never)
     if (!tool) return rejected("unsupported_tool", `tool ${command.tool} is not available on this node`)
@@ -118,6 +129,21 @@ const body = (
     if (planned._tag === "Failure") return rejected("invalid_command", planned.failure.message)
     const plan = planned.success
 
+    // Journaled before `accepted` is out: a node killed from here on owes this test its
+    // terminal event, and its next life pays it from the journal.
+    const journal = yield* Effect.serviceOption(TestJournal)
+    if (Option.isSome(journal)) {
+      const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+      const noted = yield* Effect.result(journal.value.record({
+        testId: command.testId,
+        commandId: command.commandId,
+        runner: runnerName,
+        tool: command.tool,
+        acceptedAt: at,
+        ...(command.labels !== undefined ? { labels: command.labels } : {})
+      }))
+      if (noted._tag === "Failure") return rejected("workdir_failed", noted.failure.message)
+    }
     yield* publish({ kind: "accepted", runner: runnerName, tool: command.tool })
     yield* Deferred.succeed(control.decided, { _tag: "Accepted" })
 
@@ -247,6 +273,12 @@ const body = (
     }
     return ending
   })
+
+const internalMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim() || "unexpected error"
+  return text.length > MAX_INTERNAL_MESSAGE ? `${text.slice(0, MAX_INTERNAL_MESSAGE)}…[cut]` : text
+}
 
 const teeSink = (a: SampleSink, b: SampleSink | undefined): SampleSink =>
   b === undefined ? a : (sample) => {
