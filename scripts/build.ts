@@ -7,7 +7,7 @@
 //   code; bin/grid.js runs it (`npm pack` builds it through `prepack`).
 // `--npm` builds only the second. The commit and build time are stamped into both (src/version.ts).
 import { execFileSync } from "node:child_process"
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { Script } from "node:vm"
 import { build, type BuildOptions } from "esbuild"
@@ -49,12 +49,12 @@ const common: BuildOptions = {
 
 const buildNpm = async (): Promise<void> => {
   const out = join(dist, "npm")
-  rmSync(out, { recursive: true, force: true })
+  const tmp = mkdtempSync(join(dist, ".npm-"))
   await build({
     ...common,
     format: "esm",
     splitting: true,
-    outdir: out,
+    outdir: tmp,
     entryNames: "[name]",
     chunkNames: "chunks/[name]-[hash]",
     define: { ...defines("bundle"), __GRID_BUNDLE_MAIN__: JSON.stringify("../main.js") },
@@ -62,13 +62,16 @@ const buildNpm = async (): Promise<void> => {
     banner: { js: "import { createRequire as __gridRequire } from 'node:module'; const require = __gridRequire(import.meta.url);" }
   })
   // self.ts, in a chunk one folder down, finds the entry as ../main.js from its own URL.
-  writeFileSync(join(out, "package.json"), `${JSON.stringify({ type: "module" })}\n`)
+  writeFileSync(join(tmp, "package.json"), `${JSON.stringify({ type: "module" })}\n`)
+  rmSync(out, { recursive: true, force: true })
+  chmodSync(tmp, 0o755)
+  renameSync(tmp, out)
 }
 
 const buildBinary = async (): Promise<void> => {
-  const work = join(dist, "sea")
-  rmSync(work, { recursive: true, force: true })
-  mkdirSync(work, { recursive: true })
+  // A private work folder and an atomic rename at the end: two builds at once (two test files
+  // finding the binary stale) must not leave a half-written dist/grid.
+  const work = mkdtempSync(join(dist, ".sea-"))
   // The whole CLI, run by src/cli/binary.ts (the executable's small main) only when needed.
   const bundle = join(work, "grid.cjs")
   await build({
@@ -97,8 +100,7 @@ const buildBinary = async (): Promise<void> => {
     }, null, 2)
   )
   execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], { cwd: work, stdio: "pipe" })
-  const exe = join(dist, "grid")
-  rmSync(exe, { force: true })
+  const exe = join(work, "grid")
   copyFileSync(process.execPath, exe)
   chmodSync(exe, 0o755)
   // Node's debug symbols are a fifth of the file and nothing at run time needs them.
@@ -111,6 +113,7 @@ const buildBinary = async (): Promise<void> => {
   execFileSync(process.execPath, [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], {
     stdio: "pipe"
   })
+  renameSync(exe, join(dist, "grid"))
   rmSync(work, { recursive: true, force: true })
 }
 
