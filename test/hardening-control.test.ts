@@ -12,7 +12,8 @@ import { DaemonConfig, defaultSettings } from "../src/daemon/DaemonConfig.ts"
 import type { Command } from "../src/protocol/commands.ts"
 import { EventSink, MemoryEvents } from "../src/runner/EventSink.ts"
 import { TestManager } from "../src/runner/TestManager.ts"
-import { type InProcessDaemon, startDaemon } from "./support/daemon.ts"
+import { type InProcessDaemon, spawnDaemon, startDaemon } from "./support/daemon.ts"
+import { tempWorkRoot } from "./support/memoryNode.ts"
 import { type GridClient, gridClient, waitUntil } from "./support/gridClient.ts"
 import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
 
@@ -222,5 +223,31 @@ describe("the control listener contains what goes wrong with one message", () =>
     expect(handled).toEqual([])
     expect(log).toEqual(["term"])
     expect(events).toMatchObject([{ kind: "rejected", testId: "t4", code: "internal_error", commandId: "again" }])
+  })
+})
+
+describe("the daemon's start-up with credentials in the URL", () => {
+  let nats: NatsServer
+  beforeAll(async () => {
+    nats = await startNatsServer({ auth: { user: "admin", password: "s3cret" } })
+  })
+  afterAll(async () => {
+    await nats?.close()
+  })
+  const url = (password: string) => `nats://admin:${password}@127.0.0.1:${nats.port}`
+
+  it("connects with nats://user:pass@host and never prints the password", async () => {
+    const d = spawnDaemon(["--nats-url", url("s3cret"), "--node-id", "cred-1", "--work-dir", tempWorkRoot()])
+    await waitUntil("the node up", () => (/grid node cred-1 up/.test(d.output()) ? true : undefined))
+    d.child.kill("SIGTERM")
+    expect(await d.exited).toBe(0)
+    expect(d.output()).toContain("nats://admin:***@127.0.0.1")
+    expect(d.output()).not.toContain("s3cret")
+  })
+
+  it("a refused authentication exits 1 with one clear line: no stack, no 'stopped', no password", async () => {
+    const d = spawnDaemon(["--nats-url", url("wrong-pw"), "--node-id", "cred-2", "--work-dir", tempWorkRoot()])
+    expect(await d.exited).toBe(1)
+    expect(d.output().trim()).toBe(`grid daemon: cannot connect to NATS at nats://admin:***@127.0.0.1:${nats.port}: Authorization Violation`)
   })
 })

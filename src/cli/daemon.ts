@@ -10,6 +10,13 @@ import { isId, sanitizeId } from "../protocol/names.ts"
 import { onInterrupt } from "./exitCode.ts"
 import { natsAuthOf, natsFlags, parseDuration, stringFlag } from "./flags.ts"
 
+const fatal = (message: string, code: number) =>
+  Effect.sync(() => {
+    process.stderr.write(`grid daemon: ${message}\n`)
+    process.exitCode = code
+    onInterrupt.exitCode = code
+  })
+
 export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", { message: Schema.String }) {}
 
 const durationFlag = (name: string, description: string) => stringFlag(name, `${description}, e.g. 5s, 500ms, 2m`)
@@ -99,5 +106,13 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       force.run = daemon.force
       yield* daemon.done
     }).pipe(Effect.provide(GridDaemon.layer(settings)))
-  }).pipe(Effect.scoped)
+  }).pipe(
+    Effect.scoped,
+    // What stops the daemon is said in one line, without a stack: the flag as typed, or the
+    // component and its reason (a refused authentication, an unreachable server).
+    Effect.catchTags({
+      FlagError: (e) => fatal(e.message, 2),
+      DaemonError: (e) => fatal(e.message, 1)
+    })
+  )
 ).pipe(Command.withDescription("Run the grid node agent: take commands over NATS, run tests, report"))

@@ -14,6 +14,7 @@ import { natsControlSourceLayer } from "../nats/NatsControlSource.ts"
 import { natsEventSinkLayer } from "../nats/NatsEventSink.ts"
 import { natsNodeRegistryLayer } from "../nats/NatsNodeRegistry.ts"
 import { natsResultTransportLayer } from "../nats/NatsResultTransport.ts"
+import { redactUrl } from "../nats/natsUrl.ts"
 import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
 import { Backends } from "../runner/Backends.ts"
 import { DockerCli } from "../runner/DockerCli.ts"
@@ -44,8 +45,10 @@ export class GridDaemon extends Context.Service<GridDaemon, {
 
 const make = (settings: DaemonSettings) =>
   Effect.gen(function*() {
-    // Registered first, so it runs last: everything below has been released by then.
-    yield* Effect.addFinalizer(() => Effect.logInfo(`grid node ${settings.nodeId} stopped`))
+    // Registered first, so it runs last: everything below has been released by then. Only a
+    // node that came up says it stopped: a failed start is told by its error alone.
+    let up = false
+    yield* Effect.addFinalizer(() => (up ? Effect.logInfo(`grid node ${settings.nodeId} stopped`) : Effect.void))
     const subjects = subjectNames(settings.subjectPrefix)
     const assets = assetNames(settings.subjectPrefix)
     const fail = (component: string) => (e: { message: string }) =>
@@ -109,7 +112,8 @@ const make = (settings: DaemonSettings) =>
     yield* supervisor.add("control", Effect.provideContext(controlListener, ctx))
     // Registered last, so it runs first on shutdown: stop accepting, stop the tests.
     yield* Effect.addFinalizer(() => manager.shutdown("daemon shutdown"))
-    yield* Effect.logInfo(`grid node ${settings.nodeId} up (grid ${settings.gridId}, NATS ${settings.natsUrl})`)
+    yield* Effect.logInfo(`grid node ${settings.nodeId} up (grid ${settings.gridId}, NATS ${redactUrl(settings.natsUrl)})`)
+    up = true
 
     return GridDaemon.of({
       nodeId: settings.nodeId,

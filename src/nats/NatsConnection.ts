@@ -6,6 +6,7 @@ import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManage
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
 import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+import { parseServers, redactUrl } from "./natsUrl.ts"
 
 export class NatsError extends Schema.TaggedError<NatsError>()("NatsError", {
   message: Schema.String
@@ -35,6 +36,13 @@ const readFile = (what: string, file: string) =>
 const acquire = (settings: NatsSettings) =>
   Effect.gen(function*() {
     const { auth } = settings
+    // Credentials in the URL count when no flag gives any (flags win); the URL is never printed whole.
+    const fromUrl = parseServers(settings.url)
+    const shown = redactUrl(settings.url)
+    const flagged = auth.user !== undefined || auth.token !== undefined || auth.credsFile !== undefined || auth.nkeySeedFile !== undefined
+    const user = auth.user ?? (flagged ? undefined : fromUrl.user)
+    const pass = auth.password !== undefined ? Redacted.value(auth.password) : flagged ? undefined : fromUrl.pass
+    const token = auth.token !== undefined ? Redacted.value(auth.token) : flagged ? undefined : fromUrl.token
     const authenticator = auth.credsFile !== undefined
       ? credsAuthenticator(yield* readFile("credentials file", auth.credsFile))
       : auth.nkeySeedFile !== undefined
@@ -51,24 +59,24 @@ const acquire = (settings: NatsSettings) =>
       Effect.tryPromise({
         try: () =>
           connect({
-            servers: settings.url.split(",").map((s) => s.trim()),
+            servers: [...fromUrl.servers],
             name: settings.name,
             maxReconnectAttempts: -1,
             reconnectTimeWait: 500,
             pingInterval: 10_000,
             ...(authenticator ? { authenticator } : {}),
-            ...(auth.user !== undefined ? { user: auth.user } : {}),
-            ...(auth.password !== undefined ? { pass: Redacted.value(auth.password) } : {}),
-            ...(auth.token !== undefined ? { token: Redacted.value(auth.token) } : {}),
+            ...(user !== undefined ? { user } : {}),
+            ...(pass !== undefined ? { pass } : {}),
+            ...(token !== undefined ? { token } : {}),
             ...(tls ? { tls } : {})
           }),
-        catch: (e) => new NatsError({ message: `cannot connect to NATS at ${settings.url}: ${describe(e)}` })
+        catch: (e) => new NatsError({ message: `cannot connect to NATS at ${shown}: ${describe(e)}` })
       }),
       (nc) => Effect.promise(() => nc.drain().catch(() => nc.close())).pipe(Effect.timeout("10 seconds"), Effect.ignore)
     )
     const jsm = yield* Effect.tryPromise({
       try: () => jetstreamManager(nc),
-      catch: (e) => new NatsError({ message: `JetStream is not available at ${settings.url}: ${describe(e)}` })
+      catch: (e) => new NatsError({ message: `JetStream is not available at ${shown}: ${describe(e)}` })
     })
     return NatsConnection.of({ nc, js: jetstream(nc), jsm })
   })

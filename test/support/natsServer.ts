@@ -52,6 +52,8 @@ export interface NatsServer {
 export interface NatsServerOptions {
   /** The server's max_payload in bytes (its default is 1 MB). */
   readonly maxPayload?: number | undefined
+  /** Require this user and password. */
+  readonly auth?: { readonly user: string; readonly password: string } | undefined
 }
 
 export const startNatsServer = async (options: NatsServerOptions = {}): Promise<NatsServer> => {
@@ -59,9 +61,12 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
   const port = await freePort()
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "grid-nats-"))
   const config: Array<string> = []
-  if (options.maxPayload !== undefined) {
+  const lines: Array<string> = []
+  if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`)
+  if (options.auth !== undefined) lines.push(`authorization { user: "${options.auth.user}", password: "${options.auth.password}" }`)
+  if (lines.length > 0) {
     const file = path.join(storeDir, "server.conf")
-    fs.writeFileSync(file, `max_payload: ${options.maxPayload}\n`)
+    fs.writeFileSync(file, `${lines.join("\n")}\n`)
     config.push("-c", file)
   }
   let child: ChildProcess | undefined
