@@ -58,6 +58,14 @@ describe("dist/grid alone", () => {
     expect(spawnSync(grid, ["--version"], { env, encoding: "utf8" }).stdout).toBe("grid v0.1.0\n")
   })
 
+  it("loads every subcommand from inside itself (no module may look for files beside the code)", () => {
+    for (const sub of ["daemon", "run", "engine", "target", "report", "nodes", "launch", "stop", "results", "version"]) {
+      const r = spawnSync(grid, [sub, "--help"], { env, cwd: dir, encoding: "utf8" })
+      expect({ sub, status: r.status, stderr: r.stderr }).toEqual({ sub, status: 0, stderr: "" })
+      expect(r.stdout).toContain(`grid ${sub}`)
+    }
+  })
+
   it("runs as a daemon: a command test and a built-in engine test, with exact counts", async () => {
     const node = "binary-node"
     const daemon = spawn(grid, ["daemon", "--nats-url", nats.url, "--node-id", node, "--work-dir", join(dir, "work"), "--heartbeat-interval", "500ms"], {
