@@ -135,11 +135,11 @@ export const artilleryReport = (sink: SampleSink): ResultParser => {
     try {
       v = JSON.parse(text)
     } catch {
-      return bad.add(captureLine, text)
+      return bad.add(captureLine, text, "not JSON")
     }
     if (captureKey === "aggregate") aggregate = v
     else if (emitPeriod(sink, v)) periods++
-    else bad.add(captureLine, text)
+    else bad.add(captureLine, text, "not an Artillery period (counters, summaries)")
   }
 
   const push = (chunk: Uint8Array) => {
@@ -203,8 +203,8 @@ export const artilleryReport = (sink: SampleSink): ResultParser => {
     bad,
     push,
     end() {
-      if (capture !== undefined) bad.add(captureLine, "unterminated JSON value (report cut short)")
-      if (depth !== 0 && capture === undefined) bad.add(line, "unterminated JSON document")
+      if (capture !== undefined) bad.add(captureLine, "", "unterminated JSON value (report cut short)")
+      if (depth !== 0 && capture === undefined) bad.add(line, "", "unterminated JSON document")
       if (periods === 0 && aggregate !== undefined) emitPeriod(sink, aggregate)
     }
   }

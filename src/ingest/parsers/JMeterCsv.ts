@@ -80,7 +80,7 @@ export class JMeterCsvParser implements ResultParser {
     if (c === undefined) return
     const buf = c[c.length - 1] === NL ? c : Buffer.concat([c, Buffer.from([NL])])
     const used = this.parse(buf, true)
-    if (used < buf.length) this.badRecord(buf, used, buf.length - 1, this.lineNo)
+    if (used < buf.length) this.badRecord(buf, used, buf.length - 1, this.lineNo, "incomplete record at the end of the file")
   }
 
   /** Parses whole records in buf; returns the offset of the first byte not consumed. */
@@ -339,7 +339,7 @@ export class JMeterCsvParser implements ResultParser {
     if (e > s && buf[e - 1] === CR) e--
     if (e === s) return nl
     if (f <= max || !ok) {
-      this.badRecord(buf, s, e, this.lineNo)
+      this.badRecord(buf, s, e, this.lineNo, f <= max ? "too few fields for the columns" : "a field has the wrong type (timestamp, elapsed ...)")
       return nl
     }
     // A CR before the newline belongs to no field.
@@ -362,7 +362,7 @@ export class JMeterCsvParser implements ResultParser {
     if (record === undefined) return -1
     const startLine = this.lineNo
     this.lineNo += record.lines + 1
-    if (record.malformed) this.badRecord(buf, s, Math.max(s, record.next - 1), startLine)
+    if (record.malformed) this.badRecord(buf, s, Math.max(s, record.next - 1), startLine, "malformed quoted field")
     else this.fromFields(record.fields, buf, s, record.next - 1, startLine)
     return record.next
   }
@@ -371,7 +371,7 @@ export class JMeterCsvParser implements ResultParser {
     const cols = this.cols
     if (cols === undefined) return this.firstRecord(buf, s, e, f, line)
     const sample = sampleFromFields(cols, f)
-    if (sample === undefined) this.badRecord(buf, s, e, line)
+    if (sample === undefined) this.badRecord(buf, s, e, line, "not a JMeter sample (fields missing or of the wrong type)")
     else this.sink(sample)
   }
 
@@ -382,14 +382,14 @@ export class JMeterCsvParser implements ResultParser {
     if (/^\d+$/.test(first)) {
       const names = f.length >= 17 ? JMETER_5_COLUMNS : JMETER_213_COLUMNS
       this.useColumns(f.length >= 12 ? columnsOf(names) : undefined, names)
-      if (this.cols === undefined) return this.badRecord(buf, s, e, line)
+      if (this.cols === undefined) return this.badRecord(buf, s, e, line, "too few fields for a JMeter CSV without header")
       if (fields !== undefined) this.fromFields(fields, buf, s, e, line)
       else this.fastLine(buf, s, buf.length)
       return
     }
     const names = f.map((x) => x.trim())
     this.useColumns(columnsOf(names), names)
-    if (this.cols === undefined) this.badRecord(buf, s, e, line)
+    if (this.cols === undefined) this.badRecord(buf, s, e, line, "not a JMeter CSV header (needs timeStamp, elapsed, label ...)")
   }
 
   private useColumns(c: Columns | undefined, names: ReadonlyArray<string>): void {
@@ -401,8 +401,8 @@ export class JMeterCsvParser implements ResultParser {
     this.hasCode = c.code >= 0
   }
 
-  private badRecord(buf: Buffer, s: number, e: number, line: number): void {
-    this.bad.add(line, buf.toString("utf8", s, e))
+  private badRecord(buf: Buffer, s: number, e: number, line: number, reason: string): void {
+    this.bad.add(line, buf.toString("utf8", s, e), reason)
   }
 }
 

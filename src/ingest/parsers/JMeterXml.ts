@@ -54,7 +54,7 @@ export const jmeterXml = (sink: SampleSink): ResultParser => {
     const t = Number(attrs.get("t"))
     const ts = Number(attrs.get("ts"))
     const label = attrs.get("lb")
-    if (!Number.isFinite(t) || !Number.isFinite(ts) || label === undefined) return bad.add(at, raw)
+    if (!Number.isFinite(t) || !Number.isFinite(ts) || label === undefined) return bad.add(at, raw, "a sample without numeric t and ts or without lb")
     const success = attrs.get("s") === "true"
     sink({
       timestamp: ts,
@@ -101,7 +101,7 @@ export const jmeterXml = (sink: SampleSink): ResultParser => {
       end = tagEnd(buf, lt)
       if (end < 0) {
         if (!atEnd) return lt
-        bad.add(line, buf.toString("utf8", lt, Math.min(buf.length, lt + 200)))
+        bad.add(line, buf.toString("utf8", lt, Math.min(buf.length, lt + 200)), "unterminated tag")
         return buf.length
       }
       const tag = buf.toString("utf8", lt, end + 1)

@@ -25,16 +25,16 @@ export const k6Json = (sink: SampleSink): ResultParser => {
     try {
       o = JSON.parse(text)
     } catch {
-      return bad.add(lineNo, text)
+      return bad.add(lineNo, text, "not JSON")
     }
-    if (o === null || typeof o !== "object" || typeof o.type !== "string") return bad.add(lineNo, text)
+    if (o === null || typeof o !== "object" || typeof o.type !== "string") return bad.add(lineNo, text, "not a k6 JSON line (no type)")
     if (o.type !== "Point") return
     const m = o.metric
     if (m !== "http_req_duration" && m !== "data_received" && m !== "data_sent") return
     const d = o.data
     const value = d?.value
     const at = typeof d?.time === "string" ? Date.parse(d.time) : NaN
-    if (typeof value !== "number" || !Number.isFinite(value) || !Number.isFinite(at)) return bad.add(lineNo, text)
+    if (typeof value !== "number" || !Number.isFinite(value) || !Number.isFinite(at)) return bad.add(lineNo, text, "a Point without a numeric value or a time")
     const tags = d?.tags ?? {}
     if (m !== "http_req_duration") {
       sink({

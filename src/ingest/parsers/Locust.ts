@@ -25,10 +25,10 @@ export const locustHook = (sink: SampleSink): ResultParser => {
     try {
       o = JSON.parse(text)
     } catch {
-      return bad.add(lineNo, text)
+      return bad.add(lineNo, text, "not JSON")
     }
     if (o === null || typeof o !== "object" || !num(o.timestamp) || !str(o.label) || !num(o.latencyMs) || typeof o.success !== "boolean") {
-      return bad.add(lineNo, text)
+      return bad.add(lineNo, text, "not a grid Locust hook line (timestamp, label, latencyMs, success)")
     }
     sink({
       timestamp: o.timestamp,
@@ -94,11 +94,11 @@ export const locustStatsHistory = (sink: SampleSink): ResultParser => {
     const text = buf.toString("utf8", s, e)
     const f = splitCsv(text)
     if (header === undefined) {
-      if (!f.includes("Timestamp") || !f.includes("Total Request Count")) return bad.add(lineNo, text)
+      if (!f.includes("Timestamp") || !f.includes("Total Request Count")) return bad.add(lineNo, text, "not a Locust stats history header (Timestamp, Total Request Count ...)")
       header = f
       return
     }
-    if (f.length < header.length) return bad.add(lineNo, text)
+    if (f.length < header.length) return bad.add(lineNo, text, `${f.length} fields, the header has ${header.length}`)
     const get = (name: string) => f[header!.indexOf(name)]
     const n = (name: string) => {
       const v = get(name)
@@ -107,7 +107,7 @@ export const locustStatsHistory = (sink: SampleSink): ResultParser => {
     const ts = n("Timestamp")
     const total = n("Total Request Count")
     const failures = n("Total Failure Count")
-    if (!Number.isFinite(ts) || !Number.isFinite(total) || !Number.isFinite(failures)) return bad.add(lineNo, text)
+    if (!Number.isFinite(ts) || !Number.isFinite(total) || !Number.isFinite(failures)) return bad.add(lineNo, text, "Timestamp or request counts not numbers")
     const name = get("Name") ?? ""
     const type = get("Type") ?? ""
     const aggregated = name === "Aggregated" && type === ""

@@ -17,6 +17,8 @@ export interface BadLine {
   readonly line: number
   /** The record's text, cut to 200 characters. */
   readonly text: string
+  /** Why it was not read (`not JSON`, `no timestamp` ...), when the parser says. */
+  readonly reason?: string | undefined
 }
 
 /** Count of corrupt records and the first few of them. */
@@ -27,9 +29,11 @@ export class BadLines {
   constructor(keep = 10) {
     this.keep = keep
   }
-  add(line: number, text: string): void {
+  add(line: number, text: string, reason?: string): void {
     this.count++
-    if (this.first.length < this.keep) this.first.push({ line, text: text.length > 200 ? text.slice(0, 200) + "…" : text })
+    if (this.first.length < this.keep) {
+      this.first.push({ line, text: text.length > 200 ? text.slice(0, 200) + "…" : text, ...(reason !== undefined ? { reason } : {}) })
+    }
   }
   toJSON(): { count: number; first: Array<BadLine> } {
     return { count: this.count, first: [...this.first] }
