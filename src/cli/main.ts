@@ -47,12 +47,15 @@ const main = (args: ReadonlyArray<string>): Promise<void> => {
     import("effect/Runtime"),
     import("@effect/platform-node/NodeRuntime"),
     import("@effect/platform-node/NodeServices"),
-    import("./exitCode.ts")
-  ]).then(([commands, Command, Effect, Cause, Exit, Runtime, NodeRuntime, NodeServices, { onInterrupt }]) =>
+    import("./exitCode.ts"),
+    import("./presenter.ts")
+  ]).then(([commands, Command, Effect, Cause, Exit, Runtime, NodeRuntime, NodeServices, { onInterrupt }, { presenterLayer }]) =>
     Command.make("grid").pipe(
       Command.withDescription("grid: a load-test node agent and its controller"),
       Command.withSubcommands(commands),
       Command.run({ version: VERSION }),
+      // A command line that does not parse: the error alone, not after the whole help page.
+      Effect.provide(presenterLayer),
       Effect.provide(NodeServices.layer),
       (program) =>
         // What the subcommands require is exactly what NodeServices provides (checked where each is defined).

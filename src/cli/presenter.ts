@@ -1,8 +1,10 @@
 // How the `grid` command line presents a command line it cannot parse: the error first and
 // alone, on stderr, with where to find the flags (`grid run --help`), instead of the whole
 // help page with the error 30 lines down. Help and version output are effect/cli's own.
-import { Console, Effect } from "effect"
-import { CliOutput } from "effect/cli"
+// Single modules, not barrels: main.ts loads this on every start.
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as CliOutput from "effect/cli/CliOutput"
 
 /** `grid run: Invalid value for flag --users: "x" ...` and the help hint, one error a line. */
 export const invocationErrorText = (commandPath: ReadonlyArray<string>, messages: ReadonlyArray<string>): string => {
