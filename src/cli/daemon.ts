@@ -115,4 +115,10 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       DaemonError: (e) => fatal(e.message, 1)
     })
   )
-).pipe(Command.withDescription("Run the grid node agent: take commands over NATS, run tests, report"))
+).pipe(
+  Command.withDescription("Run the grid node agent: take commands over NATS, run tests, report"),
+  Command.withExamples([
+    { command: "grid daemon --node-id node-1", description: "A node on the local NATS server (nats://127.0.0.1:4222)" },
+    { command: "GRID_NATS_URL=nats://nats.example:4222 grid daemon --node-id lg-1 --label zone=eu --capacity 2", description: "Settings from the environment and flags" }
+  ])
+)

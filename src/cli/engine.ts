@@ -17,7 +17,7 @@ export const EXIT_INVALID_SCENARIO = 2
 export const engineCommand = Command.make(
   "engine",
   {
-    scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON)")),
+    scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON; every field: docs/scenarios.md)")),
     results: Flag.String("results").pipe(Flag.withDescription("JTL (JMeter 5 CSV) file to write every sample to")),
     ...overrideFlags
   },
@@ -82,4 +82,10 @@ export const engineCommand = Command.make(
     }
     yield* Console.log(`finished: ${jtl.written} samples written`)
   })
-).pipe(Command.withDescription("Run a built-in engine scenario, writing every sample to a JTL file (the daemon's builtin tool)"))
+).pipe(
+  Command.withDescription("Run a built-in engine scenario, writing every sample to a JTL file (the daemon's builtin tool)"),
+  Command.withExamples([
+    { command: "grid engine scenario.yaml --results out.jtl", description: "Write every sample of a run to a JMeter CSV JTL" },
+    { command: "grid engine scenario.yaml --results out.jtl --users 5 --duration 30s", description: "With the load overridden" }
+  ])
+)

@@ -22,12 +22,12 @@ export const secretFlag = (name: string, description: string) =>
 
 export const natsFlags = {
   natsUrl: Flag.String("nats-url").pipe(
-    Flag.withDescription("NATS server URL(s), comma-separated (env GRID_NATS_URL)"),
+    Flag.withDescription("NATS server URL(s), comma-separated (env GRID_NATS_URL, default nats://127.0.0.1:4222)"),
     Flag.withFallbackConfig(Config.String("GRID_NATS_URL")),
     Flag.withDefault("nats://127.0.0.1:4222")
   ),
   subjectPrefix: Flag.String("subject-prefix").pipe(
-    Flag.withDescription("Subject prefix of the grid's messages (env GRID_SUBJECT_PREFIX)"),
+    Flag.withDescription("Subject prefix of the grid's messages (env GRID_SUBJECT_PREFIX, default grid)"),
     Flag.withFallbackConfig(Config.String("GRID_SUBJECT_PREFIX")),
     Flag.withDefault("grid")
   ),

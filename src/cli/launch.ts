@@ -73,17 +73,17 @@ export const launchCommand = Command.make(
   "launch",
   {
     ...natsFlags,
-    plan: Argument.String("plan").pipe(Argument.withDescription("Plan file (YAML or JSON): tool, files, params, thresholds; builtin: scenario")),
+    plan: Argument.String("plan").pipe(Argument.withDescription("Plan file (YAML or JSON): tool, files, params, thresholds; builtin: scenario (docs/scenarios.md)")),
     nodes: Flag.String("nodes").pipe(Flag.withDescription("Comma-separated node ids to run on"), Flag.optional),
     grid: Flag.String("grid").pipe(Flag.withDescription("Only nodes of this grid"), Flag.optional),
     count: Flag.Int("count").pipe(Flag.withDescription("How many idle nodes to take (default: every matching idle node)"), Flag.optional),
     channel: Flag.String("channel").pipe(Flag.withDescription("Only nodes of this release channel"), Flag.optional),
     label: Flag.KeyValuePair("label").pipe(Flag.withDescription("Only nodes with this k=v label (repeatable)"), Flag.optional),
     barrier: Flag.Boolean("barrier").pipe(Flag.withDescription("Start by a barrier: every node ready before any goes (default on for more than one node; --no-barrier)"), Flag.optional),
-    tolerateNodeLoss: Flag.Boolean("tolerate-node-loss").pipe(Flag.withDescription("Keep going when a node is lost (said so in the summary)"), Flag.withDefault(false)),
+    tolerateNodeLoss: Flag.Boolean("tolerate-node-loss").pipe(Flag.withDescription("Keep going when a node is lost (said so in the summary; default: fail the launch and stop the others)"), Flag.withDefault(false)),
     testId: Flag.String("test-id").pipe(Flag.withDescription("Test id (default: <plan name>-<time>-<random>)"), Flag.optional),
-    barrierTimeout: durationFlag("barrier-timeout", "How long nodes may take to get ready at the barrier").pipe(Flag.withDefault(Duration.seconds(60))),
-    waitIdle: durationFlag("wait-idle", "How long to wait for selected nodes that are still busy to become idle; 0: refuse at once").pipe(
+    barrierTimeout: durationFlag("barrier-timeout", "How long nodes may take to get ready at the barrier (default 60s)").pipe(Flag.withDefault(Duration.seconds(60))),
+    waitIdle: durationFlag("wait-idle", "How long to wait for selected nodes that are still busy to become idle; 0: refuse at once (default 30s)").pipe(
       Flag.withDefault(Duration.seconds(30))
     ),
     out: Flag.String("out").pipe(Flag.withDescription("Write the merged summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
@@ -144,4 +144,11 @@ export const launchCommand = Command.make(
       process.exitCode = EXIT_ERROR
     }
   })
-).pipe(Command.withDescription("Run a plan on many grid nodes and merge their results live"))
+).pipe(
+  Command.withDescription("Run a plan on many grid nodes and merge their results live"),
+  Command.withExamples([
+    { command: "grid launch examples/plan.yaml --nodes node-1,node-2", description: "Split the plan's load over two named nodes" },
+    { command: "grid launch plan.yaml --grid eu --count 3 --out summary.json --html report.html", description: "Three idle nodes of grid eu, reports written" },
+    { command: "grid launch plan.yaml --nodes node-1 --wait-idle 2m --out - | jq .outcome", description: "In CI: wait for the node, JSON on stdout" }
+  ])
+)

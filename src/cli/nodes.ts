@@ -48,4 +48,10 @@ export const nodesCommand = Command.make(
     const nodes = result.success.filter((n) => Option.isNone(f.grid) || n.heartbeat.gridId === f.grid.value)
     yield* Console.log(f.json ? JSON.stringify(nodes.map((n) => ({ ...n.heartbeat, ageMs: n.ageMs })), null, 2) : nodesTable(nodes))
   })
-).pipe(Command.withDescription("List the live grid nodes"))
+).pipe(
+  Command.withDescription("List the live grid nodes"),
+  Command.withExamples([
+    { command: "grid nodes", description: "The live nodes, one line each" },
+    { command: "grid nodes --grid eu --json", description: "The heartbeats of grid eu as JSON" }
+  ])
+)

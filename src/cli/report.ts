@@ -176,4 +176,11 @@ export const reportCommand = Command.make(
       process.exitCode = EXIT_THRESHOLDS
     }
   })
-).pipe(Command.withDescription("Summarise a result file (JMeter, Locust, k6, Artillery) offline; thresholds gate CI"))
+).pipe(
+  Command.withDescription("Summarise a result file (JMeter, Locust, k6, Artillery) offline; thresholds gate CI"),
+  Command.withExamples([
+    { command: "grid report results.jtl", description: "Summarise a JMeter result file (format detected)" },
+    { command: "grid report k6.json --threshold \"p95 < 300ms\" --threshold \"errors < 1%\"", description: "Gate a CI job on a k6 result (exit 99 when breached)" },
+    { command: "grid report locust_stats_history.csv --format locust --html report.html --max-bad-lines 5%", description: "An HTML report, tolerating 5% bad lines" }
+  ])
+)

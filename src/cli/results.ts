@@ -46,4 +46,10 @@ export const resultsCommand = Command.make(
     if (Option.isSome(f.html)) writeFileSync(f.html.value, reportHtml(`grid results ${f.testId}`, r))
     if (r.summary.thresholds.some((t) => !t.ok)) process.exitCode = EXIT_THRESHOLDS
   })
-).pipe(Command.withDescription("Rebuild a test's merged report from the result and event streams"))
+).pipe(
+  Command.withDescription("Rebuild a test's merged report from the result and event streams"),
+  Command.withExamples([
+    { command: "grid results demo-20260101-120000-ab12", description: "The merged report of a past test" },
+    { command: "grid results demo-20260101-120000-ab12 --plan plan.yaml --html report.html", description: "With the plan's thresholds, as HTML" }
+  ])
+)

@@ -52,7 +52,7 @@ const writeOutputs = (
 export const runCommand = Command.make(
   "run",
   {
-    scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON)")),
+    scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON; every field: docs/scenarios.md)")),
     out: Flag.String("out").pipe(Flag.withDescription("Write the summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
     verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Also print the node's log lines"), Flag.withDefault(false)),
@@ -185,7 +185,14 @@ export const runCommand = Command.make(
     if (started) yield* finish(false)
     process.exitCode = EXIT_ERROR
   })
-).pipe(Command.withDescription("Run a built-in engine scenario on this machine and print its summary"))
+).pipe(
+  Command.withDescription("Run a built-in engine scenario on this machine and print its summary"),
+  Command.withExamples([
+    { command: "grid run examples/quickstart.yaml", description: "Run a scenario, print progress and the summary" },
+    { command: "grid run scenario.yaml --users 50 --duration 2m --html report.html", description: "Closed model, 50 users for 2 minutes, HTML report" },
+    { command: "grid run scenario.yaml --rate 200 --duration 30s --out - > summary.json", description: "Open model at 200 arrivals/s, JSON on stdout" }
+  ])
+)
 
 /** The scenario as a `start` command's files: the scenario itself (as JSON), and its data file
  * under a fixed name, since its path was relative to the scenario's folder. */

@@ -13,9 +13,9 @@ export const stopCommand = Command.make(
   {
     ...natsFlags,
     testId: Argument.String("testId").pipe(Argument.withDescription("The test to stop")),
-    reason: Flag.String("reason").pipe(Flag.withDescription("Echoed in the nodes' stopped events"), Flag.optional),
+    reason: Flag.String("reason").pipe(Flag.withDescription("Echoed in the nodes' stopped events (default \"grid stop\")"), Flag.optional),
     grace: durationFlag("grace", "Time the tool gets between SIGTERM and SIGKILL (default: the node's --stop-grace)").pipe(Flag.optional),
-    timeout: durationFlag("timeout", "How long to wait for the nodes' terminal events").pipe(Flag.withDefault(Duration.seconds(30)))
+    timeout: durationFlag("timeout", "How long to wait for the nodes' terminal events (default 30s)").pipe(Flag.withDefault(Duration.seconds(30)))
   },
   Effect.fn(function*(f) {
     const timeout = f.timeout
@@ -33,4 +33,10 @@ export const stopCommand = Command.make(
     for (const o of result.success) yield* Console.log(`${o.nodeId}: ${o.result}`)
     if (result.success.some((o) => o.result === "timeout")) process.exitCode = 1
   })
-).pipe(Command.withDescription("Stop a test on every node running it"))
+).pipe(
+  Command.withDescription("Stop a test on every node running it"),
+  Command.withExamples([
+    { command: "grid stop demo-20260101-120000-ab12", description: "Stop a test on every node running it" },
+    { command: "grid stop demo-20260101-120000-ab12 --grace 5s --timeout 1m --reason \"bad deploy\"", description: "With a grace and a bound" }
+  ])
+)

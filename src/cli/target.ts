@@ -8,10 +8,10 @@ import { parseRoute, type Route, serveTarget } from "../engine/TargetServer.ts"
 export const targetCommand = Command.make(
   "target",
   {
-    port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on (0: any free port)"), Flag.withDefault(8080)),
-    host: Flag.String("host").pipe(Flag.withDescription("Address to listen on"), Flag.withDefault("127.0.0.1")),
-    latency: Flag.Finite("latency").pipe(Flag.withDescription("Default response delay, ms"), Flag.withDefault(0)),
-    errorRate: Flag.Finite("error-rate").pipe(Flag.withDescription("Default share of 500 answers, 0..1"), Flag.withDefault(0)),
+    port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on, 0: any free port (default 8080)"), Flag.withDefault(8080)),
+    host: Flag.String("host").pipe(Flag.withDescription("Address to listen on (default 127.0.0.1)"), Flag.withDefault("127.0.0.1")),
+    latency: Flag.Finite("latency").pipe(Flag.withDescription("Default response delay, ms (default 0)"), Flag.withDefault(0)),
+    errorRate: Flag.Finite("error-rate").pipe(Flag.withDescription("Default share of 500 answers, 0..1 (default 0)"), Flag.withDefault(0)),
     route: Flag.String("route").pipe(
       Flag.withDescription("Per-path behaviour, repeatable: /path=LATENCY_MS[,ERROR_RATE], e.g. /slow=200,0.05"),
       Flag.atLeast(0)
@@ -41,4 +41,10 @@ export const targetCommand = Command.make(
     yield* Console.log(`grid target listening on ${served.success.url} (GET /__stats for request counts; ?latency=MS&status=CODE per request)`)
     return yield* Effect.never
   }, Effect.scoped)
-).pipe(Command.withDescription("Run a small demo HTTP server to load-test against"))
+).pipe(
+  Command.withDescription("Run a small demo HTTP server to load-test against"),
+  Command.withExamples([
+    { command: "grid target", description: "The demo server on http://127.0.0.1:8080" },
+    { command: "grid target --port 9090 --latency 20 --route /slow=200,0.05", description: "20 ms per answer; /slow 200 ms with 5% errors" }
+  ])
+)

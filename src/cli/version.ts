@@ -9,5 +9,10 @@ export const versionCommand = Command.make(
   "version",
   { json: Flag.Boolean("json").pipe(Flag.withDescription("One JSON object: version, commit, node, builtAt, build")) },
   (f) => Console.log(versionText(f.json))
-).pipe(Command.withDescription("Print grid's version, commit, Node version and build time"))
+).pipe(
+  Command.withDescription("Print grid's version, commit, Node version and build time"),
+  Command.withExamples([
+    { command: "grid version --json", description: "Version, commit, Node version and build time as JSON" }
+  ])
+)
 

@@ -37,7 +37,7 @@ const scenarioNotPlan = (raw: Record<string, unknown>): string =>
 const StringMap = Schema.Record(Schema.String, Schema.String)
 
 /** A file shipped to the nodes: inline `content`, or `file` read from disk (relative to the plan). */
-const PlanFile = Schema.Struct({
+export const PlanFile = Schema.Struct({
   path: Schema.NonEmptyString,
   content: Schema.optional(Schema.String),
   file: Schema.optional(Schema.NonEmptyString),
