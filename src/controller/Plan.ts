@@ -31,7 +31,7 @@ const scenarioNotPlan = (raw: Record<string, unknown>): string =>
     `        target: ${typeof raw.target === "string" ? raw.target : "http://127.0.0.1:8080"}`,
     "        requests: [...]",
     "        load: {...}",
-    "    (see docs/scenarios.md, \"Plans\")"
+    "    (see docs/scenarios.md, \"A plan\")"
   ].join("\n")
 
 const StringMap = Schema.Record(Schema.String, Schema.String)
