@@ -4,8 +4,6 @@
 // `params` (target, users, rampUpSeconds, durationSeconds, rate) override the scenario's.
 // With the docker runner the image is grid's own (Dockerfile), whose entrypoint is `grid`.
 import { Effect } from "effect"
-import { runEngine } from "../engine/Engine.ts"
-import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
 import type { ToolAdapter } from "./Tool.ts"
@@ -38,14 +36,18 @@ export const builtinTool: ToolAdapter = {
           argv: [],
           env: {},
           inProcess: ({ sink, log }) =>
-            loadScenario(scenarioFile, {
-              target: p.target?.href.replace(/\/$/, ""),
-              users: p.users,
-              rampUpSeconds: p.rampUpSeconds,
-              durationSeconds: p.durationSeconds,
-              rate: p.rate
-            }).pipe(
-              Effect.flatMap((scenario) => runEngine(scenario, sink, local.status)),
+            // Imported here, not at the top: the engine (undici among it) and the YAML loader
+            // are for `grid run` only, and a daemon would otherwise load them at every start.
+            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts")])).pipe(
+              Effect.flatMap(([{ runEngine }, { loadScenario }]) =>
+                loadScenario(scenarioFile, {
+                  target: p.target?.href.replace(/\/$/, ""),
+                  users: p.users,
+                  rampUpSeconds: p.rampUpSeconds,
+                  durationSeconds: p.durationSeconds,
+                  rate: p.rate
+                }).pipe(Effect.flatMap((scenario) => runEngine(scenario, sink, local.status)))
+              ),
               Effect.as(0),
               Effect.catchTag("ScenarioError", (e) => Effect.sync(() => (log("stderr", e.message), EXIT_INVALID_SCENARIO))),
               Effect.catch((e) => Effect.sync(() => (log("stderr", `grid engine: ${e.message}`), 1)))
