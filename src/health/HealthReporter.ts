@@ -12,8 +12,9 @@ import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Heartbeat } from "../protocol/health.ts"
 import { NodeRegistry } from "./NodeRegistry.ts"
 import { makeStatsReader } from "./SystemStats.ts"
+// One version for the CLI and heartbeats, in a module that loads nothing.
+import { VERSION } from "../version.ts"
 
-export const VERSION = "0.1.0"
 
 export const healthReporter = Effect.gen(function*() {
   const config = yield* DaemonConfig
