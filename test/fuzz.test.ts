@@ -171,6 +171,10 @@ describe(`fuzzing a real daemon with ${TOTAL} commands (seed ${SEED})`, () => {
       expect(text).not.toMatch(/\bat (file:\/\/|\/).*:\d+:\d+/)
       expect(text.length).toBeLessThan(4000)
     }
+    // Its log says something bounded about each rejected message, never the message itself.
+    const lines = daemon.output().split("\n")
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(1000)
+    expect(daemon.output().length).toBeLessThan(messages.length * 600)
     // Up, healthy, and within its memory bound.
     expect(daemon.child.exitCode).toBeNull()
     const hb = await waitUntil("a fresh healthy heartbeat", async () => {
