@@ -30,8 +30,8 @@ describe("timing under TestClock", () => {
   it.effect("puts a heartbeat every interval", () =>
     Effect.gen(function*() {
       const log = yield* Ref.make<ReadonlyArray<Heartbeat | { removed: string }>>([])
-      const { layer } = memoryNode({ heartbeatInterval: Duration.seconds(5) })
-      const fiber = yield* healthReporter.pipe(
+      const { layer, settings } = memoryNode({ heartbeatInterval: Duration.seconds(5) })
+      const fiber = yield* healthReporter(settings).pipe(
         Effect.provide(Layer.merge(layer, NodeRegistry.memory(log))),
         Effect.scoped,
         Effect.forkChild

@@ -185,7 +185,7 @@ describe("the control listener contains what goes wrong with one message", () =>
       force: Effect.void
     } satisfies TestManager["Service"])
     return Effect.gen(function*() {
-      yield* controlListener
+      yield* controlListener(settings)
       return yield* (yield* MemoryEvents).all
     }).pipe(
       Effect.provide(Layer.mergeAll(

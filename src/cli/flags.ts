@@ -2,7 +2,7 @@
 // an environment variable fallback (`--nats-url` / GRID_NATS_URL ...). Secrets are Redacted.
 import { Config, Duration, Option } from "effect"
 import { Flag } from "effect/cli"
-import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+import type { NatsAuth } from "../nats/NatsAuth.ts"
 
 const env = (name: string) => `GRID_${name.toUpperCase().replace(/-/g, "_")}`
 

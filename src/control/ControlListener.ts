@@ -5,7 +5,6 @@
 // and acked, and the loop goes on. A message that came back more than `MAX_DELIVERIES` times
 // (the node died handling it each time) is answered and terminated, never redelivered again.
 import { Cause, Clock, Effect, Result, Stream } from "effect"
-import { DaemonConfig } from "../daemon/DaemonConfig.ts"
 import { clip, rawSummary } from "../protocol/bounded.ts"
 import { type RejectCode, rejectedEvent } from "../protocol/events.ts"
 import { EventSink } from "../runner/EventSink.ts"
@@ -16,11 +15,17 @@ import { decodeCommand, type Rejection } from "./decodeCommand.ts"
 /** Deliveries of one message after which it is terminated instead of handled again. */
 export const MAX_DELIVERIES = 5
 
-export const controlListener = Effect.gen(function*() {
+/** What the listener needs to know of its node. */
+export interface ControlOptions {
+  readonly nodeId: string
+  /** Larger commands are rejected as `invalid_command`. */
+  readonly maxCommandBytes: number
+}
+
+export const controlListener = (config: ControlOptions) => Effect.gen(function*() {
   const source = yield* ControlSource
   const manager = yield* TestManager
   const events = yield* EventSink
-  const config = yield* DaemonConfig
 
   const answer = (ids: { testId?: string | undefined; commandId?: string | undefined }, code: RejectCode, message: string) =>
     Effect.flatMap(Clock.currentTimeMillis, (ms) => events.publish(rejectedEvent(config.nodeId, ids, code, message, ms)))

@@ -4,24 +4,20 @@
 // the flows built from them: launch (Launch.ts), stop, and a report rebuilt from the streams.
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
 import type { KV } from "@nats-io/kv"
-import { Clock, Context, Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, type Scope, Stream } from "effect"
 import * as crypto from "node:crypto"
-import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+import type { NatsAuth } from "../nats/NatsAuth.ts"
 import type { Threshold } from "../engine/Thresholds.ts"
 import { ensureAssets } from "../nats/JetStreamAssets.ts"
 import { describe, NatsConnection } from "../nats/NatsConnection.ts"
-import type { DrainCommand, GoCommand, StartCommand, StopCommand } from "../protocol/commands.ts"
 import type { Heartbeat } from "../protocol/health.ts"
 import { assets as assetNames, subjects as subjectNames } from "../protocol/names.ts"
 import type { ResultWindow } from "../protocol/results.ts"
 import { type Launch, LaunchError, type LaunchOptions, startLaunch } from "./Launch.ts"
+import { ControllerError, type NodeChange, type Primitives, type WireEvent } from "./NodeBus.ts"
 import type { Plan } from "./Plan.ts"
 import { buildReport, type LaunchReport } from "./Report.ts"
 import { type NodeInfo, type Selection, SelectionError } from "./Selection.ts"
-
-export class ControllerError extends Schema.TaggedError<ControllerError>()("ControllerError", {
-  message: Schema.String
-}) {}
 
 export interface ControllerSettings {
   readonly url: string
@@ -31,48 +27,13 @@ export interface ControllerSettings {
   readonly nodeTtl?: Duration.Duration | undefined
 }
 
-/** An event as read from GRID_EVENTS: the common fields checked, the rest as sent. */
-export interface WireEvent {
-  readonly kind: string
-  readonly nodeId: string
-  readonly at: string
-  readonly testId?: string
-  readonly commandId?: string
-  readonly [k: string]: unknown
-}
-
-export type NodeChange =
-  | { readonly op: "put"; readonly nodeId: string; readonly heartbeat: Heartbeat }
-  | { readonly op: "delete"; readonly nodeId: string }
-
-type Outgoing =
-  | Omit<StartCommand, "commandId">
-  | Omit<StopCommand, "commandId">
-  | Omit<GoCommand, "commandId">
-  | Omit<DrainCommand, "commandId">
-
 export interface StopOutcome {
   readonly nodeId: string
   /** The node's terminal event kind, or `timeout` when none came within the bound. */
   readonly result: string
 }
 
-export interface ControllerShape {
-  readonly subjectPrefix: string
-  /** TTL of the `grid_nodes` bucket, ms: a node unheard of for longer is lost. */
-  readonly bucketTtlMs: number
-  /** The live nodes (every key of `grid_nodes`), by id. */
-  readonly nodes: Effect.Effect<ReadonlyArray<NodeInfo>, ControllerError>
-  /** Current heartbeats first, then every put and delete. Expiry is silent: see `bucketTtlMs`. */
-  readonly watchNodes: Stream.Stream<NodeChange, ControllerError>
-  /** Publishes a command (JetStream, `Nats-Msg-Id` = commandId); returns the commandId. */
-  readonly send: (nodeId: string, command: Outgoing & { readonly commandId?: string }) => Effect.Effect<string, ControllerError>
-  /** A test's events from the first one stored, then live. */
-  readonly events: (testId: string) => Stream.Stream<WireEvent, ControllerError>
-  /** A test's result windows from the first one stored, then live. */
-  readonly results: (testId: string) => Stream.Stream<ResultWindow, ControllerError>
-  /** Everything stored for a test, read to the end. */
-  readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
+export interface ControllerShape extends Primitives {
   /** Starts a plan on the selected nodes; the handle's scope stops the nodes if still running. */
   readonly launch: (plan: Plan, selection: Selection, options?: LaunchOptions) => Effect.Effect<Launch, LaunchError | SelectionError | ControllerError, Scope.Scope>
   /** Stops a test on every node still running it and waits (bounded) for their terminal events. */
@@ -266,5 +227,5 @@ const listNodes = (kv: KV, now: number, what: string): Effect.Effect<Array<NodeI
     return out.sort((a, b) => a.heartbeat.nodeId.localeCompare(b.heartbeat.nodeId))
   })
 
-export type Primitives = Pick<ControllerShape, "subjectPrefix" | "bucketTtlMs" | "nodes" | "watchNodes" | "send" | "events" | "results" | "history">
-export { LaunchError, SelectionError }
+export { ControllerError, LaunchError, SelectionError }
+export type { NodeChange, Primitives, WireEvent }

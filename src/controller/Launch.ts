@@ -8,7 +8,7 @@
 import { Clock, Deferred, Duration, Effect, Schema, type Scope, Semaphore, Stream } from "effect"
 import type { WindowPoint } from "../engine/RunAggregation.ts"
 import { isId } from "../protocol/names.ts"
-import type { Primitives, WireEvent } from "./Controller.ts"
+import type { ControllerError, Primitives, WireEvent } from "./NodeBus.ts"
 import { WindowMerger } from "./Merger.ts"
 import type { Plan } from "./Plan.ts"
 import { endedStatuses, finishReport, type LaunchReport, type NodeStatus } from "./Report.ts"
@@ -83,7 +83,7 @@ export const startLaunch = (
   plan: Plan,
   selection: Selection,
   options: LaunchOptions
-): Effect.Effect<Launch, LaunchError | SelectionError | import("./Controller.ts").ControllerError, Scope.Scope> =>
+): Effect.Effect<Launch, LaunchError | SelectionError | ControllerError, Scope.Scope> =>
   Effect.gen(function*() {
     const chosen = yield* waitForIdle(p, plan, selection, options)
     const problem = splitProblem(plan, chosen.length)

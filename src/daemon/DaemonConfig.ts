@@ -1,21 +1,13 @@
 // The node's configuration, as one service: filled from flags/env by `grid daemon`
-// (src/cli/daemon.ts) or directly by a program embedding GridDaemon.layer.
-import { Context, Duration, Layer, Redacted } from "effect"
+// (src/cli/daemon.ts) or directly by a program embedding GridDaemon.layer. It is the composite of
+// the components' own options (each takes the part it needs: ControlOptions, HealthOptions,
+// RunnerOptions, NatsSettings) and lives here, at the top: nothing below src/daemon/ imports it.
+import { Context, Duration, Layer } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { NatsAuth } from "../nats/NatsAuth.ts"
 import type { RunnerName } from "../runner/Backend.ts"
 import { sanitizeId } from "../protocol/names.ts"
-
-export interface NatsAuth {
-  readonly credsFile?: string | undefined
-  readonly nkeySeedFile?: string | undefined
-  readonly user?: string | undefined
-  readonly password?: Redacted.Redacted<string> | undefined
-  readonly token?: Redacted.Redacted<string> | undefined
-  readonly tlsCa?: string | undefined
-  readonly tlsCert?: string | undefined
-  readonly tlsKey?: string | undefined
-}
 
 export interface DaemonSettings {
   readonly natsUrl: string
@@ -75,3 +67,6 @@ export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): Daemon
 export class DaemonConfig extends Context.Service<DaemonConfig, DaemonSettings>()("grid/daemon/DaemonConfig") {
   static readonly layer = (settings: DaemonSettings) => Layer.succeed(DaemonConfig, settings)
 }
+
+/** NatsAuth moved to src/nats/NatsAuth.ts; re-exported for programs that embed the node. */
+export type { NatsAuth }

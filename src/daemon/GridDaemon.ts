@@ -108,8 +108,8 @@ const make = (settings: DaemonSettings) =>
       settings.sweepInterval
     )
     const supervisor = yield* makeSupervisor
-    yield* supervisor.add("health", Effect.provideContext(healthReporter, ctx))
-    yield* supervisor.add("control", Effect.provideContext(controlListener, ctx))
+    yield* supervisor.add("health", Effect.provideContext(healthReporter(settings), ctx))
+    yield* supervisor.add("control", Effect.provideContext(controlListener(settings), ctx))
     // Registered last, so it runs first on shutdown: stop accepting, stop the tests.
     yield* Effect.addFinalizer(() => manager.shutdown("daemon shutdown"))
     yield* Effect.logInfo(`grid node ${settings.nodeId} up (grid ${settings.gridId}, NATS ${redactUrl(settings.natsUrl)})`)

@@ -47,7 +47,7 @@ export const localNode = (
     const memory = Context.get(ctx, MemoryEvents)
     // Subscribed before any command, so no event is missed.
     const subscription = yield* PubSub.subscribe(memory.pubsub)
-    yield* controlListener.pipe(Effect.provideContext(ctx), Effect.forkScoped)
+    yield* controlListener(settings).pipe(Effect.provideContext(ctx), Effect.forkScoped)
     const encoder = new TextEncoder()
     return {
       send: (command) =>

@@ -1,10 +1,9 @@
 // The health reporter component: puts the node's heartbeat record every interval (through
 // Schedule, so TestClock drives it in tests) and at once on every change of the node's state or
-// tests, so a controller sees a node idle as soon as its test ended. The daemon deletes the record on clean shutdown,
-// after the tests have ended (src/daemon/GridDaemon.ts orders that). A failed put is logged
-// and retried next tick: NATS being away must not bring the node down.
+// tests, so a controller sees a node idle as soon as its test ended. The daemon deletes the
+// record on clean shutdown, after the tests have ended (src/daemon/GridDaemon.ts orders that).
+// A failed put is logged and retried next tick: NATS being away must not bring the node down.
 import { Clock, Duration, Effect, Schedule, Stream } from "effect"
-import { DaemonConfig } from "../daemon/DaemonConfig.ts"
 import { Backends } from "../runner/Backends.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { EventSink } from "../runner/EventSink.ts"
@@ -15,9 +14,19 @@ import { makeStatsReader } from "./SystemStats.ts"
 // One version for the CLI and heartbeats, in a module that loads nothing.
 import { VERSION } from "../version.ts"
 
+/** What the heartbeat says of its node, and how often. */
+export interface HealthOptions {
+  readonly nodeId: string
+  readonly gridId: string
+  readonly channel: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly capacity: number
+  readonly heartbeatInterval: Duration.Duration
+  /** The work-dir root, whose disk space is reported. */
+  readonly workDir: string
+}
 
-export const healthReporter = Effect.gen(function*() {
-  const config = yield* DaemonConfig
+export const healthReporter = (config: HealthOptions) => Effect.gen(function*() {
   const registry = yield* NodeRegistry
   const manager = yield* TestManager
   const backends = yield* Backends

@@ -5,7 +5,7 @@ import { connect, credsAuthenticator, type NatsConnection as Conn, nkeyAuthentic
 import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
-import type { NatsAuth } from "../daemon/DaemonConfig.ts"
+import type { NatsAuth } from "./NatsAuth.ts"
 import { parseServers, redactUrl } from "./natsUrl.ts"
 
 export class NatsError extends Schema.TaggedError<NatsError>()("NatsError", {

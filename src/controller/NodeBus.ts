@@ -1,0 +1,52 @@
+// The controller's primitives, the port its flows (launch, stop, report) are built on: list and
+// watch the nodes, send a command, follow a test's events and results, read its history.
+// Controller.ts implements them over NATS; Launch.ts uses only this file, which keeps the flow
+// free of NATS and of the Controller service (no import cycle between the two).
+import { Schema, type Effect, type Stream } from "effect"
+import type { DrainCommand, GoCommand, StartCommand, StopCommand } from "../protocol/commands.ts"
+import type { Heartbeat } from "../protocol/health.ts"
+import type { ResultWindow } from "../protocol/results.ts"
+import type { NodeInfo } from "./Selection.ts"
+
+export class ControllerError extends Schema.TaggedError<ControllerError>()("ControllerError", {
+  message: Schema.String
+}) {}
+
+/** An event as read from GRID_EVENTS: the common fields checked, the rest as sent. */
+export interface WireEvent {
+  readonly kind: string
+  readonly nodeId: string
+  readonly at: string
+  readonly testId?: string
+  readonly commandId?: string
+  readonly [k: string]: unknown
+}
+
+export type NodeChange =
+  | { readonly op: "put"; readonly nodeId: string; readonly heartbeat: Heartbeat }
+  | { readonly op: "delete"; readonly nodeId: string }
+
+type Outgoing =
+  | Omit<StartCommand, "commandId">
+  | Omit<StopCommand, "commandId">
+  | Omit<GoCommand, "commandId">
+  | Omit<DrainCommand, "commandId">
+
+/** The primitives; a Controller is these plus the flows built on them. */
+export interface Primitives {
+  readonly subjectPrefix: string
+  /** TTL of the `grid_nodes` bucket, ms: a node unheard of for longer is lost. */
+  readonly bucketTtlMs: number
+  /** The live nodes (every key of `grid_nodes`), by id. */
+  readonly nodes: Effect.Effect<ReadonlyArray<NodeInfo>, ControllerError>
+  /** Current heartbeats first, then every put and delete. Expiry is silent: see `bucketTtlMs`. */
+  readonly watchNodes: Stream.Stream<NodeChange, ControllerError>
+  /** Publishes a command (JetStream, `Nats-Msg-Id` = commandId); returns the commandId. */
+  readonly send: (nodeId: string, command: Outgoing & { readonly commandId?: string }) => Effect.Effect<string, ControllerError>
+  /** A test's events from the first one stored, then live. */
+  readonly events: (testId: string) => Stream.Stream<WireEvent, ControllerError>
+  /** A test's result windows from the first one stored, then live. */
+  readonly results: (testId: string) => Stream.Stream<ResultWindow, ControllerError>
+  /** Everything stored for a test, read to the end. */
+  readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
+}
