@@ -10,6 +10,7 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs"
 import { Duration, Effect, Latch, Schema } from "effect"
 import { type ResultWindow, ResultWindow as ResultWindowSchema } from "../protocol/results.ts"
+import { publishRetry } from "../protocol/delivery.ts"
 import { fitWindow } from "./fitWindow.ts"
 import type { ResultTransport } from "./ResultTransport.ts"
 
@@ -19,7 +20,7 @@ export interface PublisherOptions {
   readonly spillFile: string
   /** Windows kept in memory before spilling (default 300: five minutes of 1 s windows). */
   readonly memoryWindows?: number | undefined
-  /** First retry delay; doubles up to `maxRetryDelay` (defaults 100 ms and 5 s). */
+  /** First retry delay; doubles up to `maxRetryDelay` (defaults 100 ms and 2 s: src/protocol/delivery.ts). */
   readonly retryDelay?: Duration.Input | undefined
   readonly maxRetryDelay?: Duration.Input | undefined
 }
@@ -103,8 +104,6 @@ class Spill {
 /** Starts the publishing fiber in the current Scope (it stops, unfinished, when the scope closes). */
 export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions) {
   const limit = Math.max(1, opts.memoryWindows ?? 300)
-  const baseDelay = Duration.toMillis(Duration.fromInputUnsafe(opts.retryDelay ?? 100))
-  const maxDelay = Duration.toMillis(Duration.fromInputUnsafe(opts.maxRetryDelay ?? 5000))
   const memory: Array<ResultWindow> = []
   const spill = new Spill(opts.spillFile)
   const work = Latch.makeUnsafe(false)
@@ -126,30 +125,24 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
       work.openUnsafe()
     })
 
+  const retry = publishRetry({ first: opts.retryDelay, max: opts.maxRetryDelay })
   const publishHead = Effect.gen(function*() {
-    let delay = baseDelay
     const head = memory[0]!
     const w = fitWindow(head, opts.transport.maxBytes())
     if (w !== head) folded++
-    for (;;) {
-      const ok = w === undefined ? "permanent" : yield* opts.transport.publish(w).pipe(
+    const outcome = w === undefined
+      ? "permanent" as const
+      : yield* opts.transport.publish(w).pipe(
+        Effect.tapError(() => Effect.sync(() => failures++)),
+        Effect.retry({ schedule: retry, while: (e) => e.permanent !== true }),
         Effect.as("ok" as const),
-        Effect.catch((e) => Effect.succeed(e.permanent === true ? "permanent" as const : "retry" as const))
+        Effect.catch(() => Effect.succeed("permanent" as const))
       )
-      if (ok === "ok") {
-        memory.shift()
-        published++
-        return
-      }
-      if (ok === "permanent") {
-        memory.shift()
-        dropped++
-        yield* Effect.logError(`results: window ${head.seq} of test ${head.testId} cannot be published (over the payload limit or refused for good); dropped`)
-        return
-      }
-      failures++
-      yield* Effect.sleep(delay)
-      delay = Math.min(maxDelay, delay * 2)
+    memory.shift()
+    if (outcome === "ok") published++
+    else {
+      dropped++
+      yield* Effect.logError(`results: window ${head.seq} of test ${head.testId} cannot be published (over the payload limit or refused for good); dropped`)
     }
   })
 

@@ -7,6 +7,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream"
 import { Clock, Duration, Effect, Queue, Ref, Schedule } from "effect"
 import { clip } from "../protocol/bounded.ts"
+import { publishRetry } from "../protocol/delivery.ts"
 import type { DeliveryStats } from "../runner/EventSink.ts"
 import { describe } from "./NatsConnection.ts"
 
@@ -31,8 +32,6 @@ const permanentErrors = new Set(["InvalidArgumentError", "InvalidSubjectError", 
 export const isPermanent = (e: unknown): boolean =>
   e instanceof Error && (permanentErrors.has(e.name) || /max_payload|permissions violation/i.test(e.message))
 
-/** One retry policy for every ordered publisher of the node: quick at first, then every 2 s. */
-export const publishRetry = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("2 seconds")])
 
 class Permanent {
   readonly message: string
@@ -55,7 +54,7 @@ export const makeOutbox = (js: JetStreamClient, name: string) =>
         Effect.tapError((e) =>
           e instanceof Permanent ? Effect.void : Effect.logWarning(`${name}: publish to ${m.subject} failed, will retry: ${e}`)
         ),
-        Effect.retry({ schedule: publishRetry, while: (e) => !(e instanceof Permanent) }),
+        Effect.retry({ schedule: publishRetry(), while: (e) => !(e instanceof Permanent) }),
         Effect.catch((e) =>
           e instanceof Permanent
             ? Ref.update(dropped, (n) => n + 1).pipe(
