@@ -22,10 +22,12 @@ import { makePublisher } from "./Publisher.ts"
 import { ResultTransport } from "./ResultTransport.ts"
 import type { SampleSink } from "./Sample.ts"
 import { Tailer } from "./Tailer.ts"
+import { WorkFileRefused } from "./WorkFile.ts"
 
 export class IngestError extends Schema.TaggedError<IngestError>()("IngestError", {
-  /** `results_missing`: the result file never appeared; `results_unreadable`: reading it failed. */
-  code: Schema.Literals(["results_missing", "results_unreadable"]),
+  /** `results_missing`: the result file never appeared; `results_unreadable`: reading it failed;
+   * `results_invalid`: it is not a regular file inside the work directory (a symlink out, a FIFO). */
+  code: Schema.Literals(["results_missing", "results_unreadable", "results_invalid"]),
   message: Schema.String
 }) {}
 
@@ -39,8 +41,9 @@ export interface IngestOptions {
   readonly windowMs?: number | undefined
   /** How long a window stays open after its end for samples written late (default 2000 ms). */
   readonly lateMs?: number | undefined
-  /** The tool's result file and format (from the tool adapter), or "push" (built-in engine). */
-  readonly source: { readonly file: string; readonly format: ResultFormat } | "push"
+  /** The tool's result file and format (from the tool adapter), or "push" (built-in engine).
+   * `within`: the directory the file must be a regular file inside of (the test's work dir). */
+  readonly source: { readonly file: string; readonly format: ResultFormat; readonly within?: string | undefined } | "push"
   /** How long the result file may take to appear (default 60 s). */
   readonly appearTimeout?: Duration.Input | undefined
   /** How often the file is read and windows are closed (default 200 ms). */
@@ -134,7 +137,7 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
   const failure = yield* Deferred.make<never, IngestError>()
   const source = opts.source
   const parser = source === "push" ? undefined : parserFor(source.format, agg.add)
-  const tailer = source === "push" || parser === undefined ? undefined : new Tailer(source.file, parser)
+  const tailer = source === "push" || parser === undefined ? undefined : new Tailer(source.file, parser, source.within)
   let error: IngestError | undefined = undefined
   let produced = 0
 
@@ -159,7 +162,11 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
       try {
         n = tailer.poll(maxBytes)
       } catch (e) {
-        return fail(new IngestError({ code: "results_unreadable", message: `cannot read ${tailer.path}: ${String(e)}` }))
+        return fail(
+          e instanceof WorkFileRefused
+            ? new IngestError({ code: "results_invalid", message: `the result file is refused: ${e.message}` })
+            : new IngestError({ code: "results_unreadable", message: `cannot read ${tailer.path}: ${String(e)}` })
+        )
       }
       if (n < 0 && now - startedAt >= appearMs) {
         return fail(

@@ -7,7 +7,7 @@
 // memory (and say so). A window over the transport's payload limit has its least busy labels
 // folded (fitWindow.ts); one the transport refuses for good is dropped and counted, so it
 // never wedges the windows behind it.
-import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs"
+import { closeSync, constants, openSync, readSync, rmSync, writeSync } from "node:fs"
 import { Duration, Effect, Latch, Schema } from "effect"
 import { type ResultWindow, ResultWindow as ResultWindowSchema } from "../protocol/results.ts"
 import { publishRetry } from "../protocol/delivery.ts"
@@ -57,7 +57,9 @@ class Spill {
   /** false if the file cannot be written (the caller keeps the window in memory). */
   append(w: ResultWindow): boolean {
     try {
-      this.fd ??= openSync(this.path, "w+")
+      // Never through a symlink: the spill file lies in the test's work directory, which the
+      // tool (or its container) can write, and a planted link would aim the node's writes at a host file.
+      this.fd ??= openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
       const line = Buffer.from(JSON.stringify(w) + "\n")
       writeSync(this.fd, line, 0, line.length, this.writeOffset)
       this.writeOffset += line.length

@@ -12,6 +12,7 @@ import { Context, Deferred, Duration, Effect, Fiber, FileSystem, Layer, Option, 
 import type { LaunchSpec, RunnerBackend, RunningTool, ToolExit } from "./Backend.ts"
 import { LaunchError } from "./Backend.ts"
 import { DockerCli, type DockerCliShape, type DockerError } from "./DockerCli.ts"
+import { readInside } from "../ingest/WorkFile.ts"
 
 /** Where the test's work directory appears inside the container (ToolContext.toolWorkDir). */
 export const dockerWorkMount = "/grid/work"
@@ -173,7 +174,14 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
       const run = yield* cli.exec(runArgs(spec, name, cidfile, image, user), { env: spec.env, timeout: "2 minutes" }).pipe(
         Effect.mapError(toLaunchError)
       )
-      const fromCidfile = yield* fs.readFileString(cidfile).pipe(Effect.orElseSucceed(() => ""))
+      // The container sees the work directory: read the cidfile only as a regular file inside it.
+      const fromCidfile = yield* Effect.sync(() => {
+        try {
+          return readInside(cidfile, spec.workDir, 256) ?? ""
+        } catch {
+          return ""
+        }
+      })
       const containerId = run.stdout.trim() || fromCidfile.trim() || name
 
       const onLine = spec.onLine

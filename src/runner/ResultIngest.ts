@@ -25,6 +25,9 @@ export interface IngestRun {
   readonly failure: Effect.Effect<ErrorInfo>
   /** After the tool ended: read the rest, publish the final window, wait for acks (bounded). */
   readonly finish: Effect.Effect<RunSummary | null>
+  /** After `finish`: set when the result file was refused (`results_invalid`: not a regular
+   * file inside the work directory); the test then fails with it and reports no summary. */
+  readonly refused: Effect.Effect<ErrorInfo | undefined>
 }
 
 export class ResultIngest extends Context.Service<ResultIngest, {
@@ -40,13 +43,15 @@ export class ResultIngest extends Context.Service<ResultIngest, {
       ResultIngest,
       Effect.map(ResultTransport, (transport) =>
         ResultIngest.of({
-          start: (o) =>
-            startIngestion({
+          start: (o) => {
+            let refused: ErrorInfo | undefined
+            return startIngestion({
               testId: o.testId,
               testLabels: o.labels,
               nodeId: options.nodeId,
               windowMs: options.windowMs,
-              source: o.source === "push" ? "push" : { file: o.source.path, format: o.source.format },
+              // The file must stay a regular file inside the test's work directory (WorkFile.ts).
+              source: o.source === "push" ? "push" : { file: o.source.path, format: o.source.format, within: o.workDir },
               spillDir: o.workDir,
               appearTimeout: options.appearTimeout
             }).pipe(
@@ -54,18 +59,21 @@ export class ResultIngest extends Context.Service<ResultIngest, {
               Effect.map((handle): IngestRun => ({
                 sink: handle.sink,
                 failure: Effect.flip(handle.failure).pipe(Effect.map((e) => ({ code: e.code, message: e.message }))),
-                finish: Effect.map(handle.finish, (report): RunSummary => ({
-                  ...report.summary,
-                  unackedWindows: report.unacked,
-                  badLines: report.badLines.count
-                }))
+                finish: Effect.map(handle.finish, (report): RunSummary => {
+                  if (report.error?.code === "results_invalid") refused = { code: report.error.code, message: report.error.message }
+                  return { ...report.summary, unackedWindows: report.unacked, badLines: report.badLines.count }
+                }),
+                refused: Effect.sync(() => refused)
               }))
             )
+          }
         }))
     )
 
   static readonly none = Layer.succeed(
     ResultIngest,
-    ResultIngest.of({ start: () => Effect.succeed({ sink: () => {}, failure: Effect.never, finish: Effect.succeed(null) }) })
+    ResultIngest.of({
+      start: () => Effect.succeed({ sink: () => {}, failure: Effect.never, finish: Effect.succeed(null), refused: Effect.succeed(undefined) })
+    })
   )
 }

@@ -271,6 +271,10 @@ const body = (
         break
       }
     }
+    // A result file that was refused (a symlink out of the work directory, a FIFO) fails the
+    // test whatever else happened, and nothing read from it is reported.
+    const refused = results ? yield* results.refused : undefined
+    if (refused !== undefined) ending = { kind: "failed", error: refused, summary: null }
     return ending
   })
 
