@@ -86,6 +86,38 @@ describe("a node restarted after a crash", () => {
   })
 })
 
+describe("the orphan sweep and nested work roots", () => {
+  it("a node with --work-dir X --node-id work never removes the folders of a node with --work-dir X/work", async () => {
+    const x = tempWorkRoot()
+    // Node B's root is X/work/nodeb: inside node A's root X/work.
+    const b = await launch("nodeb", path.join(x, "work"))
+    let a: DaemonProcess | undefined
+    try {
+      await client.send("nodeb", { kind: "start", testId: "b-run", tool: "command", params: { command: ["sleep", "60"] } })
+      const bStarted = await client.waitEvent("b-run", "started")
+      const bDir = path.join(x, "work", "nodeb", "b-run")
+      expect(fs.existsSync(bDir)).toBe(true)
+      // Node A starts (its start-up sweep runs), runs a test of its own (its root is marked
+      // now), stops, and starts again: a second sweep over X/work.
+      a = await launch("work", x)
+      await client.send("work", { kind: "start", testId: "a-run", tool: "command", params: { command: ["true"] } })
+      await waitUntil("terminal event of a-run", () => terminalsOf("a-run")[0])
+      await stop(a)
+      a = await launch("work", x)
+      expect(fs.existsSync(bDir)).toBe(true)
+      expect(alive(-(bStarted.pid as number))).toBe(true)
+      expect(a.output()).not.toContain("nodeb")
+      // B's test is intact: it stops normally and B cleans up after itself.
+      await client.send("nodeb", { kind: "stop", testId: "b-run" })
+      expect(await waitUntil("terminal event of b-run", () => terminalsOf("b-run")[0])).toMatchObject({ kind: "stopped", cleanup: { ok: true } })
+      expect(fs.existsSync(bDir)).toBe(false)
+    } finally {
+      if (a !== undefined) await stop(a)
+      await stop(b)
+    }
+  })
+})
+
 describe("grid launch and a node that lost the test", () => {
   it("a node whose heartbeat stops listing the test it accepted is lost: the launch ends", async () => {
     // The node is played here, over the real NATS: it accepts the start, then keeps sending

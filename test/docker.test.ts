@@ -263,7 +263,7 @@ describe("orphan sweep", () => {
       Effect.gen(function*() {
         const sweeper = yield* OrphanSweep
         const root = mkdtempSync(join(tmpdir(), "grid-sweep-proc-"))
-        const [pid, child] = (yield* holdThenSigkill("holdProcess.ts", ["killed-proc", root])).map(Number) as [number, number]
+        const [pid, child] = (yield* holdThenSigkill("holdProcess.ts", ["killed-proc", root, `proc-${process.pid}`])).map(Number) as [number, number]
         // A detached process of a live parent (this test) in another dead test's directory:
         // not abandoned, so never touched.
         mkdirSync(join(root, "adopted-not"))

@@ -2,7 +2,8 @@
 // with SIGKILL runs no finalizer). Containers labelled with this node's id whose test is not
 // running here, process-runner tools still working in such a test's directory (see
 // OrphanProcesses.ts), and work directories under the node's work-dir root
-// (`<root>/<testId>`, see WorkDir.ts) whose test is not running, are removed. The daemon runs it at start-up and
+// (`<root>/<testId>`, see WorkDir.ts) whose test is not running, are removed; directories and
+// processes only where the ownership markers (WorkMarker.ts) show this node made them. The daemon runs it at start-up and
 // on a schedule; the caller passes the tests it owns right now, which must include tests
 // still being prepared, or the sweep would remove a container mid-launch.
 import { Context, type Duration, Effect, FileSystem, Layer, Path, Schedule, type Scope } from "effect"
@@ -11,6 +12,7 @@ import { DockerCli } from "./DockerCli.ts"
 import { findOrphanGroups, killGroup } from "./OrphanProcesses.ts"
 import { nodeLabel, testLabel } from "./DockerBackend.ts"
 import type { CleanupByTest } from "./TestJournal.ts"
+import { ownedBy, readMarker } from "./WorkMarker.ts"
 
 export interface SweepInput {
   readonly nodeId: string
@@ -88,11 +90,16 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
           }
         })
 
-      const workDirs = (root: string, running: ReadonlySet<string>, out: Collector) =>
+      const workDirs = (root: string, nodeId: string, running: ReadonlySet<string>, out: Collector) =>
         Effect.gen(function*() {
           if (!(yield* fs.exists(root).pipe(Effect.orElseSucceed(() => false)))) return
+          // Only a root and test directories this node marked as its own (WorkMarker.ts): a
+          // misconfigured or nested root must not lose another node's folders or processes.
+          const rootMarker = yield* readMarker(root)
+          if (rootMarker === undefined || rootMarker.nodeId !== nodeId || rootMarker.testId !== undefined) return
           // Processes first: a tool still running would keep writing into its directory.
           for (const group of yield* Effect.sync(() => findOrphanGroups(root, running))) {
+            if (!(yield* ownedBy(path.join(root, group.testId), nodeId, group.testId))) continue
             const failed = killGroup(group.pgid)
             if (failed === undefined) out.removed(group.testId, `process group ${group.pgid} (test ${group.testId})`)
             else out.error(group.testId, failed)
@@ -104,8 +111,7 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
             // Only names a test id can have: a misconfigured root must not lose foreign files.
             if (!isId(name) || running.has(name)) continue
             const dir = path.join(root, name)
-            const info = yield* Effect.result(fs.stat(dir))
-            if (info._tag === "Failure" || info.success.type !== "Directory") continue
+            if (!(yield* ownedBy(dir, nodeId, name))) continue
             const rm = yield* Effect.result(fs.remove(dir, { recursive: true, force: true }))
             if (rm._tag === "Success") out.removed(name, `workdir ${dir}`)
             else out.error(name, `workdir ${dir}: ${rm.failure.message}`)
@@ -116,9 +122,9 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
         Effect.gen(function*() {
           const out = makeReport()
           yield* containers(input, out)
-          if (input.workRoot !== undefined) yield* workDirs(input.workRoot, input.running, out)
+          if (input.workRoot !== undefined) yield* workDirs(input.workRoot, input.nodeId, input.running, out)
           return out.report()
-        })
+        }).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path))
 
       const logged = (report: SweepReport) =>
         Effect.all([

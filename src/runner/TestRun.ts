@@ -104,7 +104,7 @@ const body = (
 
     // --- decide: everything that can make the command invalid happens before `accepted`,
     // and so does every write to disk: a node that cannot write refuses (`workdir_failed`).
-    const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), command.testId, cleanup))
+    const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), config.nodeId, command.testId, cleanup))
     if (made._tag === "Failure") return rejected("workdir_failed", made.failure.message)
     const workDir = made.success
     const written = yield* Effect.result(writeFiles(workDir, command.files ?? []))

@@ -1,11 +1,13 @@
 // A test's work directory as a scoped resource: created under the node's work-dir root as
 // `<root>/<testId>`, filled with the command's files, removed when the test's scope closes
 // (whatever ended it). Paths that escape it (absolute, `..`, or through a symlink) fail the
-// whole command as `invalid_command`.
+// whole command as `invalid_command`. The root and each test's directory get an ownership
+// marker (WorkMarker.ts), so the orphan sweep removes only what this node provably created.
 import { Effect, FileSystem, Path, Schema, type Scope } from "effect"
 import type { FileSpec } from "../protocol/commands.ts"
 import { checkRelativePath } from "../control/decodeCommand.ts"
 import type { CleanupLog } from "./CleanupLog.ts"
+import { ownedBy, readMarker, writeMarker } from "./WorkMarker.ts"
 
 export class WorkDirError extends Schema.TaggedError<WorkDirError>()("WorkDirError", {
   /** `invalid_command` for a path that escapes, `workdir_failed` for an I/O failure. */
@@ -15,6 +17,7 @@ export class WorkDirError extends Schema.TaggedError<WorkDirError>()("WorkDirErr
 
 export const makeWorkDir = Effect.fnUntraced(function*(
   root: string,
+  nodeId: string,
   testId: string,
   cleanup: CleanupLog
 ): Effect.fn.Return<string, WorkDirError, FileSystem.FileSystem | Path.Path | Scope.Scope> {
@@ -24,10 +27,22 @@ export const makeWorkDir = Effect.fnUntraced(function*(
     new WorkDirError({ code: "workdir_failed", message: `${what}: ${e.message}` })
   yield* fs.makeDirectory(root, { recursive: true }).pipe(Effect.mapError(ioError(`cannot create ${root}`)))
   const realRoot = yield* fs.realPath(root).pipe(Effect.mapError(ioError(`cannot resolve ${root}`)))
+  const rootMarker = yield* readMarker(realRoot)
+  if (rootMarker === undefined) {
+    yield* writeMarker(realRoot, { nodeId }).pipe(Effect.mapError(ioError(`cannot mark ${root}`)))
+  } else if (rootMarker.nodeId !== nodeId || rootMarker.testId !== undefined) {
+    return yield* new WorkDirError({ code: "workdir_failed", message: `${root} belongs to ${rootMarker.testId !== undefined ? "a test of " : ""}node ${rootMarker.nodeId}` })
+  }
   const dir = path.join(realRoot, testId)
-  // A leftover from a killed daemon with the same test id is stale by definition.
-  yield* fs.remove(dir, { recursive: true, force: true }).pipe(Effect.ignore)
-  return yield* Effect.acquireRelease(
+  // A leftover of this node with the same test id (a killed daemon's) is stale by definition;
+  // anything else in the way is not this node's to remove.
+  if ((yield* fs.lstat(dir).pipe(Effect.option))._tag === "Some") {
+    if (!(yield* ownedBy(dir, nodeId, testId))) {
+      return yield* new WorkDirError({ code: "workdir_failed", message: `${dir} exists and was not made by this node for this test` })
+    }
+    yield* fs.remove(dir, { recursive: true, force: true }).pipe(Effect.ignore)
+  }
+  yield* Effect.acquireRelease(
     fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.as(dir), Effect.mapError(ioError(`cannot create ${dir}`))),
     (dir) =>
       fs.remove(dir, { recursive: true, force: true }).pipe(
@@ -37,6 +52,8 @@ export const makeWorkDir = Effect.fnUntraced(function*(
         })
       )
   )
+  yield* writeMarker(dir, { nodeId, testId }).pipe(Effect.mapError(ioError(`cannot mark ${dir}`)))
+  return dir
 })
 
 export const writeFiles = Effect.fnUntraced(function*(
