@@ -126,7 +126,9 @@ const body = (
     const toolWorkDir = runnerName === "docker" ? dockerWorkMount : workDir
     const local = yield* LocalRun
     const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir, local }))
-    if (planned._tag === "Failure") return rejected("invalid_command", planned.failure.message)
+    if (planned._tag === "Failure") {
+      return rejected(planned.failure.code === "workdir_failed" ? "workdir_failed" : "invalid_command", planned.failure.message)
+    }
     const plan = planned.success
 
     // Journaled before `accepted` is out: a node killed from here on owes this test its
