@@ -88,15 +88,15 @@ try {
     report = r
     bestReport = Math.min(bestReport, reportS)
   }
-  const all = report!.labels[0]!
-  if (all.label !== "*" || all.count !== LINES || report!.badLines.count !== 0 || report!.labels.length !== LABELS + 1) {
-    throw new Error(`report is wrong: ${JSON.stringify({ all, bad: report!.badLines, labels: report!.labels.length })}`)
+  const all = report!.summary.total
+  if (all.count !== LINES || report!.badLines.count !== 0 || report!.summary.labels.length !== LABELS) {
+    throw new Error(`report is wrong: ${JSON.stringify({ all, bad: report!.badLines, labels: report!.summary.labels.length })}`)
   }
   const peerRate = LINES / bestPeer
   const rate = LINES / bestReport
   const ratio = rate / peerRate
   console.log(`newline-count peer : ${(peerRate / 1e6).toFixed(2)} M lines/s (${bestPeer.toFixed(2)} s)`)
-  console.log(`grid report core   : ${(rate / 1e6).toFixed(2)} M samples/s (${bestReport.toFixed(2)} s), ${report!.windows} windows, p99 ${all.latencyMs.p99} ms`)
+  console.log(`grid report core   : ${(rate / 1e6).toFixed(2)} M samples/s (${bestReport.toFixed(2)} s), ${report!.windowCount} windows, p99 ${all.latencyMs.p99} ms`)
   console.log(`ratio              : ${(ratio * 100).toFixed(1)}% of the peer (goal >= ${GOAL_RATIO * 100}%)`)
   console.log(`rate               : ${(rate / 1e6).toFixed(2)} M samples/s (goal >= ${GOAL_RATE / 1e6} M)`)
   const ok = rate >= GOAL_RATE && ratio >= GOAL_RATIO

@@ -45,6 +45,7 @@ export const cliDocs = async (): Promise<string> => {
     `- Durations (\`--duration\`, \`--ramp-up\`, \`--wait-idle\`, \`--grace\`, \`--timeout\`, ...): ${DURATION_SYNTAX}.`,
     "- Every flag is checked before anything starts; an error names the flag as typed and exits 1.",
     "- `--out -` writes the JSON to stdout (the human-readable output then goes to stderr).",
+    "- `grid run --out`, `grid launch --out`, `grid results --json` and `grid report --json` write one JSON document: `command`, the summary (`total` is every sample, `labels` the other rows), `thresholds`, the per-window points as `windows`, then the command's own fields; its JSON Schema is [report.schema.json](report.schema.json) (generated from src/report/Document.ts by `node scripts/report-schema.ts`). Their text tables are the same too: a row per label, then `TOTAL`.",
     "- The flags of the NATS commands also read `GRID_*` environment variables (named in each description).",
     "- Exit codes: 0 ok, 1 an error (bad flag, file, plan, node, NATS), 99 a threshold breached, 130 interrupted.",
     "- Global flags: `--help`/`-h`, `--version`/`-v`, `--log-level`.",

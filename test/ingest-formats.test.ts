@@ -68,9 +68,9 @@ describe("result formats", () => {
     assert.deepStrictEqual(bytes.map((s) => [s.label, s.bytesIn, s.bytesOut]), [["*", 4096, 0], ["*", 0, 512]])
     assert.deepStrictEqual(bad.first.map((b) => b.line), [14, 15])
     const r = reportFile(fixture("k6-output.json"), "k6")
-    assert.strictEqual(r.labels[0]!.count, 5)
-    assert.strictEqual(r.labels[0]!.bytesIn, 4096)
-    assert.strictEqual(r.labels[0]!.errors, 3)
+    assert.strictEqual(r.summary.total.count, 5)
+    assert.strictEqual(r.summary.total.bytesIn, 4096)
+    assert.strictEqual(r.summary.total.errors, 3)
   })
 
   it("Artillery report from a real run: every response and connection error, per endpoint", () => {
@@ -87,7 +87,7 @@ describe("result formats", () => {
     assert.strictEqual(byLabel.get("/hello"), counters["plugins.metrics-by-endpoint./hello.codes.200"])
     assert.strictEqual(byLabel.get("/missing"), counters["plugins.metrics-by-endpoint./missing.codes.404"])
     const r = reportFile(fixture("artillery-report.json"), "artillery")
-    const all = r.labels[0]!
+    const all = r.summary.total
     assert.strictEqual(all.count, counters["http.requests"])
     assert.strictEqual(all.bytesIn, counters["http.downloaded_bytes"])
     assert.strictEqual(all.errors, (counters["http.codes.404"] ?? 0) + (counters["errors.ECONNREFUSED"] ?? 0))
@@ -95,7 +95,7 @@ describe("result formats", () => {
     const period = json.intermediate[0]
     const dir = mkdtempSync(join(tmpdir(), "grid-artillery-"))
     writeFileSync(join(dir, "one.json"), JSON.stringify({ aggregate: period, intermediate: [period] }))
-    const one = reportFile(join(dir, "one.json"), "artillery").labels.find((l) => l.label === "/hello")!
+    const one = reportFile(join(dir, "one.json"), "artillery").summary.labels.find((l) => l.label === "/hello")!
     rmSync(dir, { recursive: true, force: true })
     const summary = period.summaries["plugins.metrics-by-endpoint.response_time./hello"]
     // (A percentile whose rank is the last request's is the max in HdrHistogram terms: p99 of
@@ -117,8 +117,8 @@ describe("result formats", () => {
     assert.strictEqual(count(by("Aggregated")), 0)
     assert.strictEqual(by("/hello").reduce((a, s) => a + s.bytesIn, 0), 450)
     const r = reportFile(fixture("locust_stats_history.csv"), "locust")
-    assert.strictEqual(r.labels[0]!.count, 17)
-    assert.strictEqual(r.labels.find((l) => l.label === "/login")!.latencyMs.max, 25)
+    assert.strictEqual(r.summary.total.count, 17)
+    assert.strictEqual(r.summary.labels.find((l) => l.label === "/login")!.latencyMs.max, 25)
   })
 
   it("Locust hook lines (format locust or locust-hook)", () => {
@@ -144,14 +144,15 @@ describe("result formats", () => {
     // 2 bad lines of 8 records: over the default --max-bad-lines 1%, accepted with 30%.
     const text = execFileSync(node, [main, "report", fixture("jmeter5-quoted.jtl"), "--format", "jmeter", "--max-bad-lines", "30%"], { encoding: "utf8" })
     assert.match(text, /6 samples, 2 errors/)
-    assert.match(text, /^checkout\s+1\s+1\s+100\.00/m)
+    assert.match(text, /^checkout\s+1\s+[\d.]+\s+1 \(100\.00%\)/m)
     assert.match(text, /2 bad line\(s\)/)
     assert.match(text, /line 7 \([^)]+\): not,a,valid,line/)
     const json = JSON.parse(
       execFileSync(node, [main, "report", fixture("jmeter213-noheader.jtl"), "--format", "jmeter", "--json"], { encoding: "utf8" })
     )
-    assert.strictEqual(json.labels[0].label, "*")
-    assert.strictEqual(json.labels[0].count, 4)
-    assert.deepStrictEqual(json.labels[0].status, { "200": 2, "302": 1, "404": 1 })
+    assert.strictEqual(json.command, "report")
+    assert.strictEqual(json.total.label, "*")
+    assert.strictEqual(json.total.count, 4)
+    assert.deepStrictEqual(json.total.status, { "200": 2, "302": 1, "404": 1 })
   })
 })

@@ -12,7 +12,8 @@ import { TestClock } from "effect/testing"
 import { startIngestion } from "../src/ingest/Ingestion.ts"
 import { makeMemoryTransport, ResultTransport, ResultTransportError } from "../src/ingest/ResultTransport.ts"
 import type { Sample } from "../src/ingest/Sample.ts"
-import { decodeHistogram, mergeWindows, type ResultWindow } from "../src/protocol/results.ts"
+import { decodeHistogram, type ResultWindow } from "../src/protocol/results.ts"
+import { mergeWindows } from "../src/report/mergeWindows.ts"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "grid-ingest-"))
 
@@ -85,7 +86,7 @@ describe("ingestion pipeline", () => {
       assert.strictEqual(report.summary.bytesIn, pushed * 100)
       assert.strictEqual(report.summary.durationMs, 6500)
       // Percentiles over windows come from merged histograms, equal to the union's.
-      const merged = mergeWindows(ws).get("*")!
+      const merged = { histogram: mergeWindows(ws).all!.rec.toHistogram() }
       const union = hdr.build({ numberOfSignificantValueDigits: 3 })
       for (const v of values) union.recordValue(Math.round(v * 1000))
       assert.strictEqual(merged.histogram.totalCount, union.totalCount)
@@ -209,7 +210,7 @@ describe("ingestion pipeline", () => {
       checkWindows(mem.windows)
       assert.strictEqual(total(mem.windows), written)
       assert.strictEqual(report.summary.count, written)
-      assert.deepStrictEqual(report.badLines, { count: 1, first: [{ line: 82, text: "garbage line" }] })
+      assert.deepStrictEqual(report.badLines, { count: 1, first: [{ line: 82, text: "garbage line", reason: "too few fields for the columns" }] })
       assert.isUndefined(report.error)
       rmSync(dir, { recursive: true, force: true })
     }))

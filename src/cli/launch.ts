@@ -60,7 +60,7 @@ export const finishOutputs = (r: LaunchReport, title: string, out: Option.Option
     // `--out -`: stdout carries the JSON alone, the text goes to stderr.
     const piped = Option.isSome(out) && out.value === "-"
     yield* (piped ? Console.error : Console.log)(`\n${reportText(r)}`)
-    if (Option.isSome(out)) piped ? process.stdout.write(reportJson(r)) : writeFileSync(out.value, reportJson(r))
+    if (Option.isSome(out)) piped ? process.stdout.write(reportJson(r, "launch")) : writeFileSync(out.value, reportJson(r, "launch"))
     if (Option.isSome(html)) writeFileSync(html.value, reportHtml(title, r))
     const breached = r.summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
     if (breached.length > 0) yield* Console.error(`thresholds breached: ${breached.join("; ")}`)

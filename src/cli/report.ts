@@ -10,50 +10,25 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { htmlReport } from "../engine/HtmlReport.ts"
 import { fsProblem } from "../engine/FileProblem.ts"
-import type { LabelSummary, RunSummary } from "../engine/Summary.ts"
-import { thresholdLines } from "../engine/SummaryTable.ts"
 import { evaluateThresholds, parseThreshold, type Threshold } from "../engine/Thresholds.ts"
-import { detectFile, type FileReport, type LabelReport, reportFile } from "../ingest/Report.ts"
+import { detectFile, type FileReport, reportFile } from "../ingest/Report.ts"
+import { reportDocument, reportDocumentJson } from "../report/Document.ts"
+import type { RunSummary } from "../report/Summary.ts"
+import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { type ResultFormat, resultFormats } from "../ingest/parsers/Parser.ts"
 import { outputProblem } from "./overrides.ts"
 
 export const EXIT_ERROR = 1
 export const EXIT_THRESHOLDS = 99
 
-const fmt = (n: number, digits = 1) => (Number.isInteger(n) ? String(n) : n.toFixed(digits))
-
-/** The human-readable form: a summary line, the per-label table, bad lines. */
-export const renderReport = (r: FileReport): string => {
-  const rows = [
-    ["label", "count", "errors", "err%", "rps", "min", "mean", "p50", "p90", "p95", "p99", "max", "bytes in", "bytes out"],
-    ...r.labels.map((l) => [
-      JSON.stringify(l.label).slice(1, -1),
-      String(l.count),
-      String(l.errors),
-      l.errorPct.toFixed(2),
-      fmt(l.rps),
-      fmt(l.latencyMs.min),
-      fmt(l.latencyMs.mean),
-      fmt(l.latencyMs.p50),
-      fmt(l.latencyMs.p90),
-      fmt(l.latencyMs.p95),
-      fmt(l.latencyMs.p99),
-      fmt(l.latencyMs.max),
-      String(l.bytesIn),
-      String(l.bytesOut)
-    ])
-  ]
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  const table = rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "))
-  const all = r.labels.find((l) => l.label === "*")
+/** The human-readable form: a summary line, the one summary table (src/report/Table.ts), bad lines. */
+export const renderReport = (r: FileReport, summary: RunSummary = r.summary): string => {
   const lines = [
-    `${r.file} (${r.format}): ${all?.count ?? 0} samples, ${all?.errors ?? 0} errors, ${(r.durationMs / 1000).toFixed(1)} s, ` +
-    `${r.windows} windows of ${r.windowMs} ms; latencies in ms`,
+    `${r.file} (${r.format}): ${summary.total.count} samples, ${summary.total.errors} errors, ` +
+    `${r.windowCount} windows of ${r.windowMs} ms; latencies in ms`,
     "",
-    ...table
+    summaryTable(summary)
   ]
-  const statuses = all === undefined ? [] : Object.entries(all.status)
-  if (statuses.length > 0) lines.push("", `status: ${statuses.map(([k, v]) => `${k || "(none)"}=${v}`).join("  ")}`)
   if (r.badLines.count > 0) {
     lines.push("", `${r.badLines.count} bad line(s), first ones:`)
     for (const b of r.badLines.first) lines.push(`  line ${b.line}${b.reason !== undefined ? ` (${b.reason})` : ""}: ${b.text}`)
@@ -67,31 +42,11 @@ export const parseBadLimit = (text: string): { readonly percent: boolean; readon
   return m === null ? undefined : { percent: m[2] === "%", value: Number(m[1]) }
 }
 
-const labelSummary = (l: LabelReport): LabelSummary => ({
-  label: l.label,
-  count: l.count,
-  errors: l.errors,
-  bytesIn: l.bytesIn,
-  bytesOut: l.bytesOut,
-  rps: l.rps,
-  latencyMs: l.latencyMs,
-  status: l.status
+/** The file's summary with `thresholds` evaluated. */
+export const withThresholds = (r: FileReport, thresholds: ReadonlyArray<Threshold>): RunSummary => ({
+  ...r.summary,
+  thresholds: evaluateThresholds(thresholds, r.summary)
 })
-
-/** The report as `grid run`'s summary, for thresholds and the HTML report. */
-export const asRunSummary = (r: FileReport, thresholds: ReadonlyArray<Threshold>): RunSummary => {
-  const total = r.labels.find((l) => l.label === "*")
-  const base = {
-    startedAt: r.startedAt,
-    durationMs: Math.max(1, r.durationMs),
-    total: labelSummary(total ?? { label: "*", count: 0, errors: 0, errorPct: 0, bytesIn: 0, bytesOut: 0, rps: 0, latencyMs: { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }, status: {} }),
-    labels: r.labels.filter((l) => l.label !== "*").map(labelSummary),
-    dropped: 0,
-    interrupted: false,
-    thresholds: []
-  }
-  return { ...base, thresholds: evaluateThresholds(thresholds, base) }
-}
 
 export const reportCommand = Command.make(
   "report",
@@ -145,16 +100,26 @@ export const reportCommand = Command.make(
       detected = d.success.how
     }
     const result = yield* Effect.result(
-      Effect.try({ try: () => reportFile(file, chosen, { windowMs, points: Option.isSome(html) }), catch: (e) => fsProblem(file, e) })
+      Effect.try({ try: () => reportFile(file, chosen, { windowMs, points: json || Option.isSome(html) }), catch: (e) => fsProblem(file, e) })
     )
     if (result._tag === "Failure") return yield* fail([result.failure])
     const r = result.success
-    const summary = asRunSummary(r, thresholds)
-    const out = json ? JSON.stringify({ ...r, points: undefined, ...(detected ? { detected } : {}), thresholds: summary.thresholds }, null, 2) : renderReport(r)
+    const summary = withThresholds(r, thresholds)
+    const out = json
+      ? reportDocumentJson(
+        reportDocument("report", summary, r.points, {
+          file: r.file,
+          format: r.format,
+          ...(detected ? { detected } : {}),
+          windowMs: r.windowMs,
+          badLines: r.badLines
+        })
+      ).trimEnd()
+      : renderReport(r, summary)
     if (detected !== undefined && !json) yield* Console.log(`format ${r.format}, detected: ${detected}`)
     yield* Console.log(out)
     if (thresholds.length > 0 && !json) yield* Console.log(`\nthresholds:\n${thresholdLines(summary)}`)
-    if (Option.isSome(html)) writeFileSync(html.value, htmlReport(`grid report ${file}`, summary, r.points ?? []))
+    if (Option.isSome(html)) writeFileSync(html.value, htmlReport(`grid report ${file}`, summary, r.points))
 
     const samples = summary.total.count
     const failures: Array<string> = []

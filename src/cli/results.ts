@@ -42,7 +42,7 @@ export const resultsCommand = Command.make(
       return
     }
     const r = result.success
-    yield* Console.log(f.json ? reportJson(r).trimEnd() : reportText(r))
+    yield* Console.log(f.json ? reportJson(r, "results").trimEnd() : reportText(r))
     if (Option.isSome(f.html)) writeFileSync(f.html.value, reportHtml(`grid results ${f.testId}`, r))
     if (r.summary.thresholds.some((t) => !t.ok)) process.exitCode = EXIT_THRESHOLDS
   })

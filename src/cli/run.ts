@@ -24,8 +24,10 @@ import { RunAggregation } from "../engine/RunAggregation.ts"
 import type { ScenarioOverrides } from "../engine/Scenario.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { fsProblem } from "../engine/FileProblem.ts"
-import type { RunSummary } from "../engine/Summary.ts"
-import { progressLine, summaryTable, thresholdLines } from "../engine/SummaryTable.ts"
+import { progressLine } from "../engine/SummaryTable.ts"
+import { reportDocument, reportDocumentJson } from "../report/Document.ts"
+import type { RunSummary } from "../report/Summary.ts"
+import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { evaluateThresholds } from "../engine/Thresholds.ts"
 import { outputProblem, overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 
@@ -44,7 +46,7 @@ const writeOutputs = (
 ) => {
   // `node`: the runner's own terminal event (ingestion's summary, cleanup report), as a daemon
   // would have published it.
-  const json = `${JSON.stringify({ ...summary, windows: agg.points, node }, null, 2)}\n`
+  const json = reportDocumentJson(reportDocument("run", summary, agg.points, node === undefined ? {} : { node }))
   if (Option.isSome(out)) out.value === "-" ? process.stdout.write(json) : writeFileSync(out.value, json)
   if (Option.isSome(html)) writeFileSync(html.value, htmlReport(title, summary, agg.points))
 }

@@ -5,66 +5,16 @@
 // order, when every node still expected for it has delivered, or when `lagMs` has passed
 // since its first window arrived; it stays open `horizon` seqs longer so late windows still
 // count in the final points, then it is folded into the run totals.
-import type * as hdr from "hdr-histogram-js"
-import type { WindowPoint } from "../engine/RunAggregation.ts"
-import { inRequestOrder, type LabelSummary, type RunSummary } from "../engine/Summary.ts"
-import { decodeHistogram, latencyStats, newHistogram, type ResultWindow } from "../protocol/results.ts"
-
-class Acc {
-  count = 0
-  errors = 0
-  bytesIn = 0
-  bytesOut = 0
-  min = Infinity
-  max = -Infinity
-  sum = 0
-  readonly status: Record<string, number> = {}
-  readonly histogram: hdr.Histogram = newHistogram()
-  readonly label: string
-  constructor(label: string) {
-    this.label = label
-  }
-
-  addCounts(c: { count: number; errors: number; bytesIn: number; bytesOut: number }, min: number, max: number, sum: number, status: Readonly<Record<string, number>>) {
-    this.count += c.count
-    this.errors += c.errors
-    this.bytesIn += c.bytesIn
-    this.bytesOut += c.bytesOut
-    if (c.count > 0) {
-      if (min < this.min) this.min = min
-      if (max > this.max) this.max = max
-      this.sum += sum
-    }
-    for (const k in status) this.status[k] = (this.status[k] ?? 0) + status[k]!
-  }
-
-  addAcc(o: Acc) {
-    this.addCounts(o, o.min, o.max, o.sum, o.status)
-    this.histogram.add(o.histogram)
-  }
-
-  latency() {
-    const has = this.count > 0
-    return latencyStats(this.histogram, { min: has ? this.min : 0, mean: has ? this.sum / this.count : 0, max: has ? this.max : 0 })
-  }
-
-  summary(durationMs: number): LabelSummary {
-    return {
-      label: this.label,
-      count: this.count,
-      errors: this.errors,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      rps: durationMs > 0 ? this.count / (durationMs / 1000) : 0,
-      latencyMs: this.latency(),
-      status: Object.fromEntries(Object.entries(this.status).sort(([a], [b]) => a.localeCompare(b)))
-    }
-  }
-}
+import type { ResultWindow } from "../protocol/results.ts"
+import { LabelAcc } from "../report/LabelAcc.ts"
+import { pointOf } from "../report/Point.ts"
+import { RecorderPool } from "../report/Recorder.ts"
+import type { RunSummary, WindowPoint } from "../report/Summary.ts"
+import { Totals } from "../report/Totals.ts"
 
 interface SeqState {
   readonly seq: number
-  readonly labels: Map<string, Acc>
+  readonly labels: Map<string, LabelAcc>
   readonly nodes: Set<string>
   readonly firstAt: number
   start: number
@@ -99,7 +49,9 @@ export class WindowMerger {
   readonly points: Array<WindowPoint> = []
   private readonly open = new Map<number, SeqState>()
   private readonly seen = new Map<string, Set<number>>()
-  private readonly totals = new Map<string, Acc>()
+  private readonly totals = new Totals()
+  /** Recorders of folded seqs, reused by the next ones. */
+  private readonly pool = new RecorderPool()
   private readonly expected = new Set<string>()
   private nextEmit = 0
   private highest = -1
@@ -151,15 +103,14 @@ export class WindowMerger {
         node.errors += l.errors
       }
       // Beyond the horizon the seq is folded already: the window goes straight to the totals.
-      const into = target === undefined ? this.accOf(this.totals, l.label) : this.accOf(target.labels, l.label)
-      into.addCounts(l, l.latencyMs.min, l.latencyMs.max, l.latencyMs.mean * l.count, l.status)
-      if (l.count > 0) into.histogram.add(decodeHistogram(l.hdr))
+      if (target === undefined) this.totals.addRow(l)
+      else this.accOf(target.labels, l.label).addRow(l)
     }
     if (target !== undefined) {
       target.nodes.add(w.nodeId)
       target.start = Math.min(target.start, w.start)
       target.span = Math.max(target.span, w.end - w.start)
-      if (target.emitted) this.points[w.seq] = pointOf(target)
+      if (target.emitted) this.points[w.seq] = this.pointOf(target)
     } else if (this.points[w.seq] !== undefined) {
       const p = this.points[w.seq]!
       const all = w.labels.find((l) => l.label === "*")
@@ -183,7 +134,7 @@ export class WindowMerger {
       }
       if (!this.complete(s) && now - s.firstAt < this.lagMs) break
       s.emitted = true
-      const p = pointOf(s)
+      const p = this.pointOf(s)
       this.points[s.seq] = p
       out.push(p)
       this.nextEmit++
@@ -214,18 +165,7 @@ export class WindowMerger {
       startedAt = Math.min(startedAt, n.firstStart)
       durationMs = Math.max(durationMs, n.lastEnd - n.firstStart)
     }
-    durationMs = Math.max(1, durationMs)
-    const all = this.totals.get("*") ?? new Acc("*")
-    const labels = inRequestOrder([...this.totals.values()].filter((a) => a.label !== "*"), order)
-    return {
-      startedAt: Number.isFinite(startedAt) ? startedAt : 0,
-      durationMs,
-      total: all.summary(durationMs),
-      labels: labels.map((l) => l.summary(durationMs)),
-      dropped: 0,
-      interrupted,
-      thresholds: []
-    }
+    return this.totals.summary({ startedAt: Number.isFinite(startedAt) ? startedAt : 0, durationMs: Math.max(1, durationMs), order, interrupted })
   }
 
   /** Emitted points in seq order (gaps left by seqs nobody delivered are skipped). */
@@ -251,37 +191,23 @@ export class WindowMerger {
     return s
   }
 
-  private accOf(m: Map<string, Acc>, label: string): Acc {
+  private accOf(m: Map<string, LabelAcc>, label: string): LabelAcc {
     let a = m.get(label)
     if (a === undefined) {
-      a = new Acc(label)
+      a = new LabelAcc(label, this.pool.take())
       m.set(label, a)
     }
     return a
   }
 
   private fold(s: SeqState): void {
-    if (!s.emitted) this.points[s.seq] = pointOf(s)
-    for (const acc of s.labels.values()) this.accOf(this.totals, acc.label).addAcc(acc)
+    if (!s.emitted) this.points[s.seq] = this.pointOf(s)
+    for (const acc of s.labels.values()) this.totals.of(acc.label).merge(acc)
+    for (const acc of s.labels.values()) this.pool.give(acc.rec)
     this.open.delete(s.seq)
   }
-}
 
-const pointOf = (s: SeqState): WindowPoint => {
-  const all = s.labels.get("*")
-  const lat = all?.latency()
-  const labels: Record<string, { count: number; errors: number; p95: number }> = {}
-  for (const a of s.labels.values()) {
-    if (a.label === "*") continue
-    labels[a.label] = { count: a.count, errors: a.errors, p95: a.count > 0 ? Math.min(a.max, Math.max(a.min, a.histogram.getValueAtPercentile(95) / 1000)) : 0 }
-  }
-  return {
-    seq: s.seq,
-    start: Number.isFinite(s.start) ? s.start : 0,
-    durationMs: s.span > 0 ? s.span : 1000,
-    count: all?.count ?? 0,
-    errors: all?.errors ?? 0,
-    latencyMs: lat ? { p50: lat.p50, p90: lat.p90, p95: lat.p95, p99: lat.p99, max: lat.max } : { p50: 0, p90: 0, p95: 0, p99: 0, max: 0 },
-    labels
+  private pointOf(s: SeqState): WindowPoint {
+    return pointOf(s.seq, Number.isFinite(s.start) ? s.start : 0, s.span > 0 ? s.span : 1000, s.labels.values())
   }
 }

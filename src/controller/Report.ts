@@ -1,13 +1,12 @@
 // The report of a launch (live, at its end) or of a past test (rebuilt from GRID_RESULTS and
 // GRID_EVENTS): the merged RunSummary with thresholds, the per-second points, and one line
-// per node. The text, JSON and HTML forms reuse `grid run`'s table and report, so both
-// commands' reports look alike.
+// per node. The text, JSON and HTML forms are src/report's, the same for every command.
 import { htmlReport } from "../engine/HtmlReport.ts"
-import type { WindowPoint } from "../engine/RunAggregation.ts"
-import type { RunSummary } from "../engine/Summary.ts"
-import { summaryTable, thresholdLines } from "../engine/SummaryTable.ts"
 import { evaluateThresholds, type Threshold } from "../engine/Thresholds.ts"
 import type { ResultWindow } from "../protocol/results.ts"
+import { reportDocument, reportDocumentJson } from "../report/Document.ts"
+import type { RunSummary, WindowPoint } from "../report/Summary.ts"
+import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { WindowMerger } from "./Merger.ts"
 
 export type NodeStatus = "sent" | "accepted" | "ready" | "running" | "finished" | "failed" | "stopped" | "rejected" | "lost"
@@ -142,8 +141,17 @@ export const reportText = (r: LaunchReport): string => {
   return lines.join("\n")
 }
 
-/** `--out`: `grid run`'s JSON plus the test id, outcome and nodes. */
-export const reportJson = (r: LaunchReport): string =>
-  `${JSON.stringify({ testId: r.testId, outcome: r.outcome, problems: r.problems, tolerated: r.tolerated, nodes: r.nodes, ...r.summary, windows: r.points }, null, 2)}\n`
+/** `grid launch --out`, `grid results --json`: the one report document (src/report/Document.ts). */
+export const reportJson = (r: LaunchReport, command: "launch" | "results"): string =>
+  reportDocumentJson(
+    reportDocument(command, r.summary, r.points, {
+      testId: r.testId,
+      outcome: r.outcome,
+      problems: r.problems,
+      tolerated: r.tolerated,
+      nodes: r.nodes,
+      duplicates: r.duplicates
+    })
+  )
 
 export const reportHtml = (title: string, r: LaunchReport): string => htmlReport(title, r.summary, r.points)

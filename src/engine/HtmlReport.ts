@@ -3,7 +3,7 @@
 // per-second windows: requests/s, latency percentiles, errors. Charts are drawn here as
 // SVG polylines so the file renders anywhere, offline.
 import type { WindowPoint } from "./RunAggregation.ts"
-import type { RunSummary } from "./Summary.ts"
+import type { RunSummary } from "../report/Summary.ts"
 
 const esc = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)

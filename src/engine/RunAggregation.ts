@@ -1,41 +1,14 @@
 // `grid run`'s view of the ingestion aggregation (src/ingest/Aggregator.ts, the same code
 // the daemon's ingestion runs): the engine's samples go into its per-second windows; each
 // closed window is folded into the run totals and reduced to a point of the time series
-// (progress line, HTML report); at the end the totals become the RunSummary.
-import type { LabelAcc } from "../ingest/Aggregator.ts"
-import { Aggregator, Totals } from "../ingest/Aggregator.ts"
+// (progress line, HTML report); at the end the totals become the RunSummary (src/report).
+import { Aggregator, type ClosedWindow } from "../ingest/Aggregator.ts"
 import type { SampleSink } from "../ingest/Sample.ts"
-import { latencyStats } from "../protocol/results.ts"
-import { inRequestOrder, type LabelSummary, type RunSummary } from "./Summary.ts"
+import { pointOf } from "../report/Point.ts"
+import type { RunSummary, WindowPoint } from "../report/Summary.ts"
+import { Totals } from "../report/Totals.ts"
 
-/** One closed window, reduced for display. */
-export interface WindowPoint {
-  readonly seq: number
-  readonly start: number
-  /** Time the window covers, ms: 1000 except for a run's last, partial window. */
-  durationMs: number
-  readonly count: number
-  readonly errors: number
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p95: number; readonly p99: number; readonly max: number }
-  /** Per request label: count and p95 of the window. */
-  readonly labels: Readonly<Record<string, { readonly count: number; readonly errors: number; readonly p95: number }>>
-}
-
-const labelSummary = (acc: LabelAcc, durationMs: number): LabelSummary => ({
-  ...acc.stats(),
-  rps: durationMs > 0 ? acc.count / (durationMs / 1000) : 0
-})
-
-const emptyLabel = (label: string): LabelSummary => ({
-  label,
-  count: 0,
-  errors: 0,
-  bytesIn: 0,
-  bytesOut: 0,
-  rps: 0,
-  latencyMs: { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 },
-  status: {}
-})
+export type { WindowPoint }
 
 export class RunAggregation {
   readonly startedAt: number
@@ -43,21 +16,9 @@ export class RunAggregation {
   private readonly agg: Aggregator
   private readonly totals = new Totals()
   private readonly lateMs: number
-  private readonly onClose = (w: Parameters<Parameters<Aggregator["closeUntil"]>[1]>[0]) => {
+  private readonly onClose = (w: ClosedWindow) => {
     this.totals.addWindow(w)
-    const all = w.labels[0]
-    const labels: Record<string, { count: number; errors: number; p95: number }> = {}
-    let latency = { p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }
-    if (all !== undefined) {
-      const h = all.rec.toHistogram()
-      const s = latencyStats(h, { min: all.min, mean: all.mean, max: all.max })
-      latency = { p50: s.p50, p90: s.p90, p95: s.p95, p99: s.p99, max: all.rec.total > 0 ? all.max : 0 }
-      for (const acc of w.labels.slice(1)) {
-        const p95 = acc.rec.total > 0 ? Math.min(acc.max, Math.max(acc.min, acc.rec.toHistogram().getValueAtPercentile(95) / 1000)) : 0
-        labels[acc.label] = { count: acc.count, errors: acc.errors, p95 }
-      }
-    }
-    this.points.push({ seq: w.seq, start: w.start, durationMs: w.end - w.start, count: all?.count ?? 0, errors: all?.errors ?? 0, latencyMs: latency, labels })
+    this.points.push(pointOf(w.seq, w.start, w.end - w.start, w.labels))
   }
 
   /** `lateMs`: how long a window stays open after its end for slow responses. */
@@ -88,18 +49,10 @@ export class RunAggregation {
   /** Closes every remaining window and summarises the run; rows in `order` (request names). */
   finish(endedAt: number, dropped: number, interrupted: boolean, order: ReadonlyArray<string> = []): RunSummary {
     this.agg.closeThrough(this.agg.seqAt(endedAt - 1), this.onClose)
-    for (const p of this.points) if (p.start + p.durationMs > endedAt) p.durationMs = Math.max(1, endedAt - p.start)
+    this.points.forEach((p, i) => {
+      if (p.start + p.durationMs > endedAt) this.points[i] = { ...p, durationMs: Math.max(1, endedAt - p.start) }
+    })
     const durationMs = Math.max(1, endedAt - this.startedAt)
-    const all = this.totals.all
-    const labels = inRequestOrder([...this.totals.labels.values()].filter((l) => l.label !== "*"), order)
-    return {
-      startedAt: this.startedAt,
-      durationMs,
-      total: all === undefined ? emptyLabel("*") : labelSummary(all, durationMs),
-      labels: labels.map((l) => labelSummary(l, durationMs)),
-      dropped,
-      interrupted,
-      thresholds: []
-    }
+    return this.totals.summary({ startedAt: this.startedAt, durationMs, order, dropped, interrupted })
   }
 }

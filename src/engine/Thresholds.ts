@@ -1,7 +1,7 @@
 // Pass/fail thresholds: parsed from the scenario's strings ("p95 < 300ms", "errors < 1%",
 // "rps > 100", "login: p99 <= 1s") at load time, so a malformed one rejects the scenario
 // before any request; evaluated as a pure function over the end-of-run summary.
-import type { LabelSummary, RunSummary, ThresholdResult } from "./Summary.ts"
+import type { LabelSummary, RunSummary, ThresholdResult } from "../report/Summary.ts"
 
 export type Metric = "min" | "mean" | "p50" | "p90" | "p95" | "p99" | "max" | "errors" | "count" | "rps"
 export type Op = "<" | "<=" | ">" | ">="

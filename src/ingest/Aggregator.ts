@@ -1,4 +1,4 @@
-// Per-label windowed aggregation, the synchronous core shared by live ingestion (windows closed
+// Per-label windowed aggregation (into src/report's one accumulator), the synchronous core shared by live ingestion (windows closed
 // by Effect's Clock in Ingestion.ts) and `grid report` (windows closed by the samples' own time).
 //
 // Window seq n covers [startedAt + n*windowMs, startedAt + (n+1)*windowMs). A sample goes into
@@ -10,100 +10,9 @@
 // window 0 (or the oldest open), and one implausibly far ahead (more than `maxOpenWindows`
 // beyond the oldest open window) is clamped to that horizon, so one bad timestamp cannot make
 // memory grow. Memory is bounded by open windows x labels, never by the run's length.
-import type * as hdr from "hdr-histogram-js"
-import { latencyStats } from "../protocol/results.ts"
+import { LabelAcc } from "../report/LabelAcc.ts"
+import { RecorderPool } from "../report/Recorder.ts"
 import type { Sample } from "./Sample.ts"
-import { Recorder, RecorderPool } from "./Recorder.ts"
-
-/** Running statistics of one label within one window (or over the whole run). */
-export class LabelAcc {
-  count = 0
-  errors = 0
-  bytesIn = 0
-  bytesOut = 0
-  min = Infinity
-  max = -Infinity
-  sum = 0
-  private readonly statusMap = new Map<string, number>()
-  private runStatus: string | undefined = undefined
-  private runCount = 0
-  readonly label: string
-  readonly rec: Recorder
-  constructor(label: string, rec: Recorder) {
-    this.label = label
-    this.rec = rec
-  }
-
-  add(s: Sample, n: number): void {
-    this.bytesIn += s.bytesIn
-    this.bytesOut += s.bytesOut
-    if (n === 0) return
-    this.count += n
-    if (!s.success) this.errors += n
-    // Runs of one status (nearly every sample is "200") skip the map until the status changes.
-    if (s.status === this.runStatus) this.runCount += n
-    else {
-      this.flushStatus()
-      this.runStatus = s.status
-      this.runCount = n
-    }
-    const ms = s.latencyMs
-    if (ms >= 0) {
-      if (ms < this.min) this.min = ms
-      if (ms > this.max) this.max = ms
-      this.sum += ms * n
-      this.rec.record(Math.round(ms * 1000), n)
-    }
-  }
-
-  private flushStatus(): void {
-    if (this.runStatus !== undefined) {
-      this.statusMap.set(this.runStatus, (this.statusMap.get(this.runStatus) ?? 0) + this.runCount)
-      this.runStatus = undefined
-      this.runCount = 0
-    }
-  }
-
-  /** Count per status code. */
-  get status(): Map<string, number> {
-    this.flushStatus()
-    return this.statusMap
-  }
-
-  /** Adds another accumulator (same label, or any label into `*`). */
-  merge(o: LabelAcc): void {
-    this.count += o.count
-    this.errors += o.errors
-    this.bytesIn += o.bytesIn
-    this.bytesOut += o.bytesOut
-    if (o.min < this.min) this.min = o.min
-    if (o.max > this.max) this.max = o.max
-    this.sum += o.sum
-    const st = this.status
-    for (const [k, v] of o.status) st.set(k, (st.get(k) ?? 0) + v)
-    o.rec.addInto(this.rec)
-  }
-
-  /** Mean over the samples that had a latency. */
-  get mean(): number {
-    return this.rec.total > 0 ? this.sum / this.rec.total : 0
-  }
-
-  /** The label's figures as the protocol states them (a window's row, a summary's row);
-   * `h` is the recorder's histogram when the caller needs it too. */
-  stats(h: hdr.Histogram = this.rec.toHistogram()) {
-    const has = this.rec.total > 0
-    return {
-      label: this.label,
-      count: this.count,
-      errors: this.errors,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      latencyMs: latencyStats(h, { min: has ? this.min : 0, mean: this.mean, max: has ? this.max : 0 }),
-      status: Object.fromEntries([...this.status].sort(([a], [b]) => a.localeCompare(b)))
-    }
-  }
-}
 
 /** A closed window: per-label accumulators (label `*` included), recorders owned by the pool. */
 export interface ClosedWindow {
@@ -258,37 +167,5 @@ export class Aggregator {
     const start = this.windowStart(seq)
     onClose({ seq, start, end: start + this.windowMs, labels })
     for (const acc of labels) this.pool.give(acc.rec)
-  }
-}
-
-/** Run totals per label, fed with closed windows; exact union of their histograms. */
-export class Totals {
-  readonly labels = new Map<string, LabelAcc>()
-  windows = 0
-
-  addWindow(w: ClosedWindow): void {
-    this.windows++
-    for (const acc of w.labels) {
-      let t = this.labels.get(acc.label)
-      if (t === undefined) {
-        t = new LabelAcc(acc.label, new Recorder())
-        this.labels.set(acc.label, t)
-      }
-      t.merge(acc)
-    }
-  }
-
-  get all(): LabelAcc | undefined {
-    return this.labels.get("*")
-  }
-
-  /** Builds label `*` from the other labels' totals (for windows closed without `*`). */
-  addStar(): void {
-    const all = new LabelAcc("*", new Recorder())
-    for (const acc of this.labels.values()) if (acc.label !== "*") all.merge(acc)
-    const old = this.labels.get("*")
-    if (old !== undefined) all.merge(old)
-    this.labels.delete("*")
-    this.labels.set("*", all)
   }
 }

@@ -8,14 +8,10 @@
 // within `appearTimeout` is a fatal error the runner sees through `failure`.
 import { join } from "node:path"
 import { Clock, Deferred, Duration, Effect, Fiber, Schema } from "effect"
-import {
-  encodeHistogram,
-  latencyStats,
-  type LabelWindow,
-  type ResultWindow,
-  type Summary
-} from "../protocol/results.ts"
-import { Aggregator, type ClosedWindow, type LabelAcc, Totals } from "./Aggregator.ts"
+import { encodeHistogram, type LabelWindow, type ResultWindow, type Summary } from "../protocol/results.ts"
+import type { LabelAcc } from "../report/LabelAcc.ts"
+import { Totals } from "../report/Totals.ts"
+import { Aggregator, type ClosedWindow } from "./Aggregator.ts"
 import { parserFor } from "./parsers/index.ts"
 import type { BadLine, ResultFormat } from "./parsers/Parser.ts"
 import { makePublisher } from "./Publisher.ts"
@@ -100,22 +96,6 @@ export const toResultWindow = (
   final,
   ...(testLabels !== undefined && Object.keys(testLabels).length > 0 ? { testLabels } : {})
 })
-
-export const summaryFromTotals = (totals: Totals, durationMs: number): Summary => {
-  const all = totals.all
-  const h = all?.rec.toHistogram()
-  const has = all !== undefined && all.rec.total > 0
-  return {
-    count: all?.count ?? 0,
-    errors: all?.errors ?? 0,
-    bytesIn: all?.bytesIn ?? 0,
-    durationMs,
-    rps: all !== undefined && durationMs > 0 ? all.count / (durationMs / 1000) : 0,
-    latencyMs: h === undefined || all === undefined
-      ? { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }
-      : latencyStats(h, { min: has ? all.min : 0, mean: all.mean, max: has ? all.max : 0 })
-  }
-}
 
 /** Starts ingestion for one test in the current Scope. */
 export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
@@ -216,7 +196,7 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
     for (const w of out) yield* publisher.offer(w)
     const unacked = yield* publisher.drain(opts.ackTimeout ?? "30 seconds")
     const report: IngestReport = {
-      summary: summaryFromTotals(totals, Math.max(0, now - startedAt)),
+      summary: totals.wireSummary(Math.max(0, now - startedAt)),
       windows: produced,
       unacked,
       badLines: parser?.bad.toJSON() ?? { count: 0, first: [] },

@@ -1,43 +1,27 @@
 // The core of `grid report`: stream a finished result file through its format's parser and the
 // same windowed aggregation live ingestion uses (windows closed by the samples' own time), fold
-// the windows into run totals, and summarise them. Plain synchronous code on Buffers: this is
+// the windows into run totals (src/report's accumulator), and summarise them. Plain synchronous code on Buffers: this is
 // the path `npm run bench` measures; the CLI wraps it in Effect.
 import { closeSync, openSync, readSync } from "node:fs"
-import type { WindowPoint } from "../engine/RunAggregation.ts"
-import type { LatencyStats } from "../protocol/results.ts"
-import { latencyStats } from "../protocol/results.ts"
-import { Aggregator, type ClosedWindow, LabelAcc, Totals } from "./Aggregator.ts"
+import { pointOf } from "../report/Point.ts"
+import type { RunSummary, WindowPoint } from "../report/Summary.ts"
+import { Totals } from "../report/Totals.ts"
+import { Aggregator, type ClosedWindow } from "./Aggregator.ts"
 import { type Detected, detectFormat } from "./detectFormat.ts"
-import { Recorder } from "./Recorder.ts"
 import { parserFor } from "./parsers/index.ts"
 import type { BadLine, ResultFormat } from "./parsers/Parser.ts"
-
-export interface LabelReport {
-  readonly label: string
-  readonly count: number
-  readonly errors: number
-  readonly errorPct: number
-  readonly bytesIn: number
-  readonly bytesOut: number
-  readonly rps: number
-  readonly latencyMs: LatencyStats
-  readonly status: Record<string, number>
-}
 
 export interface FileReport {
   readonly file: string
   readonly format: ResultFormat
-  /** Time spanned by the samples: first start to last end, ms. */
-  readonly durationMs: number
-  readonly windows: number
   readonly windowMs: number
-  /** Label `*` first, then the labels by name. */
-  readonly labels: ReadonlyArray<LabelReport>
+  /** Windows the samples spanned. */
+  readonly windowCount: number
+  /** The one summary; its duration is the time the samples span, first start to last end. */
+  readonly summary: RunSummary
   readonly badLines: { readonly count: number; readonly first: ReadonlyArray<BadLine> }
-  /** Epoch ms of the first sample (0 without samples). */
-  readonly startedAt: number
-  /** Per-window points (for an HTML report), when asked for with `points`. */
-  readonly points?: ReadonlyArray<WindowPoint> | undefined
+  /** Per-window points, when asked for with `points` (empty otherwise). */
+  readonly points: ReadonlyArray<WindowPoint>
 }
 
 export interface ReportOptions {
@@ -61,44 +45,6 @@ export const detectFile = (file: string): Detected => {
   }
 }
 
-/** One closed window as a point: every label merged (the offline windows carry no `*`). */
-const pointOf = (w: ClosedWindow): WindowPoint => {
-  const all = new LabelAcc("*", new Recorder())
-  for (const acc of w.labels) if (acc.label !== "*") all.merge(acc)
-  const s = latencyStats(all.rec.toHistogram(), { min: all.min, mean: all.mean, max: all.max })
-  const labels: Record<string, { count: number; errors: number; p95: number }> = {}
-  for (const acc of w.labels) {
-    if (acc.label === "*") continue
-    const p95 = acc.rec.total > 0 ? Math.min(acc.max, Math.max(acc.min, acc.rec.toHistogram().getValueAtPercentile(95) / 1000)) : 0
-    labels[acc.label] = { count: acc.count, errors: acc.errors, p95 }
-  }
-  return {
-    seq: w.seq,
-    start: w.start,
-    durationMs: w.end - w.start,
-    count: all.count,
-    errors: all.errors,
-    latencyMs: { p50: s.p50, p90: s.p90, p95: s.p95, p99: s.p99, max: all.count > 0 ? all.max : 0 },
-    labels
-  }
-}
-
-const labelReport = (acc: LabelAcc, durationMs: number): LabelReport => {
-  const h = acc.rec.toHistogram()
-  const has = acc.rec.total > 0
-  return {
-    label: acc.label,
-    count: acc.count,
-    errors: acc.errors,
-    errorPct: acc.count > 0 ? (100 * acc.errors) / acc.count : 0,
-    bytesIn: acc.bytesIn,
-    bytesOut: acc.bytesOut,
-    rps: durationMs > 0 ? acc.count / (durationMs / 1000) : 0,
-    latencyMs: latencyStats(h, { min: has ? acc.min : 0, mean: acc.mean, max: has ? acc.max : 0 }),
-    status: Object.fromEntries([...acc.status].sort(([a], [b]) => a.localeCompare(b)))
-  }
-}
-
 /** Reads `file` in chunks (never whole) and summarises it. Throws only on I/O errors. */
 export const reportFile = (file: string, format: ResultFormat, opts: ReportOptions = {}): FileReport => {
   const windowMs = opts.windowMs ?? 1000
@@ -108,7 +54,7 @@ export const reportFile = (file: string, format: ResultFormat, opts: ReportOptio
   const points: Array<WindowPoint> = []
   const onClose = opts.points === true
     ? (w: ClosedWindow) => {
-      points.push(pointOf(w))
+      points.push(pointOf(w.seq, w.start, w.end - w.start, w.labels))
       totals.addWindow(w)
     }
     : totals.addWindow.bind(totals)
@@ -129,17 +75,13 @@ export const reportFile = (file: string, format: ResultFormat, opts: ReportOptio
   agg.closeThrough(agg.highestSeen, onClose)
   if (totals.labels.size > 0) totals.addStar()
   const durationMs = agg.firstTs === Infinity ? 0 : Math.max(0, agg.lastEnd - agg.firstTs)
-  const all = totals.all
-  const rest = [...totals.labels.values()].filter((l) => l !== all).sort((a, b) => a.label.localeCompare(b.label))
   return {
     file,
     format,
-    durationMs,
-    windows: totals.windows,
     windowMs,
-    labels: (all === undefined ? rest : [all, ...rest]).map((l) => labelReport(l, durationMs)),
+    windowCount: totals.windows,
+    summary: totals.summary({ startedAt: agg.firstTs === Infinity ? 0 : agg.firstTs, durationMs }),
     badLines: parser.bad.toJSON(),
-    startedAt: agg.firstTs === Infinity ? 0 : agg.firstTs,
-    ...(opts.points === true ? { points } : {})
+    points
   }
 }

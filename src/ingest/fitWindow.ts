@@ -5,30 +5,17 @@
 // exact) until the window fits; `testLabels` goes next; only a window that cannot fit even as
 // `*` alone is given up (undefined).
 import { OTHER_LABEL } from "./Aggregator.ts"
-import {
-  encodeHistogram,
-  encodeResultWindow,
-  type LabelWindow,
-  mergedLatency,
-  mergeWindows,
-  type ResultWindow
-} from "../protocol/results.ts"
+import { encodeHistogram, encodeResultWindow, type LabelWindow, type ResultWindow } from "../protocol/results.ts"
+import { LabelAcc } from "../report/LabelAcc.ts"
 
 const sizeOf = (w: ResultWindow): number => Buffer.byteLength(encodeResultWindow(w))
 
 /** The rows of `rows` added into one row named `__other__`. */
-const fold = (w: ResultWindow, rows: ReadonlyArray<LabelWindow>): LabelWindow => {
-  const merged = mergeWindows([{ ...w, labels: rows.map((r) => ({ ...r, label: OTHER_LABEL })) }]).get(OTHER_LABEL)!
-  return {
-    label: OTHER_LABEL,
-    count: merged.count,
-    errors: merged.errors,
-    bytesIn: merged.bytesIn,
-    bytesOut: merged.bytesOut,
-    latencyMs: mergedLatency(merged),
-    status: merged.status,
-    hdr: encodeHistogram(merged.histogram)
-  }
+const fold = (rows: ReadonlyArray<LabelWindow>): LabelWindow => {
+  const merged = new LabelAcc(OTHER_LABEL)
+  for (const r of rows) merged.addRow(r)
+  const h = merged.rec.toHistogram()
+  return { ...merged.stats(h), hdr: encodeHistogram(h) }
 }
 
 /** `w` itself when it fits in `maxBytes`; else the fullest window that does; else undefined. */
@@ -38,7 +25,7 @@ export const fitWindow = (w: ResultWindow, maxBytes: number): ResultWindow | und
   const rest = w.labels.filter((l) => l.label !== "*").sort((a, b) => b.count - a.count)
   const keeping = (k: number, base: ResultWindow): ResultWindow => {
     const folded = rest.slice(k)
-    return { ...base, labels: [...star, ...rest.slice(0, k), ...(folded.length > 0 ? [fold(w, folded)] : [])] }
+    return { ...base, labels: [...star, ...rest.slice(0, k), ...(folded.length > 0 ? [fold(folded)] : [])] }
   }
   for (const base of [w, { ...w, testLabels: undefined }]) {
     if (sizeOf(keeping(0, base)) > maxBytes) continue

@@ -1,4 +1,4 @@
-// A flat latency recorder on the ingestion hot path, bucketed exactly like an HdrHistogram with
+// The latency store of the one accumulator (LabelAcc.ts): a flat recorder on the ingestion hot path, bucketed exactly like an HdrHistogram with
 // lowest discernible value 1 and 3 significant digits (the protocol's histogram, in µs).
 // hdr-histogram-js's own recordValue goes through log2/pow and costs ~100 ns; this one is a
 // clz32 and an array increment. It remembers which buckets it touched, so turning it into a
@@ -25,7 +25,7 @@ export class Recorder {
   readonly counts = new Float64Array(SIZE)
   private touched = new Int32Array(256)
   private nTouched = 0
-  /** Values of 2^31 µs and above, rare enough to keep one by one. */
+  /** Values of 2^31 µs and above, rare enough to keep as (value, count) pairs. */
   private overflow: Array<number> = []
   total = 0
 
@@ -33,7 +33,7 @@ export class Recorder {
   record(us: number, count: number): void {
     this.total += count
     if (us >= LIMIT) {
-      for (let i = 0; i < count; i++) this.overflow.push(us)
+      this.overflow.push(us, count)
       return
     }
     const b = 21 - Math.clz32(us | 2047)
@@ -64,13 +64,31 @@ export class Recorder {
     other.total += this.total
   }
 
+  /** Adds a protocol HdrHistogram (a decoded window row): its counts array has this layout. */
+  addHistogram(h: hdr.Histogram): void {
+    const js = h as unknown as { countsArrayLength: number; getCountAtIndex(i: number): number }
+    const n = js.countsArrayLength
+    for (let idx = 0; idx < n; idx++) {
+      const c = js.getCountAtIndex(idx)
+      if (c === 0) continue
+      if (idx >= SIZE) {
+        this.overflow.push(valueAtIndex(idx), c)
+        this.total += c
+        continue
+      }
+      if (this.counts[idx] === 0) this.touch(idx)
+      this.counts[idx]! += c
+      this.total += c
+    }
+  }
+
   /** Adds every recorded value into an HdrHistogram. */
   addToHistogram(h: hdr.Histogram): void {
     for (let i = 0; i < this.nTouched; i++) {
       const idx = this.touched[i]!
       h.recordValueWithCount(valueAtIndex(idx), this.counts[idx]!)
     }
-    for (const v of this.overflow) h.recordValue(v)
+    for (let i = 0; i < this.overflow.length; i += 2) h.recordValueWithCount(this.overflow[i]!, this.overflow[i + 1]!)
   }
 
   toHistogram(): hdr.Histogram {
