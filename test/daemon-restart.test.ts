@@ -74,6 +74,10 @@ describe("a node restarted after a crash", () => {
       await waitUntil("the orphaned process group gone", () => !alive(-pgid) || undefined)
       expect(fs.readdirSync(journal)).toEqual([])
       expect(second.output()).toContain("rs-garbage.json")
+      // The start again (as if redelivered: the killed life may not have acked it): not run twice.
+      await client.send("rs-node", { kind: "start", testId: "rs-lost", tool: "command", params: { command: ["sleep", "120"] } })
+      expect((await client.waitEvent("rs-lost", "rejected")).code).toBe("duplicate_test")
+      expect(client.eventsOf("rs-lost").filter((e) => e.kind === "accepted")).toHaveLength(1)
       // A heartbeat later, still exactly one terminal event; and the node works.
       await client.send("rs-node", { kind: "start", testId: "rs-after", tool: "command", params: { command: ["true"] } })
       await waitUntil("terminal event of rs-after", () => terminalsOf("rs-after")[0])

@@ -37,8 +37,12 @@ export class TestJournal extends Context.Service<TestJournal, {
   readonly record: (entry: JournalEntry) => Effect.Effect<void, JournalError>
   /** Forgets a test whose terminal event is out. Never fails (a failure is logged). */
   readonly remove: (testId: string) => Effect.Effect<void>
-  /** The entries an earlier life left; corrupt ones are logged and removed on the way. */
+  /** The entries an earlier life left; corrupt ones are logged and removed on the way. They
+   * are remembered as lost (below). */
   readonly recover: Effect.Effect<ReadonlyArray<JournalEntry>>
+  /** Whether this test was recovered as lost (its `node_restarted` is out): a start for it
+   * redelivered after the restart (the earlier life died before acking it) must not run it again. */
+  readonly lost: (testId: string) => Effect.Effect<boolean>
 }>()("grid/runner/TestJournal") {
   /** The journal below a node's work root (`<workDir>/<nodeId>`). */
   static readonly layer = (root: string) =>
@@ -49,6 +53,7 @@ export class TestJournal extends Context.Service<TestJournal, {
         const path = yield* Path.Path
         const dir = path.join(root, journalDirName)
         const fileOf = (testId: string) => path.join(dir, `${testId}.json`)
+        const recovered = new Set<string>()
 
         const record = Effect.fn("journal.record")(function*(entry: JournalEntry) {
           let text = JSON.stringify(entry)
@@ -101,12 +106,15 @@ export class TestJournal extends Context.Service<TestJournal, {
           const entries: Array<JournalEntry> = []
           for (const name of names.sort()) {
             const entry = yield* readEntry(name)
-            if (entry !== undefined) entries.push(entry)
+            if (entry !== undefined) {
+              entries.push(entry)
+              recovered.add(entry.testId)
+            }
           }
           return entries
         }).pipe(Effect.withSpan("journal.recover"))
 
-        return TestJournal.of({ record, remove, recover })
+        return TestJournal.of({ record, remove, recover, lost: (testId) => Effect.sync(() => recovered.has(testId)) })
       })
     )
 }

@@ -31,7 +31,7 @@ type Ending =
 type EventBody = GridEvent extends infer E ? E extends GridEvent ? Omit<E, "at" | "testId" | "nodeId" | "labels"> : never : never
 type Publish = (event: EventBody) => Effect.Effect<void>
 
-const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed", message: string) => ({ kind: "rejected" as const, code, message })
+const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed" | "duplicate_test", message: string) => ({ kind: "rejected" as const, code, message })
 /** An internal error's event message: short, one line, never a stack trace (the full cause is logged). */
 const MAX_INTERNAL_MESSAGE = 200
 const MAX_LOG_LINES = 50
@@ -104,6 +104,10 @@ const body = (
 
     // --- decide: everything that can make the command invalid happens before `accepted`,
     // and so does every write to disk: a node that cannot write refuses (`workdir_failed`).
+    const journal = yield* Effect.serviceOption(TestJournal)
+    if (Option.isSome(journal) && (yield* journal.value.lost(command.testId))) {
+      return rejected("duplicate_test", `test ${command.testId} already ran on this node (lost in a restart, reported as node_restarted)`)
+    }
     const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), config.nodeId, command.testId, cleanup))
     if (made._tag === "Failure") return rejected("workdir_failed", made.failure.message)
     const workDir = made.success
@@ -133,7 +137,6 @@ const body = (
 
     // Journaled before `accepted` is out: a node killed from here on owes this test its
     // terminal event, and its next life pays it from the journal.
-    const journal = yield* Effect.serviceOption(TestJournal)
     if (Option.isSome(journal)) {
       const at = new Date(yield* Clock.currentTimeMillis).toISOString()
       const noted = yield* Effect.result(journal.value.record({
