@@ -31,7 +31,7 @@ type Ending =
 type EventBody = GridEvent extends infer E ? E extends GridEvent ? Omit<E, "at" | "testId" | "nodeId" | "labels"> : never : never
 type Publish = (event: EventBody) => Effect.Effect<void>
 
-const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed" | "duplicate_test", message: string) => ({ kind: "rejected" as const, code, message })
+const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed" | "busy" | "duplicate_test", message: string) => ({ kind: "rejected" as const, code, message })
 /** An internal error's event message: short, one line, never a stack trace (the full cause is logged). */
 const MAX_INTERNAL_MESSAGE = 200
 const MAX_LOG_LINES = 50
@@ -134,6 +134,8 @@ const body = (
       return rejected(planned.failure.code === "workdir_failed" ? "workdir_failed" : "invalid_command", planned.failure.message)
     }
     const plan = planned.success
+    const busy = yield* control.admit
+    if (busy !== undefined) return rejected("busy", busy)
 
     // Journaled before `accepted` is out: a node killed from here on owes this test its
     // terminal event, and its next life pays it from the journal.
