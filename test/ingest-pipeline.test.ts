@@ -50,7 +50,8 @@ describe("ingestion pipeline", () => {
     Effect.gen(function*() {
       const dir = tmp()
       const mem = makeMemoryTransport()
-      const handle = yield* startIngestion({ testId: "t1", nodeId: "n1", source: "push", spillDir: dir }).pipe(
+      // 2 s late allowance (a result file's; pushed samples default to 500 ms).
+      const handle = yield* startIngestion({ testId: "t1", nodeId: "n1", source: "push", spillDir: dir, lateMs: 2000 }).pipe(
         Effect.provide(ResultTransport.layerMemory(mem))
       )
       const values: Array<number> = []

@@ -2,13 +2,18 @@
 // `grid report --json`, `grid launch --out` (a real daemon over a real nats-server) and
 // `grid results --json` all decode with src/report/Document.ts's Schema, share the top level
 // (`total` and `labels` alike, no `*` row among the labels), and print the same table header and
-// TOTAL row; docs/report.schema.json is what the Schema generates.
-import { Effect, Exit, Result, Scope } from "effect"
+// TOTAL row; docs/report.schema.json is what the Schema generates. And grid launch's live view
+// keeps up with the node's windows (issue 12, item 4): each second shown soon after it ended,
+// none after the node said it finished, and a line when a node's windows are late.
+import { Effect, Exit, type Layer, Result, Scope, Stream } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Controller } from "../src/controller/Controller.ts"
+import { type LaunchUpdate, startLaunch } from "../src/controller/Launch.ts"
+import { decodePlan } from "../src/controller/Plan.ts"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { decodeReportDocument, jsonSchemaText, type ReportDocument } from "../src/report/Document.ts"
 import { gridMain, type InProcessDaemon, nodeBin, startDaemon } from "./support/daemon.ts"
@@ -136,4 +141,57 @@ describe("one report document", () => {
       expect(t.totalCells).toBe(11)
     }
   }, 90_000)
+})
+
+describe("grid launch's live view", () => {
+  it("shows each second within about a second of its end, and none after the node said it finished", async () => {
+    const planFile = path.join(dir, "lag-plan.json")
+    fs.writeFileSync(planFile, JSON.stringify({ tool: "builtin", params: { target: target.url }, scenario: { ...scenario, load: { model: "open", rate: 20, durationSeconds: 5 } } }))
+    // The node's windows as published (a plain subscription sees JetStream's publishes).
+    const ends = new Map<number, number>()
+    const sub = client.nc.subscribe("grid.results.doc-lag.>", { callback: (_e, m) => void ends.set(m.json<{ seq: number }>().seq, m.json<{ end: number }>().end) })
+    const launch = await grid(["launch", planFile, "--nats-url", nats.url, "--test-id", "doc-lag"])
+    sub.unsubscribe()
+    expect(launch.code, launch.stderr).toBe(0)
+    const texts = launch.lines.map((l) => l.text)
+    const finishedAt = texts.findIndex((t) => t.startsWith("node doc-1: finished"))
+    const windowLines = launch.lines.filter((l) => /^\d+:\d\d  nodes /.test(l.text))
+    expect(finishedAt).toBeGreaterThan(0)
+    expect(windowLines.length).toBeGreaterThanOrEqual(5)
+    // Every second of the test is printed before the node's end, counting it as running.
+    expect(texts.slice(finishedAt).filter((t) => /^\d+:\d\d  nodes /.test(t))).toEqual([])
+    expect(windowLines.every((l) => l.text.includes("nodes 1/1 running"))).toBe(true)
+    // How long after its window ended each second was shown (the last, partial one excepted):
+    // about 2.3 s before (windows closed 2 s after their end), under a second now.
+    const lags = windowLines.slice(0, -1).map((l) => {
+      const [m, s] = /^(\d+):(\d\d)/.exec(l.text)!.slice(1).map(Number)
+      return l.at - ends.get(m! * 60 + s! - 1)!
+    }).sort((a, b) => a - b)
+    expect(lags[Math.floor(lags.length / 2)]!).toBeLessThan(1500)
+  }, 60_000)
+
+  it("says when a node's windows are late, and when they come again", async () => {
+    const plan = await Effect.runPromise(decodePlan({
+      name: "late",
+      tool: "builtin",
+      params: { target: target.url },
+      scenario: { ...scenario, load: { model: "open", rate: 10, durationSeconds: 6 } }
+    }, "inline plan"))
+    const updates: Array<LaunchUpdate> = []
+    // The node's real windows, held back 4 s from seq 1 on, as a congested link would.
+    const report = await Effect.runPromise(
+      Effect.gen(function*() {
+        const c = yield* Controller
+        const slow = { ...c, results: (id: string) => c.results(id).pipe(Stream.tap((w) => (w.seq === 1 ? Effect.sleep("4 seconds") : Effect.void))) }
+        const launch = yield* startLaunch(slow, plan, { nodes: ["doc-1"] }, { testId: "doc-late", lateAfterMs: 2500, onUpdate: (u) => void updates.push(u) })
+        return yield* launch.await
+      }).pipe(Effect.scoped, Effect.provide(Controller.layerNats({ url: nats.url }) as Layer.Layer<Controller>))
+    )
+    expect(report.outcome).toBe("ok")
+    const phases = updates.flatMap((u) => (u.type === "phase" ? [u.message] : []))
+    expect(phases).toContainEqual(expect.stringMatching(/^node doc-1: no window for \d+\.\d s \(its results are late/))
+    expect(phases).toContain("node doc-1: its windows are arriving again")
+    // Held back, the seconds still all count.
+    expect(report.summary.total.count).toBe(report.points.reduce((n, p) => n + p.count, 0))
+  }, 60_000)
 })

@@ -4,11 +4,12 @@
 // that fails or whose heartbeat expires is lost: the launch fails and the others are stopped,
 // unless node loss is tolerated. Closing the launch's scope (Ctrl-C) stops whatever still runs.
 // The state is one plain object updated synchronously by the follower fibers; waits are
-// woken by a `changed` Deferred that is replaced after every update.
+// woken by a `changed` Deferred that is replaced after every update. What the live view is
+// told, and when (a merged second as soon as it is complete), is LiveView.ts's.
 import { Clock, Deferred, Duration, Effect, Schema, type Scope, Semaphore, Stream } from "effect"
-import type { WindowPoint } from "../engine/RunAggregation.ts"
 import { isId } from "../protocol/names.ts"
 import type { ControllerError, Primitives, WireEvent } from "./NodeBus.ts"
+import { type LaunchUpdate, LiveView, type NodeView } from "./LiveView.ts"
 import { WindowMerger } from "./Merger.ts"
 import type { Plan } from "./Plan.ts"
 import { endedStatuses, finishReport, type LaunchReport, type NodeStatus } from "./Report.ts"
@@ -20,17 +21,7 @@ export class LaunchError extends Schema.TaggedError<LaunchError>()("LaunchError"
   message: Schema.String
 }) {}
 
-export interface NodeView {
-  readonly nodeId: string
-  readonly status: NodeStatus
-  readonly lastSeq: number
-  readonly error?: string | undefined
-}
-
-export type LaunchUpdate =
-  | { readonly type: "window"; readonly point: WindowPoint; readonly total: { readonly count: number; readonly errors: number }; readonly nodes: ReadonlyArray<NodeView> }
-  | { readonly type: "node"; readonly nodeId: string; readonly status: NodeStatus; readonly error?: string | undefined }
-  | { readonly type: "phase"; readonly message: string }
+export type { LaunchUpdate, NodeView }
 
 export interface LaunchOptions {
   /** Default: `<plan name>-<UTC time>-<random>`. */
@@ -51,6 +42,8 @@ export interface LaunchOptions {
   readonly finalWait?: Duration.Input | undefined
   /** Emit a merged second this long after its first window, even if a node lags. Default 1500 ms. */
   readonly lagMs?: number | undefined
+  /** A running node with no window for this long is said to be late. Default 4000 ms. */
+  readonly lateAfterMs?: number | undefined
   /** Live view: merged seconds, node status changes, phases. Must not block. */
   readonly onUpdate?: ((u: LaunchUpdate) => void) | undefined
 }
@@ -101,7 +94,8 @@ export const startLaunch = (
     const merger = new WindowMerger(chosen, { lagMs: options.lagMs ?? 1500 })
     const problems: Array<string> = []
     const tolerated: Array<string> = []
-    const total = { count: 0, errors: 0 }
+    // Terminal status lines wait (at most the merge lag) for the node's final window.
+    const live = new LiveView(chosen, update, startNow, { holdMs: options.lagMs ?? 1500, lateAfterMs: options.lateAfterMs })
     let stopping = false
     let mustAbort = false
     let changed = Deferred.makeUnsafe<void>()
@@ -115,7 +109,7 @@ export const startLaunch = (
       if (n.status === status) return
       n.status = status
       if (error !== undefined) n.error = error
-      update({ type: "node", nodeId: n.nodeId, status, error })
+      live.status(n.nodeId, status, error)
     }
     const lose = (n: NodeState, status: NodeStatus, why: string) => {
       setStatus(n, status, why)
@@ -180,16 +174,7 @@ export const startLaunch = (
         if (!ended(n) && now - n.lastSeen > ttlMs + 1000) lose(n, "lost", `lost: no heartbeat for ${((now - n.lastSeen) / 1000).toFixed(1)} s (bucket TTL ${ttlMs / 1000} s)`)
       }
     }
-    const view = (): Array<NodeView> =>
-      [...nodes.values()].map((n) => ({ nodeId: n.nodeId, status: n.status, lastSeq: merger.nodes.get(n.nodeId)?.lastSeq ?? -1, error: n.error }))
-
-    const emit = (now: number) => {
-      for (const point of merger.tick(now)) {
-        total.count += point.count
-        total.errors += point.errors
-        update({ type: "window", point, total: { ...total }, nodes: view() })
-      }
-    }
+    const emit = (now: number) => live.points(merger.tick(now))
 
     const waitFor = (pred: () => boolean, timeout?: Duration.Input): Effect.Effect<boolean> => {
       const loop: Effect.Effect<boolean> = Effect.suspend(() => (pred() ? Effect.succeed(true) : Effect.andThen(Deferred.await(changed), loop)))
@@ -220,7 +205,10 @@ export const startLaunch = (
     // in between is missed.
     yield* follow("events", p.events(testId), onEvent)
     yield* follow("results", p.results(testId), (w, now) => {
-      if (nodes.has(w.nodeId)) merger.add(w, now)
+      if (!nodes.has(w.nodeId) || !merger.add(w, now)) return
+      live.window(w.nodeId, w.seq, w.final, now)
+      // A second is shown as soon as it is complete, not on the next tick.
+      emit(now)
     })
     yield* follow("heartbeat", p.watchNodes, (c, now) => onHeartbeat(c.nodeId, c.op === "put", now, c.op === "put" ? c.heartbeat.tests : undefined))
     yield* Effect.gen(function*() {
@@ -229,6 +217,7 @@ export const startLaunch = (
         const now = yield* Clock.currentTimeMillis
         checkExpiry(now)
         emit(now)
+        live.tick(now)
         notify()
       }
     }).pipe(Effect.forkScoped)
@@ -249,6 +238,7 @@ export const startLaunch = (
       Effect.gen(function*() {
         yield* waitFor(() => merger.allFinal, options.finalWait ?? "5 seconds")
         emit(Number.POSITIVE_INFINITY)
+        live.flush()
         const report = finishReport({
           testId,
           merger,

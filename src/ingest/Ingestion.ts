@@ -35,7 +35,8 @@ export interface IngestOptions {
   /** Epoch ms of the test's `started`: window 0 starts here. Default: now, by Clock. */
   readonly startedAt?: number | undefined
   readonly windowMs?: number | undefined
-  /** How long a window stays open after its end for samples written late (default 2000 ms). */
+  /** How long a window stays open after its end for samples written late (default 2000 ms for
+   * a result file, 500 ms for pushed samples). */
   readonly lateMs?: number | undefined
   /** The tool's result file and format (from the tool adapter), or "push" (built-in engine).
    * `within`: the directory the file must be a regular file inside of (the test's work dir). */
@@ -101,7 +102,11 @@ export const toResultWindow = (
 export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
   const transport = yield* ResultTransport
   const windowMs = opts.windowMs ?? 1000
-  const lateMs = opts.lateMs ?? 2000
+  // A tool's result file is buffered (JMeter flushes every second or so): its windows wait 2 s.
+  // The built-in engine pushes each sample as its response ends, so 500 ms keeps a controller's
+  // live view within about a second of the test; a slower response goes to the oldest open
+  // window (totals stay exact, the series shifts by the least possible).
+  const lateMs = opts.lateMs ?? (opts.source === "push" ? 500 : 2000)
   const startedAt = opts.startedAt ?? (yield* Clock.currentTimeMillis)
   const appearMs = Duration.toMillis(Duration.fromInputUnsafe(opts.appearTimeout ?? "60 seconds"))
   const pollInterval = opts.pollInterval ?? "200 millis"

@@ -15,7 +15,7 @@ export interface IngestOptions {
   readonly workDir: string
   /** The result file (host path) and its format, or "push": an in-process tool hands its
    * samples to `IngestRun.sink`. */
-  readonly source: { readonly path: string; readonly format: ResultFormat } | "push"
+  readonly source: { readonly path: string; readonly format: ResultFormat; readonly lateMs?: number | undefined } | "push"
 }
 
 export interface IngestRun {
@@ -52,6 +52,7 @@ export class ResultIngest extends Context.Service<ResultIngest, {
               windowMs: options.windowMs,
               // The file must stay a regular file inside the test's work directory (WorkFile.ts).
               source: o.source === "push" ? "push" : { file: o.source.path, format: o.source.format, within: o.workDir },
+              lateMs: o.source === "push" ? undefined : o.source.lateMs,
               spillDir: o.workDir,
               appearTimeout: options.appearTimeout
             }).pipe(

@@ -29,8 +29,9 @@ export interface ToolPlan {
   readonly argv: ReadonlyArray<string>
   readonly env: Readonly<Record<string, string>>
   readonly image?: string | undefined
-  /** The result file (host path) and its format, when the tool writes one. */
-  readonly results?: { readonly path: string; readonly format: ResultFormat } | undefined
+  /** The result file (host path) and its format, when the tool writes one; `lateMs`: how long
+   * its windows wait for samples written late (default 2000 ms, for tools that buffer). */
+  readonly results?: { readonly path: string; readonly format: ResultFormat; readonly lateMs?: number | undefined } | undefined
   /** The tool's own polite stop (e.g. JMeter's UDP `Shutdown`), used before signals: the
    * runner sends it, waits up to the grace for the tool to end, then stops it as usual. */
   readonly politeStop?: Effect.Effect<void> | undefined
