@@ -76,10 +76,11 @@ describe("timing under TestClock", () => {
 })
 
 describe("hard interruption", () => {
+  const node = memoryNode()
   it.effect("an interrupted test still closes its scope and publishes stopped with its cleanup", () =>
     Effect.gen(function*() {
       const control = yield* makeTestControl("hard", "c-hard")
-      const fiber = yield* runTest({ kind: "start", commandId: "c-hard", testId: "hard", tool: "command", params: { command: ["sleep", "60"] } }, control).pipe(
+      const fiber = yield* runTest({ kind: "start", commandId: "c-hard", testId: "hard", tool: "command", params: { command: ["sleep", "60"] } }, control, node.settings).pipe(
         Effect.forkChild
       )
       const started = yield* waitFor("hard", "started")
@@ -90,7 +91,7 @@ describe("hard interruption", () => {
       const pid = (started as Extract<GridEvent, { kind: "started" }>).pid!
       assert.include(stopped.cleanup.removed, `process group ${pid}`)
       assert.isTrue(stopped.cleanup.removed.some((r) => r.startsWith("workdir")))
-    }).pipe(Effect.provide(memoryNode().layer)))
+    }).pipe(Effect.provide(node.layer)))
 })
 
 describe("supervisor", () => {

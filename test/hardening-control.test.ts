@@ -8,7 +8,7 @@ import { Effect, Layer, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ControlSource, type ControlMessage } from "../src/control/ControlSource.ts"
 import { controlListener, MAX_DELIVERIES } from "../src/control/ControlListener.ts"
-import { DaemonConfig, defaultSettings } from "../src/daemon/DaemonConfig.ts"
+import { defaultSettings } from "../src/daemon/DaemonConfig.ts"
 import type { Command } from "../src/protocol/commands.ts"
 import { EventSink, MemoryEvents } from "../src/runner/EventSink.ts"
 import { TestManager } from "../src/runner/TestManager.ts"
@@ -190,8 +190,7 @@ describe("the control listener contains what goes wrong with one message", () =>
     }).pipe(
       Effect.provide(Layer.mergeAll(
         manager,
-        DaemonConfig.layer(settings),
-        Layer.succeed(ControlSource, { messages: Stream.fromIterable(messages) }),
+            Layer.succeed(ControlSource, { messages: Stream.fromIterable(messages) }),
         EventSink.memory.pipe(Layer.provideMerge(MemoryEvents.layer))
       )),
       Effect.provide(NodeServices.layer),

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DaemonConfig, defaultSettings } from "../src/daemon/DaemonConfig.ts"
+import { defaultSettings } from "../src/daemon/DaemonConfig.ts"
 import type { GridEvent } from "../src/protocol/events.ts"
 import { Backends } from "../src/runner/Backends.ts"
 import { EventSink, MemoryEvents } from "../src/runner/EventSink.ts"
@@ -35,13 +35,12 @@ const brokenIngestNode = () => {
   const settings = defaultSettings({ nodeId: "broken-node", stopGrace: Duration.seconds(2), workDir: tempWorkRoot() })
   const defect = new Error(`ingest exploded: ${"x".repeat(400)}\n    at secret (/opt/grid-install/src/ingest/Ingestion.ts:1:1)`)
   const base = Layer.mergeAll(
-    DaemonConfig.layer(settings),
     Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: "2 seconds" }))),
     ToolRegistry.layer,
     Layer.succeed(ResultIngest, ResultIngest.of({ start: () => Effect.die(defect) })),
     EventSink.memory
   ).pipe(Layer.provideMerge(MemoryEvents.layer), Layer.provideMerge(NodeServices.layer))
-  return TestManager.layer.pipe(Layer.provideMerge(base))
+  return TestManager.layer(settings).pipe(Layer.provideMerge(base))
 }
 
 describe("runner refusals and failures", () => {

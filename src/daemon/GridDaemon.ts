@@ -25,7 +25,7 @@ import { TestJournal, reportRestartedTests } from "../runner/TestJournal.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { nodeWorkRoot } from "../runner/WorkDir.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
-import { DaemonConfig, type DaemonSettings } from "./DaemonConfig.ts"
+import type { DaemonSettings } from "./DaemonConfig.ts"
 import { makeSupervisor } from "./Supervisor.ts"
 
 export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", {
@@ -84,7 +84,6 @@ const make = (settings: DaemonSettings) =>
         natsEventSinkLayer(subjects, settings.flushTimeout),
         natsNodeRegistryLayer(kv),
         natsControlSourceLayer(assets.control, consumerName(settings.nodeId), ensureNodeConsumer(assets, subjects, settings.nodeId)),
-        DaemonConfig.layer(settings),
         ToolRegistry.layerWith(settings.toolPaths),
         ResultIngest.layer({ nodeId: settings.nodeId, windowMs: settings.windowMs, appearTimeout: settings.resultsTimeout }).pipe(
           Layer.provide(natsResultTransportLayer(subjects))
@@ -100,7 +99,7 @@ const make = (settings: DaemonSettings) =>
     yield* Effect.addFinalizer(() =>
       registry.remove(settings.nodeId).pipe(Effect.tapError((e) => Effect.logWarning(e.message)), Effect.ignore)
     )
-    const ctx = yield* Layer.build(TestManager.layer).pipe(Effect.provideContext(base), Effect.map((m) => Context.merge(base, m)))
+    const ctx = yield* Layer.build(TestManager.layer(settings)).pipe(Effect.provideContext(base), Effect.map((m) => Context.merge(base, m)))
     const manager = Context.get(ctx, TestManager)
 
     yield* orphans.periodic(

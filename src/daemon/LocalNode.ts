@@ -13,7 +13,7 @@ import { ProcessBackend } from "../runner/ProcessBackend.ts"
 import { ResultIngest } from "../runner/ResultIngest.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
-import { DaemonConfig, type DaemonSettings } from "./DaemonConfig.ts"
+import type { DaemonSettings } from "./DaemonConfig.ts"
 import type { DaemonRequirements } from "./GridDaemon.ts"
 
 export interface LocalNode {
@@ -33,7 +33,6 @@ export const localNode = (
     const bus = yield* Queue.unbounded<ControlMessage>()
     const results = makeMemoryTransport()
     const base = Layer.mergeAll(
-      DaemonConfig.layer(settings),
       Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace }))),
       ToolRegistry.layerWith(settings.toolPaths),
       ResultIngest.layer({ nodeId: settings.nodeId, windowMs: settings.windowMs, appearTimeout: settings.resultsTimeout }).pipe(
@@ -43,7 +42,7 @@ export const localNode = (
       Layer.succeed(ControlSource, ControlSource.of({ messages: Stream.fromQueue(bus) })),
       Layer.succeed(LocalRun, hooks)
     ).pipe(Layer.provideMerge(MemoryEvents.layer))
-    const ctx = yield* Layer.build(TestManager.layer.pipe(Layer.provideMerge(base)))
+    const ctx = yield* Layer.build(TestManager.layer(settings).pipe(Layer.provideMerge(base)))
     const memory = Context.get(ctx, MemoryEvents)
     // Subscribed before any command, so no event is missed.
     const subscription = yield* PubSub.subscribe(memory.pubsub)

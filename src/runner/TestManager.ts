@@ -6,12 +6,12 @@ import { Clock, Context, Deferred, Duration, Effect, FiberSet, FileSystem, Layer
 import type { Command, StartCommand } from "../protocol/commands.ts"
 import { type RejectCode, rejectedEvent } from "../protocol/events.ts"
 import type { NodeState } from "../protocol/health.ts"
-import { DaemonConfig } from "../daemon/DaemonConfig.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import { Backends } from "./Backends.ts"
 import { EventSink } from "./EventSink.ts"
 import { ResultIngest } from "./ResultIngest.ts"
 import { makeTestControl, type TestControl } from "./TestControl.ts"
+import type { RunnerOptions } from "./RunnerOptions.ts"
 import { runTest } from "./TestRun.ts"
 
 /** How many command and test ids are remembered for deduplication. */
@@ -31,13 +31,12 @@ export class TestManager extends Context.Service<TestManager, {
   readonly shutdown: (reason: string) => Effect.Effect<void>
   readonly force: Effect.Effect<void>
 }>()("grid/runner/TestManager") {
-  static readonly layer = Layer.effect(
+  static readonly layer = (config: RunnerOptions) => Layer.effect(
     TestManager,
     Effect.gen(function*() {
-      const config = yield* DaemonConfig
       const events = yield* EventSink
       const services = yield* Effect.context<
-        DaemonConfig | EventSink | ToolRegistry | Backends | ResultIngest | FileSystem.FileSystem | Path.Path
+        EventSink | ToolRegistry | Backends | ResultIngest | FileSystem.FileSystem | Path.Path
       >()
       const fibers = yield* FiberSet.make<void>()
       const tests = new Map<string, TestControl>()
@@ -81,7 +80,7 @@ export class TestManager extends Context.Service<TestManager, {
         tests.set(command.testId, control)
         remember(seenTests, command.testId)
         yield* signal
-        yield* runTest(command, control).pipe(
+        yield* runTest(command, control, config).pipe(
           Effect.ensuring(Effect.suspend(() => {
             tests.delete(command.testId)
             admitted.delete(command.testId)

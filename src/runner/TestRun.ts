@@ -5,11 +5,11 @@
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
 import type { StartCommand } from "../protocol/commands.ts"
 import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
-import { DaemonConfig } from "../daemon/DaemonConfig.ts"
 import type { SampleSink } from "../ingest/Sample.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { RunningTool, ToolExit } from "./Backend.ts"
 import { Backends } from "./Backends.ts"
+import type { RunnerOptions } from "./RunnerOptions.ts"
 import { dockerWorkMount } from "./DockerBackend.ts"
 import { type CleanupLog, makeCleanupLog } from "./CleanupLog.ts"
 import { EventSink } from "./EventSink.ts"
@@ -36,8 +36,7 @@ const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed
 const MAX_INTERNAL_MESSAGE = 200
 const MAX_LOG_LINES = 50
 
-export const runTest = Effect.fnUntraced(function*(command: StartCommand, control: TestControl) {
-  const config = yield* DaemonConfig
+export const runTest = Effect.fn("runner.runTest")(function*(command: StartCommand, control: TestControl, config: RunnerOptions) {
   const events = yield* EventSink
   const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
   const base = { testId: command.testId, nodeId: config.nodeId, labels: command.labels }
@@ -51,7 +50,7 @@ export const runTest = Effect.fnUntraced(function*(command: StartCommand, contro
   return yield* Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const ending = yield* restore(body(command, control, cleanup, publish).pipe(Scope.provide(scope))).pipe(
+      const ending = yield* restore(body(command, control, cleanup, publish, config).pipe(Scope.provide(scope))).pipe(
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.succeed<Ending>({ kind: "stopped", reason: "interrupted", summary: null })
@@ -94,10 +93,10 @@ const body = (
   command: StartCommand,
   control: TestControl,
   cleanup: CleanupLog,
-  publish: Publish
+  publish: Publish,
+  config: RunnerOptions
 ) =>
   Effect.gen(function*() {
-    const config = yield* DaemonConfig
     const tools = yield* ToolRegistry
     const backends = yield* Backends
     const ingest = yield* ResultIngest

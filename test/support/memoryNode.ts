@@ -5,7 +5,7 @@ import { Duration, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DaemonConfig, type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
+import { type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
 import { Backends } from "../../src/runner/Backends.ts"
 import { EventSink, MemoryEvents } from "../../src/runner/EventSink.ts"
 import { ProcessBackend } from "../../src/runner/ProcessBackend.ts"
@@ -28,11 +28,10 @@ export const removeTempWorkRoots = () => {
 export const memoryNode = (overrides: Partial<DaemonSettings> = {}) => {
   const settings = defaultSettings({ nodeId: "mem-node", stopGrace: Duration.seconds(2), workDir: tempWorkRoot(), ...overrides })
   const base = Layer.mergeAll(
-    DaemonConfig.layer(settings),
     Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: "2 seconds" }))),
     ToolRegistry.layer,
     ResultIngest.none,
     EventSink.memory
   ).pipe(Layer.provideMerge(MemoryEvents.layer), Layer.provideMerge(NodeServices.layer))
-  return { settings, layer: TestManager.layer.pipe(Layer.provideMerge(base)) }
+  return { settings, layer: TestManager.layer(settings).pipe(Layer.provideMerge(base)) }
 }
