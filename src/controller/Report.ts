@@ -4,30 +4,24 @@
 import { htmlReport } from "../engine/HtmlReport.ts"
 import { evaluateThresholds, type Threshold } from "../engine/Thresholds.ts"
 import type { ResultWindow } from "../protocol/results.ts"
-import { reportDocument, reportDocumentJson } from "../report/Document.ts"
+import {
+  NodeReport as NodeReportSchema,
+  NodeStatus as NodeStatusSchema,
+  reportDocument,
+  type ReportDocument,
+  reportDocumentJson
+} from "../report/Document.ts"
 import type { RunSummary, WindowPoint } from "../report/Summary.ts"
 import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { WindowMerger } from "./Merger.ts"
 
-export type NodeStatus = "sent" | "accepted" | "ready" | "running" | "finished" | "failed" | "stopped" | "rejected" | "lost"
+/** A node's status in a launch, and its line of the report (the document's `nodes`). */
+export type NodeStatus = typeof NodeStatusSchema.Type
+export type NodeReport = typeof NodeReportSchema.Type
 export const endedStatuses: ReadonlySet<NodeStatus> = new Set(["finished", "failed", "stopped", "rejected", "lost"])
 
-export interface NodeReport {
-  readonly nodeId: string
-  readonly status: NodeStatus
-  readonly users?: number | undefined
-  readonly rate?: number | undefined
-  /** Why the node failed, was rejected or lost. */
-  readonly error?: string | undefined
-  /** The node's own summary, from its terminal event. */
-  readonly summary?: unknown
-  readonly windows: number
-  readonly count: number
-  readonly errors: number
-}
-
 /** `ok`, `thresholds` (one breached), `failed` (a node lost, rejected, ...), `interrupted`. */
-export type Outcome = "ok" | "thresholds" | "failed" | "interrupted"
+export type Outcome = NonNullable<ReportDocument["outcome"]>
 
 export interface LaunchReport {
   readonly testId: string

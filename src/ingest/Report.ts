@@ -1,7 +1,7 @@
 // The core of `grid report`: stream a finished result file through its format's parser and the
 // same windowed aggregation live ingestion uses (windows closed by the samples' own time), fold
-// the windows into run totals (src/report's accumulator), and summarise them. Plain synchronous code on Buffers: this is
-// the path `npm run bench` measures; the CLI wraps it in Effect.
+// the windows into run totals (src/report's accumulator), and summarise them. Plain synchronous
+// code on Buffers: this is the path `npm run bench` measures; the CLI wraps it in Effect.
 import { closeSync, openSync, readSync } from "node:fs"
 import { pointOf } from "../report/Point.ts"
 import type { RunSummary, WindowPoint } from "../report/Summary.ts"
