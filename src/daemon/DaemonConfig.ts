@@ -2,7 +2,7 @@
 // (src/cli/daemon.ts) or directly by a program embedding GridDaemon.layer. It is the composite of
 // the components' own options (each takes the part it needs: ControlOptions, HealthOptions,
 // RunnerOptions, NatsSettings) and lives here, at the top: nothing below src/daemon/ imports it.
-import { Context, Duration, Layer } from "effect"
+import { Duration } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { NatsAuth } from "../nats/NatsAuth.ts"
@@ -64,9 +64,6 @@ export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): Daemon
   ...overrides
 })
 
-export class DaemonConfig extends Context.Service<DaemonConfig, DaemonSettings>()("grid/daemon/DaemonConfig") {
-  static readonly layer = (settings: DaemonSettings) => Layer.succeed(DaemonConfig, settings)
-}
 
 /** NatsAuth moved to src/nats/NatsAuth.ts; re-exported for programs that embed the node. */
 export type { NatsAuth }
