@@ -1,4 +1,4 @@
-// The node's configuration, as one service: filled from flags/env by `grid daemon`
+// The node's configuration, as one record: filled from flags/env by `grid daemon`
 // (src/cli/daemon.ts) or directly by a program embedding GridDaemon.layer. It is the composite of
 // the components' own options (each takes the part it needs: ControlOptions, HealthOptions,
 // RunnerOptions, NatsSettings) and lives here, at the top: nothing below src/daemon/ imports it.
