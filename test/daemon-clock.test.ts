@@ -1,7 +1,7 @@
 // Timing logic under TestClock: heartbeats are put every interval, a test's time bound and its
 // barrier wait fire at the simulated instant, not in wall-clock time. The processes are real.
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, Layer, Ref } from "effect"
+import { Duration, Effect, Fiber, Layer, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { healthReporter } from "../src/health/HealthReporter.ts"
 import { NodeRegistry } from "../src/health/NodeRegistry.ts"
@@ -12,7 +12,6 @@ import { makeTestControl } from "../src/runner/TestControl.ts"
 import { TestManager } from "../src/runner/TestManager.ts"
 import { runTest } from "../src/runner/TestRun.ts"
 import { memoryNode } from "./support/memoryNode.ts"
-import { ComponentFailed, makeSupervisor } from "../src/daemon/Supervisor.ts"
 
 /** Waits in real time (the TestClock does not move by itself) for an event of the test. */
 const waitFor = (testId: string, kind: GridEvent["kind"]) =>
@@ -92,23 +91,4 @@ describe("hard interruption", () => {
       assert.include(stopped.cleanup.removed, `process group ${pid}`)
       assert.isTrue(stopped.cleanup.removed.some((r) => r.startsWith("workdir")))
     }).pipe(Effect.provide(node.layer)))
-})
-
-describe("supervisor", () => {
-  it.effect("a failing component fails the supervisor and its siblings' finalizers run", () =>
-    Effect.gen(function*() {
-      const released = yield* Deferred.make<void>()
-      const result = yield* Effect.gen(function*() {
-        const supervisor = yield* makeSupervisor
-        yield* supervisor.add("steady", Effect.never.pipe(Effect.ensuring(Deferred.succeed(released, undefined))))
-        yield* supervisor.add("fragile", Effect.fail(new Error("disk on fire")).pipe(Effect.delay("1 second")))
-        return yield* supervisor.failed
-      }).pipe(Effect.scoped, Effect.flip, Effect.forkChild)
-      yield* TestClock.adjust("1 second")
-      const error = yield* Fiber.join(result)
-      assert.instanceOf(error, ComponentFailed)
-      assert.strictEqual(error.component, "fragile")
-      assert.include(error.message, "disk on fire")
-      assert.isTrue(yield* Deferred.isDone(released))
-    }))
 })

@@ -1,20 +1,20 @@
-// The node `grid run` drives on the user's machine: the daemon's control listener, test
-// manager, runner and ingestion, over an in-memory control bus, event sink and result
-// transport instead of NATS. Commands go in as the same JSON bytes a daemon receives.
+// The node `grid run` drives on the user's machine: the grid node itself (GridNode.ts) over
+// memory ports (a control bus, an event log, a result transport, a heartbeat sink nobody
+// reads), with the process backend and no orphan sweep (its work root is a fresh temp dir).
+// Commands go in as the same JSON bytes a daemon receives.
 import { Context, Effect, Layer, PubSub, Queue, type Scope, Stream } from "effect"
-import { controlListener } from "../control/ControlListener.ts"
 import { type ControlMessage, ControlSource } from "../control/ControlSource.ts"
+import { NodeRegistry } from "../health/NodeRegistry.ts"
 import { makeMemoryTransport, type MemoryTransport, ResultTransport } from "../ingest/ResultTransport.ts"
 import type { GridEvent } from "../protocol/events.ts"
 import { Backends } from "../runner/Backends.ts"
 import { EventSink, MemoryEvents } from "../runner/EventSink.ts"
 import { LocalRun, type LocalRunHooks } from "../runner/LocalRun.ts"
+import { OrphanSweep } from "../runner/OrphanSweep.ts"
 import { ProcessBackend } from "../runner/ProcessBackend.ts"
-import { ResultIngest } from "../runner/ResultIngest.ts"
-import { TestManager } from "../runner/TestManager.ts"
-import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { DaemonSettings } from "./DaemonConfig.ts"
 import type { DaemonRequirements } from "./GridDaemon.ts"
+import { GridNode } from "./GridNode.ts"
 
 export interface LocalNode {
   /** Publishes a command on the in-memory bus, as a controller would on NATS. */
@@ -25,33 +25,46 @@ export interface LocalNode {
   readonly results: MemoryTransport
 }
 
+/** The memory ports of a node, and the handles a caller drives them by. */
+export const memoryPorts = Effect.gen(function*() {
+  const bus = yield* Queue.unbounded<ControlMessage>()
+  const results = makeMemoryTransport()
+  const layer = Layer.mergeAll(
+    EventSink.memory,
+    Layer.succeed(ControlSource, ControlSource.of({ messages: Stream.fromQueue(bus) })),
+    ResultTransport.layerMemory(results),
+    NodeRegistry.discard
+  ).pipe(Layer.provideMerge(MemoryEvents.layer))
+  const encoder = new TextEncoder()
+  const send = (command: Record<string, unknown>) =>
+    Queue.offer(bus, {
+      data: encoder.encode(JSON.stringify(command)),
+      redelivered: false,
+      deliveryCount: 1,
+      ack: Effect.void,
+      term: Effect.void
+    }).pipe(Effect.asVoid)
+  return { layer, send, results }
+})
+
 export const localNode = (
   settings: DaemonSettings,
   hooks: LocalRunHooks
 ): Effect.Effect<LocalNode, never, Scope.Scope | DaemonRequirements> =>
   Effect.gen(function*() {
-    const bus = yield* Queue.unbounded<ControlMessage>()
-    const results = makeMemoryTransport()
-    const base = Layer.mergeAll(
-      Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace }))),
-      ToolRegistry.layerWith(settings.toolPaths),
-      ResultIngest.layer({ nodeId: settings.nodeId, windowMs: settings.windowMs, appearTimeout: settings.resultsTimeout }).pipe(
-        Layer.provide(ResultTransport.layerMemory(results))
-      ),
-      EventSink.memory,
-      Layer.succeed(ControlSource, ControlSource.of({ messages: Stream.fromQueue(bus) })),
-      Layer.succeed(LocalRun, hooks)
-    ).pipe(Layer.provideMerge(MemoryEvents.layer))
-    const ctx = yield* Layer.build(TestManager.layer(settings).pipe(Layer.provideMerge(base)))
+    const ports = yield* memoryPorts
+    const ctx = yield* Layer.build(
+      GridNode.layer(settings).pipe(
+        Layer.provideMerge(ports.layer),
+        Layer.provide(Layer.mergeAll(
+          Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace }))),
+          OrphanSweep.none,
+          Layer.succeed(LocalRun, hooks)
+        ))
+      )
+    ).pipe(Effect.orDie)
     const memory = Context.get(ctx, MemoryEvents)
-    // Subscribed before any command, so no event is missed.
+    // Subscribed at once; the node acts only on commands, and none was sent yet.
     const subscription = yield* PubSub.subscribe(memory.pubsub)
-    yield* controlListener(settings).pipe(Effect.provideContext(ctx), Effect.forkScoped)
-    const encoder = new TextEncoder()
-    return {
-      send: (command) =>
-        Queue.offer(bus, { data: encoder.encode(JSON.stringify(command)), redelivered: false, deliveryCount: 1, ack: Effect.void, term: Effect.void }).pipe(Effect.asVoid),
-      events: Stream.fromSubscription(subscription),
-      results
-    }
+    return { send: ports.send, events: Stream.fromSubscription(subscription), results: ports.results }
   })

@@ -1,6 +1,6 @@
 // Where heartbeats go: the `grid_nodes` KV bucket in the daemon (src/nats/NatsNodeRegistry.ts),
 // memory in tests. One primitive pair: put the node's record, remove it on clean shutdown.
-import { Context, type Effect, Layer, Ref, Schema } from "effect"
+import { Context, Effect, Layer, Ref, Schema } from "effect"
 import type { Heartbeat } from "../protocol/health.ts"
 
 export class NodeRegistryError extends Schema.TaggedError<NodeRegistryError>()("NodeRegistryError", {
@@ -20,5 +20,10 @@ export class NodeRegistry extends Context.Service<NodeRegistry, {
         remove: (nodeId) => Ref.update(log, (all) => [...all, { removed: nodeId }])
       })
     )
-}
 
+  /** Heartbeats nobody reads (`grid run`'s node): kept nowhere. */
+  static readonly discard = Layer.succeed(
+    NodeRegistry,
+    NodeRegistry.of({ put: () => Effect.void, remove: () => Effect.void })
+  )
+}

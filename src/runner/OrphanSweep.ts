@@ -18,6 +18,9 @@ export interface SweepInput {
   readonly nodeId: string
   /** Test ids this node owns right now (running or being prepared). */
   readonly running: ReadonlySet<string>
+  /** Read again right before each removal: a test that started while the sweep was listing
+   * (a `docker ps` takes tens of ms) must not lose its fresh work directory or container. */
+  readonly recheck?: Effect.Effect<ReadonlySet<string>> | undefined
   /** The node's work-dir root; leftovers below it are removed. Omit to sweep containers only. */
   readonly workRoot?: string | undefined
 }
@@ -55,6 +58,12 @@ const makeReport = () => {
 }
 type Collector = ReturnType<typeof makeReport>
 
+/** Whether `testId` became this node's own since the sweep read its running tests. */
+const startedSince = (input: SweepInput, testId: string) =>
+  input.recheck === undefined || testId === ""
+    ? Effect.succeed(false)
+    : Effect.map(input.recheck, (now) => now.has(testId))
+
 export class OrphanSweep extends Context.Service<OrphanSweep, {
   /** Never fails: what could not be removed is listed in `errors` (docker being absent is not an error). */
   readonly sweep: (input: SweepInput) => Effect.Effect<SweepReport>
@@ -84,13 +93,14 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
             .map((line) => line.split("\t"))
             .filter(([id, test]) => id !== undefined && id !== "" && !input.running.has(test ?? ""))
           for (const [id, test] of orphans) {
+            if (yield* startedSince(input, test ?? "")) continue
             const rm = yield* Effect.result(cli.exec(["rm", "-f", id!], { timeout: "60 seconds" }))
             if (rm._tag === "Success") out.removed(test, `container ${id} (test ${test || "?"})`)
             else if (!/No such container/i.test(rm.failure.message)) out.error(test, rm.failure.message)
           }
         })
 
-      const workDirs = (root: string, nodeId: string, running: ReadonlySet<string>, out: Collector) =>
+      const workDirs = (input: SweepInput, root: string, nodeId: string, running: ReadonlySet<string>, out: Collector) =>
         Effect.gen(function*() {
           if (!(yield* fs.exists(root).pipe(Effect.orElseSucceed(() => false)))) return
           // Only a root and test directories this node marked as its own (WorkMarker.ts): a
@@ -99,6 +109,7 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
           if (rootMarker === undefined || rootMarker.nodeId !== nodeId || rootMarker.testId !== undefined) return
           // Processes first: a tool still running would keep writing into its directory.
           for (const group of yield* Effect.sync(() => findOrphanGroups(root, running))) {
+            if (yield* startedSince(input, group.testId)) continue
             if (!(yield* ownedBy(path.join(root, group.testId), nodeId, group.testId))) continue
             const failed = killGroup(group.pgid)
             if (failed === undefined) out.removed(group.testId, `process group ${group.pgid} (test ${group.testId})`)
@@ -109,7 +120,7 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
           )
           for (const name of entries) {
             // Only names a test id can have: a misconfigured root must not lose foreign files.
-            if (!isId(name) || running.has(name)) continue
+            if (!isId(name) || running.has(name) || (yield* startedSince(input, name))) continue
             const dir = path.join(root, name)
             if (!(yield* ownedBy(dir, nodeId, name))) continue
             const rm = yield* Effect.result(fs.remove(dir, { recursive: true, force: true }))
@@ -122,7 +133,7 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
         Effect.gen(function*() {
           const out = makeReport()
           yield* containers(input, out)
-          if (input.workRoot !== undefined) yield* workDirs(input.workRoot, input.nodeId, input.running, out)
+          if (input.workRoot !== undefined) yield* workDirs(input, input.workRoot, input.nodeId, input.running, out)
           return out.report()
         }).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path))
 
@@ -134,15 +145,27 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
 
       return OrphanSweep.of({
         sweep,
+        // The first sweep comes after `every`: the caller swept at start-up, before any test.
         periodic: (input, every) =>
-          Effect.flatMap(input, sweep).pipe(
+          Effect.flatMap(input, (i) => sweep({ ...i, recheck: i.recheck ?? Effect.map(input, (again) => again.running) })).pipe(
             Effect.flatMap(logged),
             Effect.repeat(Schedule.spaced(every)),
+            Effect.delay(every),
             Effect.asVoid,
             Effect.forkScoped,
             Effect.asVoid
           )
       })
+    })
+  )
+
+  /** No sweep: a node whose work root is its own fresh temp dir and that runs no containers
+   * (`grid run`) has nothing an earlier life could have left. */
+  static readonly none = Layer.succeed(
+    OrphanSweep,
+    OrphanSweep.of({
+      sweep: () => Effect.succeed({ removed: [], errors: [], byTest: new Map() }),
+      periodic: () => Effect.void
     })
   )
 }

@@ -1,0 +1,48 @@
+// The four ports of a grid node over NATS, as one Layer: the connection (drained last), the
+// protocol's JetStream assets (created idempotently), the node's durable command consumer, the
+// event outbox (flushed on release), the result transport and the heartbeat registry. The
+// node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
+import { Duration, Effect, Layer } from "effect"
+import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
+import { ensureAssets, ensureNodeConsumer } from "./JetStreamAssets.ts"
+import type { NatsAuth } from "./NatsAuth.ts"
+import { NatsConnection } from "./NatsConnection.ts"
+import { natsControlSourceLayer } from "./NatsControlSource.ts"
+import { natsEventSinkLayer } from "./NatsEventSink.ts"
+import { natsNodeRegistryLayer } from "./NatsNodeRegistry.ts"
+import { natsResultTransportLayer } from "./NatsResultTransport.ts"
+
+export interface NatsPortsOptions {
+  readonly natsUrl: string
+  readonly nats: NatsAuth
+  readonly nodeId: string
+  readonly subjectPrefix: string
+  /** Bucket TTL used when this node creates `grid_nodes`. */
+  readonly nodeTtl: Duration.Duration
+  /** Checked against the bucket's TTL: a node must beat several times per TTL. */
+  readonly heartbeatInterval: Duration.Duration
+  /** How long releasing waits for queued events to reach JetStream. */
+  readonly flushTimeout: Duration.Duration
+}
+
+export const natsNodePorts = (options: NatsPortsOptions) => {
+  const subjects = subjectNames(options.subjectPrefix)
+  const assets = assetNames(options.subjectPrefix)
+  const ports = Layer.unwrap(Effect.gen(function*() {
+    const { kv, bucketTtlMs } = yield* ensureAssets(assets, subjects, options.nodeTtl)
+    if (bucketTtlMs > 0 && Duration.toMillis(options.heartbeatInterval) > bucketTtlMs / 3) {
+      yield* Effect.logWarning(
+        `heartbeat interval ${Duration.format(options.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`
+      )
+    }
+    return Layer.mergeAll(
+      natsEventSinkLayer(subjects, options.flushTimeout),
+      natsNodeRegistryLayer(kv),
+      natsControlSourceLayer(assets.control, consumerName(options.nodeId), ensureNodeConsumer(assets, subjects, options.nodeId)),
+      natsResultTransportLayer(subjects)
+    )
+  }))
+  return ports.pipe(
+    Layer.provide(NatsConnection.layer({ url: options.natsUrl, auth: options.nats, name: `grid-node-${options.nodeId}` }))
+  )
+}
