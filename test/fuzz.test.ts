@@ -63,8 +63,11 @@ const generate = Effect.fnUntraced(function*(seed: number) {
   }
   for (const c of [...derived.stop, ...derived.go]) {
     const command = { ...c, commandId: id() }
-    decided.push(command)
-    out.push(json(command))
+    const message = json(command)
+    // Only a command the node decides is remembered (a NaN that JSON turns into null is not):
+    // its repeats are the ones it ignores.
+    if (Result.isSuccess(decodeCommand(message.data, 262144))) decided.push(command)
+    out.push(message)
   }
 
   const deep = (depth: number, open: string, close: string, inner: string) => `${open.repeat(depth)}${inner}${close.repeat(depth)}`
