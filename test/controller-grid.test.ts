@@ -177,7 +177,8 @@ describe("node loss", () => {
       expect(report.summary.total.count).toBeGreaterThan(0)
       // The killed daemon's engine is an orphan now (the orphan sweep handles it on restart): end it here.
       const { events } = await withController(Effect.flatMap(Controller, (c) => c.history("ctl-kill")), settings)
-      const pid = events.find((e) => e.nodeId === "k2" && e.kind === "started")?.pid as number | undefined
+      const started = events.find((e) => e.nodeId === "k2" && e.kind === "started")
+      const pid = started?.kind === "started" ? started.pid : undefined
       if (pid !== undefined && alive(-pid)) process.kill(-pid, "SIGKILL")
     } finally {
       for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGTERM")
@@ -214,7 +215,8 @@ describe("node loss", () => {
       expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["t1", "finished"], ["t2", "lost"]])
       expect(reportText(report)).toContain("nodes lost and tolerated (--tolerate-node-loss): t2")
       const { events } = await withController(Effect.flatMap(Controller, (c) => c.history("ctl-tolerate")), settings)
-      const pid = events.find((e) => e.nodeId === "t2" && e.kind === "started")?.pid as number | undefined
+      const started = events.find((e) => e.nodeId === "t2" && e.kind === "started")
+      const pid = started?.kind === "started" ? started.pid : undefined
       if (pid !== undefined && alive(-pid)) process.kill(-pid, "SIGKILL")
     } finally {
       for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGTERM")

@@ -10,12 +10,11 @@ import type { NatsAuth } from "../nats/NatsAuth.ts"
 import type { Threshold } from "../engine/Thresholds.ts"
 import { ensureAssets } from "../nats/JetStreamAssets.ts"
 import { describe, NatsConnection } from "../nats/NatsConnection.ts"
-import type { Heartbeat } from "../protocol/health.ts"
 import { assets as assetNames, subjects as subjectNames } from "../protocol/names.ts"
-import type { ResultWindow } from "../protocol/results.ts"
 import { type Launch, LaunchError, type LaunchOptions, startLaunch } from "./Launch.ts"
 import { ControllerError, type NodeChange, type Primitives, type WireEvent } from "./NodeBus.ts"
 import type { Plan } from "./Plan.ts"
+import { eventOf, heartbeatOf, windowOf } from "./WireReader.ts"
 import { buildReport, type LaunchReport } from "./Report.ts"
 import { type NodeInfo, type Selection, SelectionError } from "./Selection.ts"
 
@@ -60,7 +59,7 @@ const iterate = <I, A>(
   what: string,
   open: () => Promise<AsyncIterable<I>>,
   close: (it: AsyncIterable<I>) => Promise<unknown> | void,
-  map: (i: I) => A | undefined
+  map: (i: I) => Effect.Effect<A | undefined>
 ): Stream.Stream<A, ControllerError> =>
   Stream.unwrap(
     Effect.gen(function*() {
@@ -69,25 +68,11 @@ const iterate = <I, A>(
         (it) => Effect.promise(() => Promise.resolve(close(it)).then(() => undefined, () => undefined))
       )
       return Stream.fromAsyncIterable(it, fail(what)).pipe(
-        Stream.map(map),
+        Stream.mapEffect(map),
         Stream.filter((a): a is A => a !== undefined)
       )
     })
   )
-
-const jsonOf = <A>(m: { json: <T>() => T }): A | undefined => {
-  try {
-    return m.json<A>()
-  } catch {
-    return undefined
-  }
-}
-
-const isWindow = (w: unknown): w is ResultWindow =>
-  typeof w === "object" && w !== null && typeof (w as ResultWindow).nodeId === "string" && typeof (w as ResultWindow).seq === "number" &&
-  Array.isArray((w as ResultWindow).labels)
-const isEvent = (e: unknown): e is WireEvent =>
-  typeof e === "object" && e !== null && typeof (e as WireEvent).kind === "string" && typeof (e as WireEvent).nodeId === "string"
 
 const make = (settings: { readonly subjectPrefix?: string | undefined; readonly nodeTtl?: Duration.Duration | undefined }) =>
   Effect.gen(function*() {
@@ -102,17 +87,16 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const { js } = conn
 
     const nodes: ControllerShape["nodes"] = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      listNodes(kv, now, `cannot list ${assets.nodes}`))
+      listNodes(kv, assets.nodes, now))
 
     const watchNodes: ControllerShape["watchNodes"] = iterate(
       `cannot watch ${assets.nodes}`,
       () => kv.watch(),
       (it) => (it as unknown as { stop: () => void }).stop(),
-      (e: { key: string; operation: string; json: <T>() => T }): NodeChange | undefined => {
-        if (e.operation !== "PUT") return { op: "delete", nodeId: e.key }
-        const hb = jsonOf<Heartbeat>(e)
-        return hb ? { op: "put", nodeId: e.key, heartbeat: hb } : undefined
-      }
+      (e: { key: string; operation: string; string: () => string }): Effect.Effect<NodeChange | undefined> =>
+        e.operation !== "PUT"
+          ? Effect.succeed({ op: "delete", nodeId: e.key })
+          : Effect.map(heartbeatOf(`${assets.nodes}.${e.key}`, e.string()), (hb) => (hb ? { op: "put", nodeId: e.key, heartbeat: hb } : undefined))
     )
 
     const send: ControllerShape["send"] = (nodeId, command) => {
@@ -123,7 +107,7 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
       }).pipe(Effect.as(commandId))
     }
 
-    const follow = <A>(stream: string, subject: string, guard: (a: unknown) => a is A) =>
+    const follow = <A>(stream: string, subject: string, read: (where: string, text: string) => Effect.Effect<A | undefined>) =>
       iterate(
         `cannot follow ${subject}`,
         () => js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }).then((c) =>
@@ -132,16 +116,13 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
           c.consume({ max_messages: 512, expires: 5_000 })
         ),
         (it) => (it as unknown as { close: () => Promise<unknown> }).close(),
-        (m: JsMsg) => {
-          const a = jsonOf<unknown>(m)
-          return guard(a) ? a : undefined
-        }
+        (m: JsMsg) => read(m.subject, m.string())
       )
-    const events = (testId: string) => follow(assets.events, `${prefix}.events.${testId}.>`, isEvent)
-    const results = (testId: string) => follow(assets.results, `${prefix}.results.${testId}.>`, isWindow)
+    const events = (testId: string) => follow(assets.events, `${prefix}.events.${testId}.>`, eventOf)
+    const results = (testId: string) => follow(assets.results, `${prefix}.results.${testId}.>`, windowOf)
 
     /** Everything stored on `subject` so far, read to the end (not followed). */
-    const readAll = <A>(stream: string, subject: string, guard: (a: unknown) => a is A) =>
+    const readAll = <A>(stream: string, subject: string, read: (where: string, text: string) => Effect.Effect<A | undefined>) =>
       Effect.gen(function*() {
         const what = `cannot read ${subject}`
         const consumer = yield* Effect.tryPromise({
@@ -154,17 +135,18 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
           what,
           () => consumer.consume({ max_messages: 1024 }),
           (it) => (it as unknown as { close: () => Promise<unknown> }).close(),
-          (m: JsMsg) => m
+          (m: JsMsg) => Effect.succeed(m)
         ).pipe(
           Stream.takeUntil((m) => m.info.pending === 0),
           Stream.runCollect
         )
-        return Array.from(collected, (m) => jsonOf<unknown>(m)).filter(guard)
+        const read_ = yield* Effect.forEach(collected, (m) => read(m.subject, m.string()))
+        return read_.filter((a): a is A => a !== undefined)
       })
     const history: ControllerShape["history"] = (testId) =>
       Effect.all({
-        events: readAll(assets.events, `${prefix}.events.${testId}.>`, isEvent),
-        windows: readAll(assets.results, `${prefix}.results.${testId}.>`, isWindow)
+        events: readAll(assets.events, `${prefix}.events.${testId}.>`, eventOf),
+        windows: readAll(assets.results, `${prefix}.results.${testId}.>`, windowOf)
       }, { concurrency: 2 })
 
     const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history }
@@ -212,16 +194,17 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
   })
 
 /** The live nodes: every key of the bucket, read once. */
-const listNodes = (kv: KV, now: number, what: string): Effect.Effect<Array<NodeInfo>, ControllerError> =>
+const listNodes = (kv: KV, bucket: string, now: number): Effect.Effect<Array<NodeInfo>, ControllerError> =>
   Effect.gen(function*() {
-    const keys = yield* Stream.runCollect(iterate(what, () => kv.keys(), () => undefined, (k: string) => k))
+    const what = `cannot list ${bucket}`
+    const keys = yield* Stream.runCollect(iterate(what, () => kv.keys(), () => undefined, (k: string) => Effect.succeed(k)))
     const entries = yield* Effect.forEach(keys, (k) => Effect.tryPromise({ try: () => kv.get(k), catch: fail(what) }), {
       concurrency: 16
     })
     const out: Array<NodeInfo> = []
     for (const e of entries) {
       if (e === null || e.operation !== "PUT") continue
-      const hb = jsonOf<Heartbeat>(e)
+      const hb = yield* heartbeatOf(`${bucket}.${e.key}`, e.string())
       if (hb) out.push({ heartbeat: hb, ageMs: Math.max(0, now - e.created.getTime()) })
     }
     return out.sort((a, b) => a.heartbeat.nodeId.localeCompare(b.heartbeat.nodeId))

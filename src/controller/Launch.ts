@@ -137,7 +137,7 @@ export const startLaunch = (
           setStatus(n, "running")
           break
         case "rejected":
-          setStatus(n, "rejected", `${e.code as string}: ${e.message as string}`)
+          setStatus(n, "rejected", `${e.code}: ${e.message}`)
           merger.nodeGone(n.nodeId)
           break
         case "finished":
@@ -146,14 +146,13 @@ export const startLaunch = (
           break
         case "failed": {
           n.summary = e.summary
-          const err = e.error as { code?: string; message?: string } | undefined
-          lose(n, "failed", `failed: ${err?.code ?? "?"}: ${err?.message ?? ""}`)
+          lose(n, "failed", `failed: ${e.error.code}: ${e.error.message}`)
           break
         }
         case "stopped":
           n.summary = e.summary
           if (!stopping && e.reason === "daemon shutdown") lose(n, "stopped", "stopped: its daemon shut down")
-          else setStatus(n, "stopped", typeof e.reason === "string" ? e.reason : undefined)
+          else setStatus(n, "stopped", e.reason)
           break
       }
     }

@@ -1,9 +1,11 @@
 // The controller's primitives, the port its flows (launch, stop, report) are built on: list and
 // watch the nodes, send a command, follow a test's events and results, read its history.
 // Controller.ts implements them over NATS; Launch.ts uses only this file, which keeps the flow
-// free of NATS and of the Controller service (no import cycle between the two).
+// free of NATS and of the Controller service (no import cycle between the two). Every
+// implementation reads the wire through WireReader.ts (MemoryBus.ts is the one tests use).
 import { Schema, type Effect, type Stream } from "effect"
 import type { DrainCommand, GoCommand, StartCommand, StopCommand } from "../protocol/commands.ts"
+import type { ReadEvent } from "../protocol/events.ts"
 import type { Heartbeat } from "../protocol/health.ts"
 import type { ResultWindow } from "../protocol/results.ts"
 import type { NodeInfo } from "./Selection.ts"
@@ -12,15 +14,8 @@ export class ControllerError extends Schema.TaggedError<ControllerError>()("Cont
   message: Schema.String
 }) {}
 
-/** An event as read from GRID_EVENTS: the common fields checked, the rest as sent. */
-export interface WireEvent {
-  readonly kind: string
-  readonly nodeId: string
-  readonly at: string
-  readonly testId?: string
-  readonly commandId?: string
-  readonly [k: string]: unknown
-}
+/** An event as read from GRID_EVENTS, decoded: a known kind, or one this controller does not know. */
+export type WireEvent = ReadEvent
 
 export type NodeChange =
   | { readonly op: "put"; readonly nodeId: string; readonly heartbeat: Heartbeat }

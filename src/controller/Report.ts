@@ -3,6 +3,7 @@
 // per node. The text, JSON and HTML forms are src/report's, the same for every command.
 import { htmlReport } from "../engine/HtmlReport.ts"
 import { evaluateThresholds, type Threshold } from "../engine/Thresholds.ts"
+import type { ReadEvent } from "../protocol/events.ts"
 import type { ResultWindow } from "../protocol/results.ts"
 import {
   NodeReport as NodeReportSchema,
@@ -68,12 +69,6 @@ export const finishReport = (i: FinishInput): LaunchReport => {
   return { testId: i.testId, outcome, problems: i.problems, tolerated: i.tolerated, nodes, summary, points: i.merger.series, duplicates: i.merger.duplicates }
 }
 
-interface HistoryEvent {
-  readonly kind: string
-  readonly nodeId: string
-  readonly [k: string]: unknown
-}
-
 const statusOfKind: Record<string, NodeStatus> = {
   accepted: "accepted",
   ready: "ready",
@@ -87,7 +82,7 @@ const statusOfKind: Record<string, NodeStatus> = {
 /** A past test's report from everything its streams hold. */
 export const buildReport = (input: {
   readonly testId: string
-  readonly events: ReadonlyArray<HistoryEvent>
+  readonly events: ReadonlyArray<ReadEvent>
   readonly windows: ReadonlyArray<ResultWindow>
   readonly thresholds: ReadonlyArray<Threshold>
 }): LaunchReport => {
@@ -98,12 +93,9 @@ export const buildReport = (input: {
     if (status === undefined) continue
     const prev = nodes.get(e.nodeId)
     if (prev !== undefined && endedStatuses.has(prev.status)) continue
-    const error = e.kind === "failed"
-      ? `${(e.error as { code?: string })?.code}: ${(e.error as { message?: string })?.message}`
-      : e.kind === "rejected"
-      ? `${e.code as string}: ${e.message as string}`
-      : undefined
-    nodes.set(e.nodeId, { nodeId: e.nodeId, status, ...(error ? { error } : {}), ...(e.summary !== undefined ? { summary: e.summary } : {}) })
+    const error = e.kind === "failed" ? `${e.error.code}: ${e.error.message}` : e.kind === "rejected" ? `${e.code}: ${e.message}` : undefined
+    const summary = e.kind === "finished" || e.kind === "failed" || e.kind === "stopped" ? e.summary : undefined
+    nodes.set(e.nodeId, { nodeId: e.nodeId, status, ...(error ? { error } : {}), ...(summary !== undefined ? { summary } : {}) })
   }
   for (const w of input.windows) merger.add(w, 0)
   for (const id of merger.nodes.keys()) if (!nodes.has(id)) nodes.set(id, { nodeId: id, status: "running" })
