@@ -19,7 +19,12 @@ afterAll(async () => {
   await nats?.close()
 })
 
-const event = (kind: string) => JSON.stringify({ kind, testId: "rs-1", nodeId: "n1", at: new Date().toISOString() })
+// Whole events: the controller reads them through the Schemas and skips incomplete ones.
+const fields: Record<string, object> = {
+  accepted: { runner: "process", tool: "builtin" },
+  finished: { exitCode: 0, summary: null, cleanup: { ok: true, removed: [], errors: [] } }
+}
+const event = (kind: string) => JSON.stringify({ kind, testId: "rs-1", nodeId: "n1", at: new Date().toISOString(), ...fields[kind] })
 
 describe("controller across a NATS restart", () => {
   it("keeps following a test's events", async () => {

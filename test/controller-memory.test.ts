@@ -1,0 +1,90 @@
+// The launch flow on a memory NodeBus (src/controller/MemoryBus.ts) with simulated nodes: the
+// same flow the real-NATS tests drive (test/controller-grid.test.ts), here with every node's
+// answer scripted: two nodes through a barrier to a merged report, a refusal, node loss (a
+// deleted heartbeat, heartbeats that no longer list the test) failing the launch and stopping
+// the others, tolerated loss, and messages that do not decode being skipped.
+import { Effect, Exit } from "effect"
+import { describe, expect, it } from "vitest"
+import { type LaunchOptions, startLaunch } from "../src/controller/Launch.ts"
+import { makeMemoryBus, type MemoryBus } from "../src/controller/MemoryBus.ts"
+import { decodePlan } from "../src/controller/Plan.ts"
+import type { Selection } from "../src/controller/Selection.ts"
+import { simulatedNode, type SimulatedNodeOptions } from "./support/simulatedNode.ts"
+
+const plan = decodePlan({
+  name: "mem",
+  tool: "builtin",
+  params: { target: "http://127.0.0.1:9" },
+  scenario: { target: "http://127.0.0.1:9", requests: [{ name: "home", path: "/home" }], load: { model: "open", rate: 20, durationSeconds: 3 } }
+}, "inline plan")
+
+/** Launches on simulated nodes and awaits the report; also returns the bus to inspect. */
+const launchOn = (nodes: Record<string, SimulatedNodeOptions>, options: LaunchOptions = {}, selection: Selection = { nodes: Object.keys(nodes) }) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const bus = yield* makeMemoryBus()
+      for (const [id, o] of Object.entries(nodes)) yield* simulatedNode(bus, id, o)
+      const launch = yield* startLaunch(bus, yield* plan, selection, { testId: "mem-1", finalWait: "200 millis", stopTimeout: "2 seconds", ...options })
+      const report = yield* launch.await
+      return { report, bus }
+    }).pipe(Effect.scoped)
+  )
+
+const commandsTo = (bus: MemoryBus, nodeId: string) =>
+  Effect.runPromise(Effect.map(bus.history("mem-1"), (h) => h.events.filter((e) => e.nodeId === nodeId).map((e) => e.kind)))
+
+describe("launch on a memory bus", () => {
+  it("two nodes accept, get ready, go, send their windows and finish: the merged report", async () => {
+    const { report, bus } = await launchOn({ a: { windows: 3, perWindow: 10 }, b: { windows: 3, perWindow: 5 } })
+    expect(report.outcome).toBe("ok")
+    expect(report.nodes.map((n) => [n.nodeId, n.status, n.windows, n.count])).toEqual([["a", "finished", 3, 30], ["b", "finished", 3, 15]])
+    expect(report.summary.total.count).toBe(45)
+    expect(report.points.map((p) => p.count)).toEqual([15, 15, 15])
+    expect(await commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "finished"])
+  })
+
+  it("a refused start fails the launch and stops the node that accepted", async () => {
+    const exit = await Effect.runPromiseExit(
+      Effect.gen(function*() {
+        const bus = yield* makeMemoryBus()
+        yield* simulatedNode(bus, "a")
+        yield* simulatedNode(bus, "b", { reject: "unsupported_tool" })
+        yield* startLaunch(bus, yield* plan, { nodes: ["a", "b"] }, { testId: "mem-1", finalWait: "200 millis" })
+      }).pipe(Effect.scoped)
+    )
+    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/the start was refused: .*b unsupported_tool: simulated refusal/)
+  })
+
+  it("a node whose heartbeat is deleted is lost: the launch fails and the other node is stopped", async () => {
+    const { report, bus } = await launchOn({ a: { windows: 1000 }, b: { windows: 1000, loseAfter: 2, loss: "deleted" } })
+    expect(report.outcome).toBe("failed")
+    expect(report.problems.join()).toMatch(/node b lost: its heartbeat was deleted/)
+    expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "stopped"], ["b", "lost"]])
+    expect(await commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "stopped"])
+  })
+
+  it("a node whose heartbeats no longer list the test, twice, is lost", async () => {
+    const { report } = await launchOn({ a: { windows: 1000 }, b: { windows: 1000, loseAfter: 2, loss: "unlisted" } })
+    expect(report.outcome).toBe("failed")
+    expect(report.problems.join()).toMatch(/node b lost: its heartbeat no longer lists the test/)
+  })
+
+  it("with tolerated node loss the launch goes on and the report says so", async () => {
+    const { report } = await launchOn({ a: { windows: 4 }, b: { windows: 1000, loseAfter: 1, loss: "deleted" } }, { tolerateNodeLoss: true })
+    expect(report.outcome).toBe("ok")
+    expect(report.tolerated).toEqual(["b"])
+    expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "finished"], ["b", "lost"]])
+  })
+
+  it("messages that do not decode are skipped and unknown kinds ignored: the launch goes on", async () => {
+    const noise = [
+      "not json",
+      { kind: "finished", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z" },
+      { kind: "failed", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z", error: "no object" },
+      { kind: "paused", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z" }
+    ]
+    const { report } = await launchOn({ a: {}, b: { noise } })
+    expect(report.outcome).toBe("ok")
+    expect(report.nodes.map((n) => [n.nodeId, n.status, n.count])).toEqual([["a", "finished", 30], ["b", "finished", 30]])
+  })
+})
