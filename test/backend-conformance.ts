@@ -1,13 +1,30 @@
 // The one conformance suite every runner backend passes (test/backends.test.ts runs it
-// against the process and the docker backends): output capture, exit codes, environment and
-// work directory, polite stop within the grace, kill after the grace, and nothing left
-// behind after an interruption (not the tool, not a child of the tool, not a container).
+// against the process, docker and inprocess backends): output capture, exit codes,
+// environment and work directory, polite stop within the grace, kill after the grace, and
+// nothing left behind after an interruption (not the tool, not a child of the tool, not a
+// container). Each tool of the suite exists as a shell script (process, docker) and as an
+// in-process program (inprocess); a backend declares what its tools can do (`Capabilities`),
+// and a test about what they cannot (ignore a stop, start a child) is not registered for it.
 import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { mkdtempSync, existsSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import type { LaunchSpec, RunnerBackend, RunningTool } from "../src/runner/Backend.ts"
+import { writeFileSync } from "node:fs"
+import type { InProcessRun, LaunchSpec, RunnerBackend, RunningTool } from "../src/runner/Backend.ts"
+
+/** What a backend's tools can do, known when the tests are registered. */
+export interface Capabilities {
+  /** Tools are programs launched from `argv` (shell scripts here), or in-process programs. */
+  readonly runs: "argv" | "inProcess"
+  /** A tool can ignore its polite stop, so the backend must kill it after the grace. */
+  readonly canIgnoreStop: boolean
+  /** A tool can start children of its own, which must go with it. */
+  readonly hasChildren: boolean
+}
+
+/** The in-process tools running now, by test id (the inprocess backend's `present`). */
+export const inProcessRunning = new Set<string>()
 
 export interface BackendUnderTestShape {
   readonly backend: RunnerBackend
@@ -67,7 +84,60 @@ const spec = (t: BackendUnderTestShape, argv: Array<string>, extra: Partial<Laun
 
 const sh = (script: string) => ["sh", "-c", script]
 
-export const backendConformance = (name: string, makeLayer: () => Layer.Layer<BackendUnderTest, unknown>) =>
+/** One tool of the suite: its shell script and the same behaviour as an in-process program. */
+interface SuiteTool {
+  readonly argv: ReadonlyArray<string>
+  readonly inProcess: InProcessRun
+}
+
+/** An in-process program that logs `ready` and runs until it is stopped. */
+const untilStopped = (onStop: InProcessRun = () => Effect.succeed(0)): InProcessRun => (io) =>
+  Effect.sync(() => io.log("stdout", "ready")).pipe(Effect.andThen(Effect.never), Effect.onInterrupt(() => onStop(io)), Effect.as(0))
+
+const suiteTools = {
+  report: {
+    argv: sh("echo out1; echo err1 >&2; echo \"env=$GRID_X\"; pwd; touch made-here; echo out2; exit 7"),
+    inProcess: (io) =>
+      Effect.sync(() => {
+        io.log("stdout", "out1")
+        io.log("stderr", "err1")
+        io.log("stdout", `env=${io.env.GRID_X ?? ""}`)
+        io.log("stdout", io.workDir)
+        writeFileSync(join(io.workDir, "made-here"), "")
+        io.log("stdout", "out2")
+        return 7
+      })
+  },
+  env: {
+    argv: ["env"],
+    inProcess: (io) => Effect.sync(() => (Object.entries(io.env).forEach(([k, v]) => io.log("stdout", `${k}=${v}`)), 0))
+  },
+  succeeds: { argv: ["true"], inProcess: () => Effect.succeed(0) },
+  exitsOnStop: {
+    argv: sh("trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done"),
+    inProcess: untilStopped((io) => Effect.sync(() => (io.log("stdout", "got-term"), 0)))
+  },
+  ignoresStop: { argv: sh("trap '' TERM; echo ready; while true; do sleep 0.1; done"), inProcess: untilStopped() },
+  childIgnoringStop: { argv: sh("trap '' TERM; sleep 1000 & echo child=$!; echo ready; wait"), inProcess: untilStopped() },
+  withChild: { argv: sh("sleep 1000 & echo child=$!; echo ready; wait"), inProcess: untilStopped() }
+} satisfies Record<string, SuiteTool>
+
+/** The spec that runs `tool` the way the backend runs tools. */
+const toolSpec = (t: BackendUnderTestShape, caps: Capabilities, tool: SuiteTool, extra: Partial<LaunchSpec> = {}): LaunchSpec => {
+  const s = spec(t, caps.runs === "argv" ? [...tool.argv] : [], extra)
+  if (caps.runs === "argv") return s
+  const run = tool.inProcess
+  return {
+    ...s,
+    inProcess: (io) =>
+      Effect.sync(() => inProcessRunning.add(s.testId)).pipe(
+        Effect.andThen(run(io)),
+        Effect.ensuring(Effect.sync(() => inProcessRunning.delete(s.testId)))
+      )
+  }
+}
+
+export const backendConformance = (name: string, caps: Capabilities, makeLayer: () => Layer.Layer<BackendUnderTest, unknown>) =>
   describe(`runner backend conformance: ${name}`, () => {
     afterAll(() => {
       if (workRoot !== undefined) rmSync(workRoot, { recursive: true, force: true })
@@ -78,7 +148,7 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
         Effect.gen(function*() {
           const t = yield* BackendUnderTest
           const log = lineLog()
-          const s = spec(t, sh("echo out1; echo err1 >&2; echo \"env=$GRID_X\"; pwd; touch made-here; echo out2; exit 7"), {
+          const s = toolSpec(t, caps, suiteTools.report, {
             env: { GRID_X: "a b $c" },
             onLine: log.onLine
           })
@@ -96,7 +166,7 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
           const log = lineLog()
           const secret = "conformance-secret-value"
           const saved = { GRID_NATS_TOKEN: process.env.GRID_NATS_TOKEN, NATS_PASSWORD: process.env.NATS_PASSWORD, SOME_API_KEY: process.env.SOME_API_KEY }
-          const s = spec(t, ["env"], { env: { GRID_TARGET: "http://127.0.0.1:1", MY_VAR: "mine" }, onLine: log.onLine })
+          const s = toolSpec(t, caps, suiteTools.env, { env: { GRID_TARGET: "http://127.0.0.1:1", MY_VAR: "mine" }, onLine: log.onLine })
           const exit = yield* Effect.acquireUseRelease(
             Effect.sync(() => {
               process.env.GRID_NATS_TOKEN = secret
@@ -125,7 +195,7 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
       it.effect("reports exit code 0 for a tool that succeeds", () =>
         Effect.gen(function*() {
           const t = yield* BackendUnderTest
-          const s = spec(t, ["true"])
+          const s = toolSpec(t, caps, suiteTools.succeeds)
           const exit = yield* Effect.scoped(Effect.flatMap(t.backend.launch(s), (r) => r.exit))
           assert.deepStrictEqual(exit, { exitCode: 0, signal: null })
         }))
@@ -134,9 +204,7 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
         Effect.gen(function*() {
           const t = yield* BackendUnderTest
           const log = lineLog()
-          const s = spec(t, sh("trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done"), {
-            onLine: log.onLine
-          })
+          const s = toolSpec(t, caps, suiteTools.exitsOnStop, { onLine: log.onLine })
           yield* Effect.scoped(Effect.gen(function*() {
             const running = yield* t.backend.launch(s)
             yield* log.waitFor((l) => l === "ready")
@@ -151,11 +219,11 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
           }))
         }))
 
-      it.effect("stop: a tool that ignores SIGTERM is killed after the grace", () =>
+      if (caps.canIgnoreStop) it.effect("stop: a tool that ignores SIGTERM is killed after the grace", () =>
         Effect.gen(function*() {
           const t = yield* BackendUnderTest
           const log = lineLog()
-          const s = spec(t, sh("trap '' TERM; echo ready; while true; do sleep 0.1; done"), { onLine: log.onLine })
+          const s = toolSpec(t, caps, suiteTools.ignoresStop, { onLine: log.onLine })
           yield* Effect.scoped(Effect.gen(function*() {
             const running = yield* t.backend.launch(s)
             yield* log.waitFor((l) => l === "ready")
@@ -170,15 +238,15 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
           }))
         }))
 
-      it.effect("closing the launch scope leaves nothing behind, a child of the tool included", () =>
+      it.effect(`closing the launch scope leaves nothing behind${caps.hasChildren ? ", a child of the tool included" : ""}`, () =>
         Effect.gen(function*() {
           const t = yield* BackendUnderTest
           const log = lineLog()
-          const s = spec(t, sh("trap '' TERM; sleep 1000 & echo child=$!; echo ready; wait"), { onLine: log.onLine })
+          const s = toolSpec(t, caps, suiteTools.childIgnoringStop, { onLine: log.onLine })
           const scope = yield* Scope.make()
           const running = yield* t.backend.launch(s).pipe(Scope.provide(scope))
           yield* log.waitFor((l) => l === "ready")
-          const childPid = Number((yield* log.waitFor((l) => l.startsWith("child="))).slice(6))
+          const childPid = caps.hasChildren ? Number((yield* log.waitFor((l) => l.startsWith("child="))).slice(6)) : undefined
           assert.isTrue(t.present(running.ref, s, childPid), "running before the scope closes")
           yield* Scope.close(scope, Exit.void)
           assert.isTrue(yield* gone(t, running.ref, s, childPid))
@@ -188,7 +256,7 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
         Effect.gen(function*() {
           const t = yield* BackendUnderTest
           const log = lineLog()
-          const s = spec(t, sh("sleep 1000 & echo child=$!; echo ready; wait"), { onLine: log.onLine })
+          const s = toolSpec(t, caps, suiteTools.withChild, { onLine: log.onLine })
           let ref: RunningTool["ref"] | undefined
           const fiber = yield* Effect.scoped(
             Effect.flatMap(t.backend.launch(s), (r) => {
@@ -197,7 +265,7 @@ export const backendConformance = (name: string, makeLayer: () => Layer.Layer<Ba
             })
           ).pipe(Effect.forkChild)
           yield* log.waitFor((l) => l === "ready")
-          const childPid = Number((yield* log.waitFor((l) => l.startsWith("child="))).slice(6))
+          const childPid = caps.hasChildren ? Number((yield* log.waitFor((l) => l.startsWith("child="))).slice(6)) : undefined
           yield* Fiber.interrupt(fiber)
           assert.isDefined(ref)
           assert.isTrue(yield* gone(t, ref!, s, childPid))

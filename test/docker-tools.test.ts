@@ -11,6 +11,7 @@ import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { parserFor } from "../src/ingest/parsers/index.ts"
 import type { StartCommand } from "../src/protocol/commands.ts"
+import { resultFileOf } from "../src/tools/Tool.ts"
 import { DockerBackend, dockerWorkMount, testLabel } from "../src/runner/DockerBackend.ts"
 import { DockerCli } from "../src/runner/DockerCli.ts"
 import { locustTool } from "../src/tools/locust.ts"
@@ -59,9 +60,9 @@ describe("load tools through the docker runner", () => {
           (running) => running.exit
         ))
         assert.strictEqual(exit.exitCode, 0, log.join("\n"))
-        const results = plan.results!.path
+        const results = resultFileOf(plan)!.path
         let samples = 0
-        const parser = parserFor(plan.results!.format, (s) => {
+        const parser = parserFor(resultFileOf(plan)!.format, (s) => {
           samples++
           assert.strictEqual(s.status, "200")
         })

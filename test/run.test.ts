@@ -90,6 +90,14 @@ describe("grid run", () => {
     // The run went through the daemon's runner and ingestion: its terminal event agrees.
     expect(summary.node).toMatchObject({ kind: "finished", nodeId: "local", summary: { count: 8, errors: 0 }, cleanup: { ok: true } })
     expect(summary.node.cleanup.removed).toContain("in-process tool")
+    expect(summary.node).toMatchObject({ kind: "finished" })
+    // The summary is the node's own windows, folded: their counts add up to it, and to the
+    // node's terminal summary.
+    const windows = summary.windows as Array<{ count: number; errors: number }>
+    expect(windows.reduce((n, w) => n + w.count, 0)).toBe(summary.total.count)
+    expect(windows.reduce((n, w) => n + w.errors, 0)).toBe(summary.total.errors)
+    expect(summary.total.count).toBe(summary.node.summary.count)
+    expect(summary.total.errors).toBe(summary.node.summary.errors)
   })
 
   it("exits 99 and names the breached threshold", async () => {

@@ -17,7 +17,7 @@ import { ProcessBackend } from "../src/runner/ProcessBackend.ts"
 import { executableFound } from "../src/tools/adapterSupport.ts"
 import { jmeterTool, makeJmeterTool } from "../src/tools/jmeter.ts"
 import { makeLocustTool } from "../src/tools/locust.ts"
-import type { ToolAdapter, ToolPlan } from "../src/tools/Tool.ts"
+import { resultFileOf, type ToolAdapter, type ToolPlan } from "../src/tools/Tool.ts"
 import { countingTarget, targetBody } from "./fixtures/countingTarget.ts"
 
 const fixtures = join(import.meta.dirname, "fixtures")
@@ -60,7 +60,7 @@ const runTool = (tool: ToolAdapter, command: StartCommand, files: Record<string,
       }
       return yield* running.exit
     }))
-    const results = plan.results !== undefined && existsSync(plan.results.path) ? readFileSync(plan.results.path) : undefined
+    const results = resultFileOf(plan) !== undefined && existsSync(resultFileOf(plan)!.path) ? readFileSync(resultFileOf(plan)!.path) : undefined
     return { plan, exit, log, results, workDir }
   })
 

@@ -16,7 +16,7 @@ import { jmeterTool, makeJmeterTool } from "../src/tools/jmeter.ts"
 import { k6Tool } from "../src/tools/k6.ts"
 import { locustTool, makeLocustTool } from "../src/tools/locust.ts"
 import { loadToolAdapters } from "../src/tools/loadToolAdapters.ts"
-import type { ToolAdapter, ToolPlan } from "../src/tools/Tool.ts"
+import { resultFileOf, type ToolAdapter, type ToolPlan } from "../src/tools/Tool.ts"
 
 const command = (tool: string, entry: string | undefined, params: Record<string, unknown>, env?: Record<string, string>): StartCommand => ({
   kind: "start",
@@ -76,7 +76,7 @@ describe("jmeter adapter", () => {
       const { p, workDir } = yield* plan(jmeterTool, command("jmeter", "a.jmx", { target: "https://example.test" }), "docker")
       assert.deepStrictEqual(p.argv.slice(0, 7), ["-n", "-t", "/grid/work/a.jmx", "-l", "/grid/work/grid-results.jtl", "-j", "/grid/work/grid-jmeter.log"])
       assert.include(p.argv, "-Jtarget.port=443")
-      assert.strictEqual(p.results?.path, `${workDir}/grid-results.jtl`)
+      assert.strictEqual(resultFileOf(p)?.path, `${workDir}/grid-results.jtl`)
       assert.strictEqual(jmeterTool.defaultImage, "justb4/jmeter:5.5")
     }))
 
@@ -132,7 +132,7 @@ describe("locust adapter", () => {
       const { p, workDir } = yield* plan(locustTool, command("locust", "lf.py", {}), "docker")
       assert.deepStrictEqual(p.argv.slice(0, 8), ["-f", "/grid/work/lf.py,/grid/work/grid_locust_hook.py", "--headless", "-u", "1", "-r", "1", "--csv"])
       assert.strictEqual(p.env.GRID_LOCUST_RESULTS, "/grid/work/grid-locust-requests.jsonl")
-      assert.strictEqual(p.results?.path, `${workDir}/grid-locust-requests.jsonl`)
+      assert.strictEqual(resultFileOf(p)?.path, `${workDir}/grid-locust-requests.jsonl`)
       assert.isTrue(existsSync(join(workDir, "grid_locust_hook.py")))
     }))
 

@@ -1,8 +1,9 @@
 // `grid run <scenario> [--out summary.json] [--html report.html]`: a load test on this machine
 // through the daemon's own runner and ingestion (src/daemon/LocalNode.ts: control listener,
 // test manager, push-mode ingestion) on an in-memory bus instead of NATS. The engine runs
-// in-process; a tap on its samples feeds the live progress line (rewritten in place on a
-// terminal, plain lines otherwise) and the summary table, thresholds and exit code. Ctrl-C
+// in-process (the inprocess runner); the result windows the node publishes feed the live
+// progress line (one per window as it closes, rewritten in place on a terminal, plain lines
+// otherwise) and the summary table, thresholds and exit code (src/report/NodeWindows.ts). Ctrl-C
 // stops the test like a daemon shutdown (in-flight requests aborted) and still prints and
 // writes the summary, exiting 130. `--out` also holds the runner's terminal event (`node`).
 // Every flag is checked before anything starts; `--out -` writes the JSON to stdout (the
@@ -17,15 +18,15 @@ import { Argument, Command, Flag } from "effect/cli"
 import { defaultSettings } from "../daemon/DaemonConfig.ts"
 import { localNode } from "../daemon/LocalNode.ts"
 import { newStatus } from "../engine/Engine.ts"
-import type { Sample } from "../ingest/Sample.ts"
+import type { MemoryTransport } from "../ingest/ResultTransport.ts"
 import type { GridEvent } from "../protocol/events.ts"
 import { htmlReport } from "../engine/HtmlReport.ts"
-import { RunAggregation } from "../engine/RunAggregation.ts"
 import type { ScenarioOverrides } from "../engine/Scenario.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { fsProblem } from "../engine/FileProblem.ts"
 import { progressLine } from "../engine/SummaryTable.ts"
 import { reportDocument, reportDocumentJson } from "../report/Document.ts"
+import { NodeWindows } from "../report/NodeWindows.ts"
 import type { RunSummary } from "../report/Summary.ts"
 import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { evaluateThresholds } from "../engine/Thresholds.ts"
@@ -38,7 +39,7 @@ export const EXIT_THRESHOLDS = 99
 
 const writeOutputs = (
   summary: RunSummary,
-  agg: RunAggregation,
+  view: NodeWindows,
   out: Option.Option<string>,
   html: Option.Option<string>,
   title: string,
@@ -46,9 +47,9 @@ const writeOutputs = (
 ) => {
   // `node`: the runner's own terminal event (ingestion's summary, cleanup report), as a daemon
   // would have published it.
-  const json = reportDocumentJson(reportDocument("run", summary, agg.points, node === undefined ? {} : { node }))
+  const json = reportDocumentJson(reportDocument("run", summary, view.points, node === undefined ? {} : { node }))
   if (Option.isSome(out)) out.value === "-" ? process.stdout.write(json) : writeFileSync(out.value, json)
-  if (Option.isSome(html)) writeFileSync(html.value, htmlReport(title, summary, agg.points))
+  if (Option.isSome(html)) writeFileSync(html.value, htmlReport(title, summary, view.points))
 }
 
 export const runCommand = Command.make(
@@ -92,31 +93,41 @@ export const runCommand = Command.make(
     const startedAt = yield* Clock.currentTimeMillis
     arrivalsAt = startedAt
     const cpuAtStart = process.cpuUsage()
-    const agg = new RunAggregation(startedAt)
+    const view = new NodeWindows()
     const status = newStatus()
-    let started = false
     let terminal: GridEvent | undefined = undefined
+    /** The node's result windows, once it is up (LocalNode's memory transport). */
+    let published = undefined as MemoryTransport | undefined
+    const elapsed = (now: number) => now - (view.firstStart ?? startedAt)
 
+    // A line per window the node published, read as it closes (500 ms after its end, the
+    // push path's lateness); a quiet second (no window) still moves the clock on.
     const progress = Effect.gen(function*() {
-      for (let k = 1; ; k++) {
-        // Just after window k-1 has closed (RunAggregation keeps it open 250 ms for stragglers).
-        const wait = startedAt + k * 1000 + 300 - (yield* Clock.currentTimeMillis)
-        if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+      let lineAt = startedAt
+      for (;;) {
+        yield* Effect.sleep(Duration.millis(100))
         const now = yield* Clock.currentTimeMillis
-        agg.tick(now)
-        const arrivalsPerSec = arrivalRate(now)
-        const line = progressLine(now - startedAt, scenario.durationMs, status, agg.points.at(-1), agg.closedCount, open ? { arrivalsPerSec } : undefined)
+        const added = published === undefined ? 0 : view.update(published.windows)
+        if (added === 0 && (view.firstStart === undefined || now - lineAt < 1200)) continue
+        lineAt = now
+        const line = progressLine(elapsed(now), scenario.durationMs, status, view.points.at(-1), view.soFar, open ? { arrivalsPerSec: arrivalRate(now) } : undefined)
         stream.write(tty ? `\r\x1b[2K${line}` : `${line}\n`)
       }
     })
 
     const finish = (interrupted: boolean) =>
       Effect.gen(function*() {
-        const endedAt = yield* Clock.currentTimeMillis
-        const base = agg.finish(endedAt, status.dropped, interrupted, scenario.requests.map((r) => r.name))
+        // The node has stopped the test by now: its final window is among those published.
+        if (published !== undefined) view.update(published.windows)
+        // The run ended when the node's ingestion did (its summary's duration counts from window
+        // 0), not after the node's cleanup; without that figure (Ctrl-C), now.
+        const nodeSummary = terminal !== undefined && "summary" in terminal ? terminal.summary : null
+        const endedAt = nodeSummary != null && view.firstStart !== undefined
+          ? view.firstStart + nodeSummary.durationMs
+          : yield* Clock.currentTimeMillis
+        const base = view.summary({ endedAt, fallbackStart: startedAt, order: scenario.requests.map((r) => r.name), dropped: status.dropped, interrupted })
         // The last line covers the whole run: its end, the last (partial) second, all errors.
-        const elapsed = Math.round((endedAt - startedAt) / 1000) * 1000
-        const last = progressLine(elapsed, scenario.durationMs, status, agg.points.at(-1), base.total, open ? { arrivalsPerSec: arrivalRate(endedAt) } : undefined)
+        const last = progressLine(Math.round(elapsed(endedAt) / 1000) * 1000, scenario.durationMs, status, view.points.at(-1), base.total, open ? { arrivalsPerSec: arrivalRate(endedAt) } : undefined)
         stream.write(tty ? `\r\x1b[2K${last}\n` : `${last}\n`)
         const cpu = process.cpuUsage(cpuAtStart)
         const summary: RunSummary = {
@@ -127,7 +138,7 @@ export const runCommand = Command.make(
         const lines = [summaryTable(summary)]
         if (summary.thresholds.length > 0) lines.push("", "thresholds:", thresholdLines(summary))
         yield* say(`\n${lines.join("\n")}`)
-        writeOutputs(summary, agg, out, html, `grid run ${file}`, terminal)
+        writeOutputs(summary, view, out, html, `grid run ${file}`, terminal)
         const breached = summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
         if (breached.length > 0) {
           yield* Console.error(`thresholds breached: ${breached.join("; ")}`)
@@ -137,21 +148,15 @@ export const runCommand = Command.make(
 
     yield* say(`grid run ${file}: ${scenario.load.model} model, ${(scenario.durationMs / 1000).toFixed(0)} s against ${scenario.target.origin}`)
     // The same runner and ingestion as a daemon, on an in-memory bus: the scenario (and its
-    // data file) travel in a `start` command; the engine runs in-process and its samples
-    // reach both the ingestion pipeline and this command's live view through the tap.
+    // data file) travel in a `start` command; the engine runs in-process, pushes its samples
+    // into the node's ingestion, and this command reads the windows the node publishes.
     const files = yield* scenarioFiles(file)
-    const hooks = {
-      tap: (s: Sample) => {
-        started = true
-        agg.sink(s)
-      },
-      status
-    }
     const run = Effect.gen(function*() {
       // Acquired first, so removed last: after the node has stopped the test.
       const workDir = yield* FileSystem.FileSystem.pipe(Effect.flatMap((fs) => fs.makeTempDirectoryScoped({ prefix: "grid-run-" })))
       const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5) })
-      const node = yield* localNode(settings, hooks)
+      const node = yield* localNode(settings, { status })
+      published = node.results
       yield* node.send({
         kind: "start",
         commandId: `run-${startedAt}`,
@@ -184,7 +189,7 @@ export const runCommand = Command.make(
       ? end.message
       : `stopped: ${end.reason}`
     yield* Console.error(problem.startsWith("grid engine: ") ? `grid run: ${problem.slice(13)}` : `grid run: ${problem}`)
-    if (started) yield* finish(false)
+    if (published !== undefined && published.windows.length > 0) yield* finish(false)
     process.exitCode = EXIT_ERROR
   })
 ).pipe(

@@ -1,7 +1,9 @@
 // The node `grid run` drives on the user's machine: the grid node itself (GridNode.ts) over
 // memory ports (a control bus, an event log, a result transport, a heartbeat sink nobody
-// reads), with the process backend and no orphan sweep (its work root is a fresh temp dir).
-// Commands go in as the same JSON bytes a daemon receives.
+// reads), with the process and inprocess backends (inprocess by default: the built-in engine
+// runs inside this process) and no orphan sweep (its work root is a fresh temp dir).
+// Commands go in as the same JSON bytes a daemon receives; the result windows it publishes
+// are what `grid run` shows.
 import { Context, Effect, Layer, PubSub, Queue, type Scope, Stream } from "effect"
 import { type ControlMessage, ControlSource } from "../control/ControlSource.ts"
 import { NodeRegistry } from "../health/NodeRegistry.ts"
@@ -11,7 +13,6 @@ import { Backends } from "../runner/Backends.ts"
 import { EventSink, MemoryEvents } from "../runner/EventSink.ts"
 import { LocalRun, type LocalRunHooks } from "../runner/LocalRun.ts"
 import { OrphanSweep } from "../runner/OrphanSweep.ts"
-import { ProcessBackend } from "../runner/ProcessBackend.ts"
 import type { DaemonSettings } from "./DaemonConfig.ts"
 import type { DaemonRequirements } from "./GridDaemon.ts"
 import { GridNode } from "./GridNode.ts"
@@ -54,10 +55,10 @@ export const localNode = (
   Effect.gen(function*() {
     const ports = yield* memoryPorts
     const ctx = yield* Layer.build(
-      GridNode.layer(settings).pipe(
+      GridNode.layer({ ...settings, defaultRunner: "inprocess" }).pipe(
         Layer.provideMerge(ports.layer),
         Layer.provide(Layer.mergeAll(
-          Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: settings.stopGrace }))),
+          Backends.local({ forcedGrace: settings.stopGrace }),
           OrphanSweep.none,
           Layer.succeed(LocalRun, hooks)
         ))

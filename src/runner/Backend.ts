@@ -1,11 +1,24 @@
 // The runner backend interface: how a prepared tool invocation becomes a running thing
-// (a local process group, or a docker container) and how it is stopped. The test runner
-// (src/runner/TestRunner.ts) drives any backend through this; the process and docker
-// backends pass one conformance suite (test/backend-conformance.ts).
-import type { Duration, Effect, Scope } from "effect"
+// (a local process group, a docker container, or a fiber of this process for a tool that runs
+// in-process) and how it is stopped. The test runner (src/runner/TestRun.ts) drives any
+// backend through this and knows none of them; all three pass one conformance suite
+// (test/backend-conformance.ts).
+import type { Duration, Effect, FileSystem, Path, Scope } from "effect"
 import { Schema } from "effect"
+import type { SampleSink } from "../ingest/Sample.ts"
 
-export type RunnerName = "process" | "docker"
+export type RunnerName = "process" | "docker" | "inprocess"
+
+/** A tool that runs inside the node's process (the built-in engine under `grid run`): samples
+ * to `sink`, output lines to `log`; it sees only `env` (never the node's own environment) and
+ * its work directory. Returns its exit code (0 ran, 1 failed, 2 refused its input);
+ * interruption is its stop. */
+export type InProcessRun = (io: {
+  readonly sink: SampleSink
+  readonly log: (stream: "stdout" | "stderr", line: string) => void
+  readonly env: Readonly<Record<string, string>>
+  readonly workDir: string
+}) => Effect.Effect<number, never, FileSystem.FileSystem | Path.Path>
 
 /** What a tool adapter produced for one test, ready to launch. */
 export interface LaunchSpec {
@@ -22,6 +35,11 @@ export interface LaunchSpec {
   readonly limits?: { readonly cpus?: number | undefined; readonly memoryMb?: number | undefined } | undefined
   /** Called for every line the tool prints (both streams), for log capture. */
   readonly onLine?: ((stream: "stdout" | "stderr", line: string) => void) | undefined
+  /** inprocess only: the tool itself (ToolPlan.inProcess); `argv` is then unused. */
+  readonly inProcess?: InProcessRun | undefined
+  /** Where a tool that pushes its samples sends them: the push-mode ingestion's sink, set
+   * when the plan's results are `"push"`. */
+  readonly sink?: SampleSink | undefined
 }
 
 /** How a tool ended on its own (or after a stop). `signal` is set when it was killed by one. */
@@ -33,6 +51,8 @@ export interface ToolExit {
 export interface RunningTool {
   /** `{pid}` for processes, `{containerId}` for docker: the `started` event carries it. */
   readonly ref: { readonly pid: number } | { readonly containerId: string }
+  /** How the cleanup report names it ("process group 123", "container ab12", "in-process tool"). */
+  readonly what: string
   /** Waits until the tool has exited. Never fails: an unknown end is `{exitCode: null}`. */
   readonly exit: Effect.Effect<ToolExit>
   /** Graceful stop: polite signal to the whole group / container, then a forced kill
@@ -53,6 +73,8 @@ export interface RunnerBackend {
   readonly name: RunnerName
   /** Whether this backend can launch right now (binary present, daemon reachable). */
   readonly available: Effect.Effect<boolean>
+  /** The test's work directory as the tool sees it (a container sees its mount point). */
+  readonly toolWorkDir: (hostDir: string) => string
   /** Starts the tool. Closing the scope forces it gone (kill after the backend's default
    * grace, container removed) whatever happened, so interruption always cleans up. */
   readonly launch: (spec: LaunchSpec) => Effect.Effect<RunningTool, LaunchError, Scope.Scope>

@@ -141,6 +141,7 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
 
   return {
     name: "docker",
+    toolWorkDir: () => dockerWorkMount,
     available: cli.exec(["version", "--format", "{{.Server.Version}}"], { timeout: "10 seconds" }).pipe(
       Effect.as(true),
       Effect.orElseSucceed(() => false)
@@ -214,6 +215,7 @@ const make = (cli: DockerCliShape, fs: FileSystem.FileSystem, options: DockerBac
       )
       const running: RunningTool = {
         ref: { containerId },
+        what: `container ${containerId}`,
         exit,
         stop: (grace) =>
           Effect.ignore(cli.execRaw(["stop", "-t", graceSeconds(grace), containerId], {

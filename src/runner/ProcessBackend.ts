@@ -24,6 +24,7 @@ export class ProcessBackend extends Context.Service<ProcessBackend, RunnerBacken
 const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], forcedGrace: Duration.Duration): RunnerBackend => ({
   name: "process",
   available: Effect.succeed(true),
+  toolWorkDir: (dir) => dir,
   launch: Effect.fnUntraced(function*(spec: LaunchSpec) {
     const [exe, ...args] = spec.argv
     if (exe === undefined) return yield* new LaunchError({ code: "launch_failed", message: "empty argv" })
@@ -64,6 +65,7 @@ const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], force
     )
     const running: RunningTool = {
       ref: { pid: handle.pid },
+      what: `process group ${handle.pid}`,
       exit,
       stop: (grace) => Effect.ignore(handle.kill({ killSignal: "SIGTERM", forceKillAfter: grace })),
       gone: Effect.sync(() => {

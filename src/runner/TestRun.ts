@@ -5,15 +5,12 @@
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
 import type { StartCommand } from "../protocol/commands.ts"
 import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
-import type { SampleSink } from "../ingest/Sample.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { RunningTool, ToolExit } from "./Backend.ts"
 import { Backends } from "./Backends.ts"
 import type { RunnerOptions } from "./RunnerOptions.ts"
-import { dockerWorkMount } from "./DockerBackend.ts"
 import { type CleanupLog, makeCleanupLog } from "./CleanupLog.ts"
 import { EventSink } from "./EventSink.ts"
-import { launchInProcess } from "./InProcess.ts"
 import { LocalRun } from "./LocalRun.ts"
 import { ResultIngest } from "./ResultIngest.ts"
 import type { TestControl } from "./TestControl.ts"
@@ -126,9 +123,8 @@ const body = (
     if (!(yield* tool.available(runnerName))) {
       return rejected("unsupported_tool", `tool ${command.tool} cannot run with the ${runnerName} runner on this node`)
     }
-    const toolWorkDir = runnerName === "docker" ? dockerWorkMount : workDir
     const local = yield* LocalRun
-    const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir, local }))
+    const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local }))
     if (planned._tag === "Failure") {
       return rejected(planned.failure.code === "workdir_failed" ? "workdir_failed" : "invalid_command", planned.failure.message)
     }
@@ -196,29 +192,30 @@ const body = (
       logTail.push(`[${stream}] ${line}`)
       if (logTail.length > MAX_LOG_LINES) logTail.shift()
     }
-    // An in-process tool (grid run's engine) pushes its samples: ingestion starts first.
-    const pushed = plan.inProcess
+    // A tool that pushes its samples needs the sink at launch: its ingestion starts first.
+    // A result file is followed from the launch on, so its windows count from `started`.
+    const pushed = plan.results === "push"
       ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, source: "push" })
       : undefined
-    const running = yield* (plan.inProcess && pushed
-      ? launchInProcess(plan.inProcess, { sink: teeSink(pushed.sink, local?.tap), log: onLine })
-      : backend.launch({
-        testId: command.testId,
-        nodeId: config.nodeId,
-        workDir,
-        argv: plan.argv,
-        env: plan.env,
-        image: plan.image ?? command.image ?? tool.defaultImage,
-        limits: command.limits,
-        onLine
-      })).pipe(Effect.result)
+    const running = yield* backend.launch({
+      testId: command.testId,
+      nodeId: config.nodeId,
+      workDir,
+      argv: plan.argv,
+      env: plan.env,
+      image: plan.image ?? command.image ?? tool.defaultImage,
+      limits: command.limits,
+      onLine,
+      inProcess: plan.inProcess,
+      sink: pushed?.sink
+    }).pipe(Effect.result)
     if (running._tag === "Failure") {
       return { kind: "failed", error: { code: running.failure.code, message: running.failure.message }, summary: null } as Ending
     }
     const tool$ = running.success
     yield* Ref.set(launched, tool$)
     yield* publish({ kind: "started", ...tool$.ref })
-    const results = pushed ?? (plan.results
+    const results = pushed ?? (plan.results !== undefined && plan.results !== "push"
       ? yield* ingest.start({ testId: command.testId, labels: command.labels, workDir, source: plan.results })
       : undefined)
 
@@ -290,15 +287,5 @@ const internalMessage = (cause: Cause.Cause<unknown>): string => {
   return text.length > MAX_INTERNAL_MESSAGE ? `${text.slice(0, MAX_INTERNAL_MESSAGE)}…[cut]` : text
 }
 
-const teeSink = (a: SampleSink, b: SampleSink | undefined): SampleSink =>
-  b === undefined ? a : (sample) => {
-    a(sample)
-    b(sample)
-  }
-
-const verifyGone = (tool: RunningTool, cleanup: CleanupLog) => {
-  const what = "pid" in tool.ref
-    ? tool.ref.pid === process.pid ? "in-process tool" : `process group ${tool.ref.pid}`
-    : `container ${tool.ref.containerId}`
-  return Effect.flatMap(tool.gone, (gone) => (gone ? cleanup.removed(what) : cleanup.error(`${what} is still there`)))
-}
+const verifyGone = (tool: RunningTool, cleanup: CleanupLog) =>
+  Effect.flatMap(tool.gone, (gone) => (gone ? cleanup.removed(tool.what) : cleanup.error(`${tool.what} is still there`)))

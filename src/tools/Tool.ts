@@ -1,13 +1,14 @@
 // The tool adapter interface: how a `start` command for one tool becomes a LaunchSpec for
 // a runner backend, where its results land, and how its end is judged. One file per tool
 // in src/tools/; the ToolRegistry service (src/tools/ToolRegistry.ts) lists them.
-import type { Effect, FileSystem, Path } from "effect"
-import type { SampleSink } from "../ingest/Sample.ts"
+import type { Effect } from "effect"
 import type { LocalRunHooks } from "../runner/LocalRun.ts"
 import { Schema } from "effect"
 import type { StartCommand, ToolName } from "../protocol/commands.ts"
 import type { ErrorInfo } from "../protocol/events.ts"
-import type { RunnerName, ToolExit } from "../runner/Backend.ts"
+import type { InProcessRun, RunnerName, ToolExit } from "../runner/Backend.ts"
+
+export type { InProcessRun }
 
 /** Result formats the ingestion parsers read (src/ingest/parsers/). */
 export type { ResultFormat } from "../ingest/parsers/Parser.ts"
@@ -15,7 +16,8 @@ import type { ResultFormat } from "../ingest/parsers/Parser.ts"
 
 export interface ToolContext {
   readonly command: StartCommand
-  /** Set when the node is `grid run` on the user's machine: tools that can, run in-process. */
+  /** Set when the node is `grid run` on the user's machine: where an in-process engine
+   * reports its live status (users, arrivals, dropped). */
   readonly local?: LocalRunHooks | undefined
   readonly runner: RunnerName
   /** The work directory on the host (files already written). */
@@ -30,22 +32,20 @@ export interface ToolPlan {
   readonly env: Readonly<Record<string, string>>
   readonly image?: string | undefined
   /** The result file (host path) and its format, when the tool writes one; `lateMs`: how long
-   * its windows wait for samples written late (default 2000 ms, for tools that buffer). */
-  readonly results?: { readonly path: string; readonly format: ResultFormat; readonly lateMs?: number | undefined } | undefined
+   * its windows wait for samples written late (default 2000 ms, for tools that buffer).
+   * `"push"`: the tool hands its samples to the ingestion's sink itself (an in-process tool):
+   * ingestion then starts before the launch, and the launch gets the sink. */
+  readonly results?: { readonly path: string; readonly format: ResultFormat; readonly lateMs?: number | undefined } | "push" | undefined
   /** The tool's own polite stop (e.g. JMeter's UDP `Shutdown`), used before signals: the
    * runner sends it, waits up to the grace for the tool to end, then stops it as usual. */
   readonly politeStop?: Effect.Effect<void> | undefined
-  /** Runs the tool inside the node's process instead of launching `argv` (only with
-   * `ToolContext.local`); its samples go straight into ingestion, `results` is not read. */
+  /** The inprocess runner: the tool itself, run inside the node's process instead of `argv`. */
   readonly inProcess?: InProcessRun | undefined
 }
 
-/** An in-process tool: samples to `sink`, output lines to `log`; its exit code (0 ran, 1
- * failed, 2 refused its input). Interruption is its polite stop. */
-export type InProcessRun = (io: {
-  readonly sink: SampleSink
-  readonly log: (stream: "stdout" | "stderr", line: string) => void
-}) => Effect.Effect<number, never, FileSystem.FileSystem | Path.Path>
+/** The plan's result file, when the tool writes one (not when it pushes its samples). */
+export const resultFileOf = (plan: ToolPlan): Exclude<ToolPlan["results"], "push"> =>
+  plan.results === "push" ? undefined : plan.results
 
 export interface ToolOutcome {
   readonly exit: ToolExit

@@ -86,9 +86,14 @@ export const executableFound = (exe: string, path = process.env.PATH ?? ""): boo
   })
 }
 
-/** `available` for adapters: the command's executable for processes; docker needs only the runner. */
+/** `available` for adapters: the command's executable for processes; docker needs only the
+ * runner; an external tool never runs in-process. */
 export const availableWith = (command: ReadonlyArray<string>) => (runner: RunnerName): Effect.Effect<boolean> =>
-  runner === "docker" ? Effect.succeed(true) : Effect.sync(() => command[0] !== undefined && executableFound(command[0]))
+  runner === "docker"
+    ? Effect.succeed(true)
+    : runner === "inprocess"
+    ? Effect.succeed(false)
+    : Effect.sync(() => command[0] !== undefined && executableFound(command[0]))
 
 /** The last log line matching `pattern`, for failure messages. */
 export const lastMatching = (lines: ReadonlyArray<string>, pattern: RegExp): string | undefined => {

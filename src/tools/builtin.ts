@@ -3,6 +3,8 @@
 // so ingestion follows it with the JMeter parser. `entry` is the scenario among `files`;
 // `params` (target, users, rampUpSeconds, durationSeconds, rate) override the scenario's.
 // With the docker runner the image is grid's own (Dockerfile), whose entrypoint is `grid`.
+// With the inprocess runner (`grid run`'s node) the engine runs inside the node and pushes
+// its samples into ingestion: no child, no result file.
 import { Effect } from "effect"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
@@ -28,13 +30,14 @@ export const builtinTool: ToolAdapter = {
         ...(p.durationSeconds !== undefined ? ["--duration", String(p.durationSeconds)] : []),
         ...(p.rate !== undefined ? ["--rate", String(p.rate)] : [])
       ]
-      if (ctx.local) {
-        // grid run on this machine: the engine runs in-process and pushes into ingestion.
-        const local = ctx.local
-        const scenarioFile = `${ctx.workDir}/${entry}`
+      if (ctx.runner === "inprocess") {
+        // The engine's live counters: `grid run`'s progress line reads them when it is the node.
+        const status = ctx.local?.status ?? { users: 0, dropped: 0, arrivals: 0 }
+        const scenarioFile = `${ctx.toolWorkDir}/${entry}`
         return {
           argv: [],
           env: {},
+          results: "push",
           inProcess: ({ sink, log }) =>
             // Imported here, not at the top: the engine (undici among it) and the YAML loader
             // are for `grid run` only, and a daemon would otherwise load them at every start.
@@ -46,7 +49,7 @@ export const builtinTool: ToolAdapter = {
                   rampUpSeconds: p.rampUpSeconds,
                   durationSeconds: p.durationSeconds,
                   rate: p.rate
-                }).pipe(Effect.flatMap((scenario) => runEngine(scenario, sink, local.status)))
+                }).pipe(Effect.flatMap((scenario) => runEngine(scenario, sink, status)))
               ),
               Effect.as(0),
               Effect.catchTag("ScenarioError", (e) => Effect.sync(() => (log("stderr", e.message), EXIT_INVALID_SCENARIO))),
