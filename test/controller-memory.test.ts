@@ -3,8 +3,11 @@
 // answer scripted: two nodes through a barrier to a merged report, a refusal, node loss (a
 // deleted heartbeat, heartbeats that no longer list the test) failing the launch and stopping
 // the others, tolerated loss, and messages that do not decode being skipped.
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Tracer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { Controller } from "../src/controller/Controller.ts"
 import { type LaunchOptions, startLaunch } from "../src/controller/Launch.ts"
 import { makeMemoryBus, type MemoryBus } from "../src/controller/MemoryBus.ts"
 import { decodePlan } from "../src/controller/Plan.ts"
@@ -53,6 +56,23 @@ describe("launch on a memory bus", () => {
       }).pipe(Effect.scoped)
     )
     expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/the start was refused: .*b unsupported_tool: simulated refusal/)
+    expect(JSON.stringify(exit)).toContain('"_tag":"GridLaunchError"')
+  })
+
+  it("no two error classes share a tag", () => {
+    const tags = new Map<string, Array<string>>()
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, e.name)
+        if (e.isDirectory()) walk(file)
+        else if (file.endsWith(".ts")) {
+          for (const m of fs.readFileSync(file, "utf8").matchAll(/TaggedError<\w+>\(\)\(\s*"([^"]+)"/g)) tags.set(m[1]!, [...(tags.get(m[1]!) ?? []), file])
+        }
+      }
+    }
+    walk("src")
+    expect(tags.size).toBeGreaterThan(5)
+    expect([...tags].filter(([, files]) => files.length > 1)).toEqual([])
   })
 
   it("a node whose heartbeat is deleted is lost: the launch fails and the other node is stopped", async () => {
@@ -86,5 +106,37 @@ describe("launch on a memory bus", () => {
     const { report } = await launchOn({ a: {}, b: { noise } })
     expect(report.outcome).toBe("ok")
     expect(report.nodes.map((n) => [n.nodeId, n.status, n.count])).toEqual([["a", "finished", 30], ["b", "finished", 30]])
+  })
+})
+
+describe("the Controller service over a memory bus", () => {
+  it("launch, report and stop are named spans; stop stops the running node and report rebuilds from history", async () => {
+    const spans: Array<string> = []
+    const tracer = Tracer.make({
+      span(options) {
+        spans.push(options.name)
+        return new Tracer.NativeSpan(options)
+      }
+    })
+    const result = await Effect.runPromise(
+      Effect.gen(function*() {
+        const bus = yield* makeMemoryBus()
+        yield* simulatedNode(bus, "a", { windows: 2 })
+        yield* simulatedNode(bus, "b", { windows: 100_000 })
+        return yield* Effect.gen(function*() {
+          const controller = yield* Controller
+          // a finishes; b runs until stopped.
+          const launch = yield* controller.launch(yield* plan, { nodes: ["a", "b"] }, { testId: "mem-s", finalWait: "100 millis" })
+          yield* Effect.repeat(bus.history("mem-s"), { until: (h) => h.events.some((e) => e.nodeId === "a" && e.kind === "finished") })
+          const stopped = yield* controller.stop("mem-s", { timeout: "5 seconds" })
+          yield* launch.await
+          const report = yield* controller.report("mem-s")
+          return { stopped, report }
+        }).pipe(Effect.provide(Controller.layerPrimitives(bus)))
+      }).pipe(Effect.scoped, Effect.provideService(Tracer.Tracer, tracer))
+    )
+    expect(result.stopped).toEqual([{ nodeId: "b", result: "stopped" }])
+    expect(result.report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "finished"], ["b", "stopped"]])
+    expect(spans).toEqual(expect.arrayContaining(["controller.launch", "controller.stop", "controller.history", "controller.report"]))
   })
 })

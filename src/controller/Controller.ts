@@ -1,22 +1,21 @@
 // The controller as an Effect service: the other end of docs/protocol.md for the `grid`
 // commands and for programs that embed it. One primitive per concern (list and watch nodes,
-// send a command, follow a test's events, follow its results, read a test's history) and
-// the flows built from them: launch (Launch.ts), stop, and a report rebuilt from the streams.
+// send a command, follow a test's events, follow its results, read a test's history) over
+// NATS, and the flows built from them (Flows.ts): launch, stop, and a report rebuilt from the
+// streams. `layerPrimitives` puts the same flows over another bus (MemoryBus.ts).
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
 import type { KV } from "@nats-io/kv"
-import { Clock, Context, Duration, Effect, Layer, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Stream } from "effect"
 import * as crypto from "node:crypto"
 import type { NatsAuth } from "../nats/NatsAuth.ts"
-import type { Threshold } from "../engine/Thresholds.ts"
 import { ensureAssets } from "../nats/JetStreamAssets.ts"
 import { describe, NatsConnection } from "../nats/NatsConnection.ts"
 import { assets as assetNames, subjects as subjectNames } from "../protocol/names.ts"
-import { type Launch, LaunchError, type LaunchOptions, startLaunch } from "./Launch.ts"
+import { type Flows, flows } from "./Flows.ts"
+import { GridLaunchError } from "./Launch.ts"
 import { ControllerError, type NodeChange, type Primitives, type WireEvent } from "./NodeBus.ts"
-import type { Plan } from "./Plan.ts"
 import { eventOf, heartbeatOf, windowOf } from "./WireReader.ts"
-import { buildReport, type LaunchReport } from "./Report.ts"
-import { type NodeInfo, type Selection, SelectionError } from "./Selection.ts"
+import { type NodeInfo, SelectionError } from "./Selection.ts"
 
 export interface ControllerSettings {
   readonly url: string
@@ -26,22 +25,11 @@ export interface ControllerSettings {
   readonly nodeTtl?: Duration.Duration | undefined
 }
 
-export interface StopOutcome {
-  readonly nodeId: string
-  /** The node's terminal event kind, or `timeout` when none came within the bound. */
-  readonly result: string
-}
-
-export interface ControllerShape extends Primitives {
-  /** Starts a plan on the selected nodes; the handle's scope stops the nodes if still running. */
-  readonly launch: (plan: Plan, selection: Selection, options?: LaunchOptions) => Effect.Effect<Launch, LaunchError | SelectionError | ControllerError, Scope.Scope>
-  /** Stops a test on every node still running it and waits (bounded) for their terminal events. */
-  readonly stop: (testId: string, options?: { readonly reason?: string; readonly graceSeconds?: number; readonly timeout?: Duration.Input }) => Effect.Effect<ReadonlyArray<StopOutcome>, ControllerError>
-  /** The merged report of a test, rebuilt from GRID_RESULTS and GRID_EVENTS. */
-  readonly report: (testId: string, thresholds?: ReadonlyArray<Threshold>) => Effect.Effect<LaunchReport, ControllerError>
-}
+export type ControllerShape = Primitives & Flows
 
 export class Controller extends Context.Service<Controller, ControllerShape>()("grid/controller/Controller") {
+  /** Over any NodeBus implementation (MemoryBus.ts in tests). */
+  static readonly layerPrimitives = (primitives: Primitives) => Layer.succeed(Controller, Controller.of({ ...primitives, ...flows(primitives) }))
   /** Needs a NatsConnection (see `layerNats` for one built from settings). */
   static readonly layer = (settings: { readonly subjectPrefix?: string | undefined; readonly nodeTtl?: Duration.Duration | undefined } = {}) =>
     Layer.effect(Controller, make(settings))
@@ -151,46 +139,7 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
 
     const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history }
 
-    const stop: ControllerShape["stop"] = (testId, options = {}) =>
-      Effect.gen(function*() {
-        const [past, live] = yield* Effect.all([history(testId), nodes], { concurrency: 2 })
-        const ended = new Set(past.events.filter((e) => e.kind === "finished" || e.kind === "failed" || e.kind === "stopped").map((e) => e.nodeId))
-        const running = new Set(past.events.filter((e) => e.kind === "accepted" && !ended.has(e.nodeId)).map((e) => e.nodeId))
-        for (const n of live) if (n.heartbeat.tests.includes(testId)) running.add(n.heartbeat.nodeId)
-        if (running.size === 0) {
-          return yield* new ControllerError({ message: `test ${testId} is not running on any node` })
-        }
-        const targets = [...running].sort()
-        const outcomes = new Map<string, string>()
-        const waiting = events(testId).pipe(
-          Stream.filter((e) => running.has(e.nodeId) && (e.kind === "finished" || e.kind === "failed" || e.kind === "stopped")),
-          Stream.runForEachWhile((e) =>
-            Effect.sync(() => {
-              outcomes.set(e.nodeId, e.kind)
-              return outcomes.size < running.size
-            })
-          )
-        )
-        yield* Effect.forEach(targets, (n) =>
-          send(n, { kind: "stop", testId, reason: options.reason ?? "grid stop", ...(options.graceSeconds !== undefined ? { graceSeconds: options.graceSeconds } : {}) }), { concurrency: "unbounded" })
-        yield* waiting.pipe(Effect.timeoutOption(options.timeout ?? "30 seconds"))
-        return targets.map((nodeId) => ({ nodeId, result: outcomes.get(nodeId) ?? "timeout" }))
-      })
-
-    const report: ControllerShape["report"] = (testId, thresholds = []) =>
-      Effect.map(history(testId), ({ events, windows }) => {
-        if (events.length === 0 && windows.length === 0) return undefined
-        return buildReport({ testId, events, windows, thresholds })
-      }).pipe(
-        Effect.flatMap((r) => (r === undefined ? Effect.fail(new ControllerError({ message: `no events or results stored for test ${testId}` })) : Effect.succeed(r)))
-      )
-
-    return Controller.of({
-      ...primitives,
-      launch: (plan, selection, options) => startLaunch(primitives, plan, selection, options ?? {}),
-      stop,
-      report
-    })
+    return Controller.of({ ...primitives, ...flows(primitives) })
   })
 
 /** The live nodes: every key of the bucket, read once. */
@@ -210,5 +159,6 @@ const listNodes = (kv: KV, bucket: string, now: number): Effect.Effect<Array<Nod
     return out.sort((a, b) => a.heartbeat.nodeId.localeCompare(b.heartbeat.nodeId))
   })
 
-export { ControllerError, LaunchError, SelectionError }
+export { ControllerError, GridLaunchError, SelectionError }
+export type { StopOutcome } from "./Flows.ts"
 export type { NodeChange, Primitives, WireEvent }

@@ -16,7 +16,9 @@ import { endedStatuses, finishReport, type LaunchReport, type NodeStatus } from 
 import { type Selection, SelectionError, selectNodes } from "./Selection.ts"
 import { type Share, splitProblem, startCommands } from "./Split.ts"
 
-export class LaunchError extends Schema.TaggedError<LaunchError>()("LaunchError", {
+/** A launch that could not start (a refusal, nodes not ready). Not the runner's LaunchError
+ * (a tool that could not start on a node): one tag per error class. */
+export class GridLaunchError extends Schema.TaggedError<GridLaunchError>()("GridLaunchError", {
   testId: Schema.String,
   message: Schema.String
 }) {}
@@ -76,7 +78,7 @@ export const startLaunch = (
   plan: Plan,
   selection: Selection,
   options: LaunchOptions
-): Effect.Effect<Launch, LaunchError | SelectionError | ControllerError, Scope.Scope> =>
+): Effect.Effect<Launch, GridLaunchError | SelectionError | ControllerError, Scope.Scope> =>
   Effect.gen(function*() {
     const chosen = yield* waitForIdle(p, plan, selection, options)
     const problem = splitProblem(plan, chosen.length)
@@ -263,7 +265,7 @@ export const startLaunch = (
         const message = `${what}: ${bad.map((n) => `${n.nodeId} ${n.error ?? "did not answer"}`).join("; ")}`
         problems.push(message)
         yield* abort(message)
-        return yield* new LaunchError({ testId, message })
+        return yield* new GridLaunchError({ testId, message })
       })
 
     update({ type: "phase", message: `test ${testId}: starting ${plan.tool} on ${chosen.join(", ")}${barrier ? " (barrier)" : ""}` })
