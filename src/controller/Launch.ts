@@ -3,12 +3,14 @@
 // per node), then follow events, results and heartbeats until every node has ended. A node
 // that fails or whose heartbeat expires is lost: the launch fails and the others are stopped,
 // unless node loss is tolerated. Closing the launch's scope (Ctrl-C) stops whatever still runs.
-// The state is one plain object updated synchronously by the follower fibers; waits are
-// woken by a `changed` Deferred that is replaced after every update. What the live view is
-// told, and when (a merged second as soon as it is complete), is LiveView.ts's.
-import { Clock, Deferred, Duration, Effect, Schema, type Scope, Semaphore, Stream } from "effect"
+// The state is one immutable value in a SubscriptionRef: the followers (events, results,
+// heartbeats, a clock tick) update it through pure transitions, and every wait is a filter
+// on its `changes`. The window merger and the live view stay mutable objects, told of each
+// node's status change after the update. What the live view is told, and when (a merged
+// second as soon as it is complete), is LiveView.ts's.
+import { Clock, Deferred, Duration, Effect, Option, Schema, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
 import { isId } from "../protocol/names.ts"
-import type { ControllerError, Primitives, WireEvent } from "./NodeBus.ts"
+import type { ControllerError, NodeChange, Primitives, WireEvent } from "./NodeBus.ts"
 import { type LaunchUpdate, LiveView, type NodeView } from "./LiveView.ts"
 import { WindowMerger } from "./Merger.ts"
 import type { Plan } from "./Plan.ts"
@@ -62,12 +64,47 @@ export interface Launch {
 interface NodeState {
   readonly nodeId: string
   readonly share: Share
-  status: NodeStatus
-  error?: string | undefined
-  summary?: unknown
-  lastSeen: number
+  readonly status: NodeStatus
+  readonly error?: string | undefined
+  readonly summary?: unknown
+  readonly lastSeen: number
   /** Heartbeats in a row, since the node accepted, that do not list the test. */
-  unlisted: number
+  readonly unlisted: number
+  /** Lost, failed or refused: it will deliver no more windows. */
+  readonly gone?: boolean
+}
+
+/** Everything the launch knows, replaced whole on every change. */
+export interface LaunchState {
+  readonly nodes: ReadonlyMap<string, NodeState>
+  /** Why the launch fails; non-empty means it does. */
+  readonly problems: ReadonlyArray<string>
+  /** Nodes lost while their loss is tolerated. */
+  readonly tolerated: ReadonlyArray<string>
+  /** The launch stops its nodes: a node ending now is no problem of its own. */
+  readonly stopping: boolean
+  /** Something failed the launch: stop the nodes and conclude. */
+  readonly mustAbort: boolean
+  /** The merger has every expected node's final window. */
+  readonly allFinal: boolean
+}
+
+const isEnded = (n: NodeState) => endedStatuses.has(n.status)
+const every = (s: LaunchState, f: (n: NodeState) => boolean) => [...s.nodes.values()].every(f)
+
+const withNode = (s: LaunchState, n: NodeState, patch: Partial<NodeState>): LaunchState => ({
+  ...s,
+  nodes: new Map(s.nodes).set(n.nodeId, { ...n, ...patch })
+})
+const setStatus = (s: LaunchState, n: NodeState, status: NodeStatus, error?: string): LaunchState =>
+  n.status === status ? s : withNode(s, n, error !== undefined ? { status, error } : { status })
+/** A node that ended badly: the launch fails, unless its loss is tolerated or the launch stops anyway. */
+const lose = (tolerate: boolean) => (s: LaunchState, n: NodeState, status: NodeStatus, why: string): LaunchState => {
+  const next = setStatus(withNode(s, n, { gone: true }), { ...n, gone: true }, status, why)
+  if (s.stopping) return next
+  return tolerate
+    ? { ...next, tolerated: [...next.tolerated, n.nodeId] }
+    : { ...next, problems: [...next.problems, `node ${n.nodeId} ${why}`], mustAbort: true }
 }
 
 const testIdOf = (name: string, now: number) =>
@@ -92,163 +129,161 @@ export const startLaunch = (
     const tolerate = options.tolerateNodeLoss ?? false
     const ttlMs = p.bucketTtlMs > 0 ? p.bucketTtlMs : 15_000
 
-    const nodes = new Map<string, NodeState>(commands.map(({ share }) => [share.nodeId, { nodeId: share.nodeId, share, status: "sent" as NodeStatus, lastSeen: startNow, unlisted: 0 }]))
     const merger = new WindowMerger(chosen, { lagMs: options.lagMs ?? 1500 })
-    const problems: Array<string> = []
-    const tolerated: Array<string> = []
     // Terminal status lines wait (at most the merge lag) for the node's final window.
     const live = new LiveView(chosen, update, startNow, { holdMs: options.lagMs ?? 1500, lateAfterMs: options.lateAfterMs })
-    let stopping = false
-    let mustAbort = false
-    let changed = Deferred.makeUnsafe<void>()
-    const notify = () => {
-      const d = changed
-      changed = Deferred.makeUnsafe<void>()
-      Deferred.doneUnsafe(d, Effect.void)
-    }
-    const ended = (n: NodeState) => endedStatuses.has(n.status)
-    const setStatus = (n: NodeState, status: NodeStatus, error?: string) => {
-      if (n.status === status) return
-      n.status = status
-      if (error !== undefined) n.error = error
-      live.status(n.nodeId, status, error)
-    }
-    const lose = (n: NodeState, status: NodeStatus, why: string) => {
-      setStatus(n, status, why)
-      merger.nodeGone(n.nodeId)
-      if (stopping) return
-      if (tolerate) tolerated.push(n.nodeId)
-      else {
-        problems.push(`node ${n.nodeId} ${why}`)
-        mustAbort = true
-      }
-    }
+    const state = yield* SubscriptionRef.make<LaunchState>({
+      nodes: new Map(commands.map(({ share }) => [share.nodeId, { nodeId: share.nodeId, share, status: "sent", lastSeen: startNow, unlisted: 0 }])),
+      problems: [],
+      tolerated: [],
+      stopping: false,
+      mustAbort: false,
+      allFinal: false
+    })
+    const loseNode = lose(tolerate)
 
-    const onEvent = (e: WireEvent, now: number) => {
-      const n = nodes.get(e.nodeId)
-      if (n === undefined || ended(n)) return
-      n.lastSeen = Math.max(n.lastSeen, now)
+    /** Applies a transition, then tells the live view and the merger what changed. */
+    const transition = (f: (s: LaunchState, now: number) => LaunchState): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const [before, after] = yield* SubscriptionRef.modify(state, (s): [[LaunchState, LaunchState], LaunchState] => {
+          const next = f(s, now)
+          return [[s, next], next]
+        })
+        for (const n of after.nodes.values()) {
+          const old = before.nodes.get(n.nodeId)
+          if (old === undefined) continue
+          if (old.status !== n.status) live.status(n.nodeId, n.status, n.error)
+          // No seq waits for its windows any more.
+          if (n.gone === true && old.gone !== true) merger.nodeGone(n.nodeId)
+        }
+        yield* syncFinal
+      })
+    const syncFinal = SubscriptionRef.updateSome(state, (s) => (s.allFinal === merger.allFinal ? Option.none() : Option.some({ ...s, allFinal: merger.allFinal })))
+
+    const onEvent = (s: LaunchState, e: WireEvent, now: number): LaunchState => {
+      const found = s.nodes.get(e.nodeId)
+      if (found === undefined || isEnded(found)) return s
+      const seen = withNode(s, found, { lastSeen: Math.max(found.lastSeen, now) })
+      const n = seen.nodes.get(e.nodeId)!
       switch (e.kind) {
         case "accepted":
-          if (n.status === "sent") setStatus(n, "accepted")
-          break
+          return n.status === "sent" ? setStatus(seen, n, "accepted") : seen
         case "ready":
-          if (n.status === "sent" || n.status === "accepted") setStatus(n, "ready")
-          break
+          return n.status === "sent" || n.status === "accepted" ? setStatus(seen, n, "ready") : seen
         case "started":
-          setStatus(n, "running")
-          break
+          return setStatus(seen, n, "running")
         case "rejected":
-          setStatus(n, "rejected", `${e.code}: ${e.message}`)
-          merger.nodeGone(n.nodeId)
-          break
+          return setStatus(withNode(seen, n, { gone: true }), { ...n, gone: true }, "rejected", `${e.code}: ${e.message}`)
         case "finished":
-          n.summary = e.summary
-          setStatus(n, "finished")
-          break
-        case "failed": {
-          n.summary = e.summary
-          lose(n, "failed", `failed: ${e.error.code}: ${e.error.message}`)
-          break
+          return setStatus(withNode(seen, n, { summary: e.summary }), { ...n, summary: e.summary }, "finished")
+        case "failed":
+          return loseNode(withNode(seen, n, { summary: e.summary }), { ...n, summary: e.summary }, "failed", `failed: ${e.error.code}: ${e.error.message}`)
+        case "stopped": {
+          const withSummary = withNode(seen, n, { summary: e.summary })
+          const m = { ...n, summary: e.summary }
+          return !s.stopping && e.reason === "daemon shutdown"
+            ? loseNode(withSummary, m, "stopped", "stopped: its daemon shut down")
+            : setStatus(withSummary, m, "stopped", e.reason)
         }
-        case "stopped":
-          n.summary = e.summary
-          if (!stopping && e.reason === "daemon shutdown") lose(n, "stopped", "stopped: its daemon shut down")
-          else setStatus(n, "stopped", e.reason)
-          break
+        default:
+          // A kind this controller does not know: the node is alive, nothing else changes.
+          return seen
       }
     }
-    const onHeartbeat = (nodeId: string, present: boolean, now: number, tests?: ReadonlyArray<string>) => {
-      const n = nodes.get(nodeId)
-      if (n === undefined || ended(n)) return
-      if (!present) return lose(n, "lost", "lost: its heartbeat was deleted (the node shut down)")
-      n.lastSeen = now
+    const onHeartbeat = (s: LaunchState, c: NodeChange, now: number): LaunchState => {
+      const n = s.nodes.get(c.nodeId)
+      if (n === undefined || isEnded(n)) return s
+      if (c.op === "delete") return loseNode(s, n, "lost", "lost: its heartbeat was deleted (the node shut down)")
       // A node that accepted the test and no longer lists it has lost it (it restarted inside
       // the heartbeat TTL, say). Two in a row: one heartbeat may predate the acceptance.
-      if (tests !== undefined && n.status !== "sent") {
-        n.unlisted = tests.includes(testId) ? 0 : n.unlisted + 1
-        if (n.unlisted >= 2) lose(n, "lost", "lost: its heartbeat no longer lists the test")
-      }
+      const unlisted = n.status === "sent" ? n.unlisted : c.heartbeat.tests.includes(testId) ? 0 : n.unlisted + 1
+      const seen = withNode(s, n, { lastSeen: now, unlisted })
+      return unlisted >= 2 ? loseNode(seen, seen.nodes.get(n.nodeId)!, "lost", "lost: its heartbeat no longer lists the test") : seen
     }
-    const checkExpiry = (now: number) => {
-      for (const n of nodes.values()) {
-        if (!ended(n) && now - n.lastSeen > ttlMs + 1000) lose(n, "lost", `lost: no heartbeat for ${((now - n.lastSeen) / 1000).toFixed(1)} s (bucket TTL ${ttlMs / 1000} s)`)
+    const checkExpiry = (s: LaunchState, now: number): LaunchState => {
+      let next = s
+      for (const n of s.nodes.values()) {
+        if (!isEnded(n) && now - n.lastSeen > ttlMs + 1000) {
+          next = loseNode(next, n, "lost", `lost: no heartbeat for ${((now - n.lastSeen) / 1000).toFixed(1)} s (bucket TTL ${ttlMs / 1000} s)`)
+        }
       }
+      return next
     }
     const emit = (now: number) => live.points(merger.tick(now))
 
-    const waitFor = (pred: () => boolean, timeout?: Duration.Input): Effect.Effect<boolean> => {
-      const loop: Effect.Effect<boolean> = Effect.suspend(() => (pred() ? Effect.succeed(true) : Effect.andThen(Deferred.await(changed), loop)))
-      return timeout === undefined ? loop : Effect.map(Effect.timeoutOption(loop, timeout), (o) => o._tag === "Some")
+    /** Waits until the state satisfies `pred`; with a timeout, false when it ran out. */
+    const waitFor = (pred: (s: LaunchState) => boolean, timeout?: Duration.Input): Effect.Effect<boolean> => {
+      const wait = SubscriptionRef.changes(state).pipe(Stream.filter(pred), Stream.take(1), Stream.runDrain, Effect.as(true))
+      return timeout === undefined ? wait : Effect.map(Effect.timeoutOption(wait, timeout), (o) => o._tag === "Some")
     }
-    const withNow = <A>(f: (a: A, now: number) => void) => (a: A) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() => {
-          f(a, now)
-          notify()
-        })
-      )
-    const follow = <A, E extends { message: string }>(what: string, s: Stream.Stream<A, E>, f: (a: A, now: number) => void) =>
-      Stream.runForEach(s, withNow(f)).pipe(
+    const follow = <A, E extends { message: string }>(what: string, s: Stream.Stream<A, E>, f: (a: A) => Effect.Effect<void>) =>
+      Stream.runForEach(s, f).pipe(
         Effect.catch((e) =>
-          Effect.sync(() => {
-            if (!stopping) {
-              problems.push(`the ${what} stream failed: ${e.message}`)
-              mustAbort = true
-            }
-            notify()
-          })
+          transition((st) => (st.stopping ? st : { ...st, problems: [...st.problems, `the ${what} stream failed: ${e.message}`], mustAbort: true }))
         ),
         Effect.forkScoped
       )
 
     // Followers first: events and windows are read from the stream's start, so nothing sent
     // in between is missed.
-    yield* follow("events", p.events(testId), onEvent)
-    yield* follow("results", p.results(testId), (w, now) => {
-      if (!nodes.has(w.nodeId) || !merger.add(w, now)) return
-      live.window(w.nodeId, w.seq, w.final, now)
-      // A second is shown as soon as it is complete, not on the next tick.
-      emit(now)
-    })
-    yield* follow("heartbeat", p.watchNodes, (c, now) => onHeartbeat(c.nodeId, c.op === "put", now, c.op === "put" ? c.heartbeat.tests : undefined))
+    yield* follow("events", p.events(testId), (e) => transition((s, now) => onEvent(s, e, now)))
+    yield* follow("results", p.results(testId), (w) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const s = yield* SubscriptionRef.get(state)
+        if (!s.nodes.has(w.nodeId) || !merger.add(w, now)) return
+        live.window(w.nodeId, w.seq, w.final, now)
+        // A second is shown as soon as it is complete, not on the next tick.
+        emit(now)
+        yield* syncFinal
+      }))
+    yield* follow("heartbeat", p.watchNodes, (c) => transition((s, now) => onHeartbeat(s, c, now)))
     yield* Effect.gen(function*() {
       for (;;) {
         yield* Effect.sleep("250 millis")
+        yield* transition(checkExpiry)
         const now = yield* Clock.currentTimeMillis
-        checkExpiry(now)
         emit(now)
         live.tick(now)
-        notify()
       }
     }).pipe(Effect.forkScoped)
 
     const stopNodes = (reason: string) =>
       Effect.gen(function*() {
-        stopping = true
-        const running = [...nodes.values()].filter((n) => !ended(n))
+        yield* transition((s) => ({ ...s, stopping: true }))
+        const running = [...(yield* SubscriptionRef.get(state)).nodes.values()].filter((n) => !isEnded(n)).map((n) => n.nodeId)
         if (running.length === 0) return
-        update({ type: "phase", message: `stopping ${running.map((n) => n.nodeId).join(", ")}: ${reason}` })
-        yield* Effect.forEach(running, (n) => p.send(n.nodeId, { kind: "stop", testId, reason }).pipe(Effect.ignore), { concurrency: "unbounded" })
-        const all = yield* waitFor(() => running.every(ended), options.stopTimeout ?? "30 seconds")
-        if (!all) for (const n of running) if (!ended(n)) setStatus(n, "lost", "no terminal event after stop")
+        update({ type: "phase", message: `stopping ${running.join(", ")}: ${reason}` })
+        yield* Effect.forEach(running, (nodeId) => p.send(nodeId, { kind: "stop", testId, reason }).pipe(Effect.ignore), { concurrency: "unbounded" })
+        const ended = (s: LaunchState) => running.every((id) => isEnded(s.nodes.get(id)!))
+        const all = yield* waitFor(ended, options.stopTimeout ?? "30 seconds")
+        if (!all) {
+          yield* transition((s) =>
+            running.reduce((acc, id) => {
+              const n = acc.nodes.get(id)!
+              return isEnded(n) ? acc : setStatus(acc, n, "lost", "no terminal event after stop")
+            }, s)
+          )
+        }
       })
     const lock = yield* Semaphore.make(1)
     const result = Deferred.makeUnsafe<LaunchReport>()
     const conclude = (interrupted: boolean) =>
       Effect.gen(function*() {
-        yield* waitFor(() => merger.allFinal, options.finalWait ?? "5 seconds")
+        yield* waitFor((s) => s.allFinal, options.finalWait ?? "5 seconds")
         emit(Number.POSITIVE_INFINITY)
         live.flush()
+        const s = yield* SubscriptionRef.get(state)
         const report = finishReport({
           testId,
           merger,
-          nodes: [...nodes.values()].map((n) => ({ nodeId: n.nodeId, status: n.status, error: n.error, summary: n.summary, users: n.share.users, rate: n.share.rate })),
+          nodes: [...s.nodes.values()].map((n) => ({ nodeId: n.nodeId, status: n.status, error: n.error, summary: n.summary, users: n.share.users, rate: n.share.rate })),
           thresholds: plan.thresholds,
           order: plan.requestNames,
           interrupted,
-          problems,
-          tolerated
+          problems: s.problems,
+          tolerated: s.tolerated
         })
         yield* Deferred.succeed(result, report)
         return report
@@ -259,35 +294,37 @@ export const startLaunch = (
     // Whatever ends the scope (Ctrl-C, an error, the embedding program) stops running nodes.
     yield* Effect.addFinalizer(() => Effect.asVoid(abort("controller closed")))
 
-    const failStart = (what: string) =>
+    /** Marks the nodes that did not get as far as `stage`, fails the launch and stops the rest. */
+    const failStart = (what: string, behind: NodeStatus, why: string) =>
       Effect.gen(function*() {
-        const bad = [...nodes.values()].filter((n) => n.error !== undefined || n.status === "sent")
-        const message = `${what}: ${bad.map((n) => `${n.nodeId} ${n.error ?? "did not answer"}`).join("; ")}`
-        problems.push(message)
+        let message = ""
+        yield* transition((s) => {
+          let next = s
+          for (const n of s.nodes.values()) if (n.status === behind) next = withNode(next, n, { error: why })
+          const bad = [...next.nodes.values()].filter((n) => n.error !== undefined || n.status === "sent")
+          message = `${what}: ${bad.map((n) => `${n.nodeId} ${n.error ?? "did not answer"}`).join("; ")}`
+          return { ...next, problems: [...next.problems, message] }
+        })
         yield* abort(message)
         return yield* new GridLaunchError({ testId, message })
       })
 
     update({ type: "phase", message: `test ${testId}: starting ${plan.tool} on ${chosen.join(", ")}${barrier ? " (barrier)" : ""}` })
     yield* Effect.forEach(commands, ({ command, share }) => p.send(share.nodeId, command), { concurrency: "unbounded", discard: true })
-    const answered = yield* waitFor(() => [...nodes.values()].every((n) => n.status !== "sent"), options.acceptTimeout ?? "30 seconds")
-    if (!answered || [...nodes.values()].some((n) => n.status === "rejected" || n.status === "failed")) {
-      for (const n of nodes.values()) if (n.status === "sent") n.error = "did not answer the start command"
-      return yield* failStart("the start was refused")
-    }
+    const answered = yield* waitFor((s) => every(s, (n) => n.status !== "sent"), options.acceptTimeout ?? "30 seconds")
+    const refused = !every(yield* SubscriptionRef.get(state), (n) => n.status !== "rejected" && n.status !== "failed")
+    if (!answered || refused) return yield* failStart("the start was refused", "sent", "did not answer the start command")
     if (barrier) {
-      const ready = yield* waitFor(() => mustAbort || [...nodes.values()].every((n) => n.status !== "accepted" && n.status !== "sent"), options.barrierTimeout ?? "60 seconds")
-      if (!ready || mustAbort) {
-        for (const n of nodes.values()) if (n.status === "accepted") n.error = "did not get ready at the barrier"
-        return yield* failStart("not every node got ready")
-      }
+      const ready = yield* waitFor((s) => s.mustAbort || every(s, (n) => n.status !== "accepted" && n.status !== "sent"), options.barrierTimeout ?? "60 seconds")
+      if (!ready || (yield* SubscriptionRef.get(state)).mustAbort) return yield* failStart("not every node got ready", "accepted", "did not get ready at the barrier")
       yield* Effect.forEach(chosen, (nodeId) => p.send(nodeId, { kind: "go", testId }), { concurrency: "unbounded", discard: true })
       update({ type: "phase", message: `every node ready: go` })
     }
 
     const run = Effect.gen(function*() {
-      yield* waitFor(() => mustAbort || [...nodes.values()].every(ended))
-      if (mustAbort) yield* stopNodes(problems.join("; "))
+      yield* waitFor((s) => s.mustAbort || every(s, isEnded))
+      const s = yield* SubscriptionRef.get(state)
+      if (s.mustAbort) yield* stopNodes(s.problems.join("; "))
       return yield* conclude(false)
     })
     return { testId, shares: commands.map((c) => c.share), await: once(run), abort } satisfies Launch
