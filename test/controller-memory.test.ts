@@ -22,10 +22,10 @@ const plan = decodePlan({
 }, "inline plan")
 
 /** Launches on simulated nodes and awaits the report; also returns the bus to inspect. */
-const launchOn = (nodes: Record<string, SimulatedNodeOptions>, options: LaunchOptions = {}, selection: Selection = { nodes: Object.keys(nodes) }) =>
+const launchOn = (nodes: Record<string, SimulatedNodeOptions>, options: LaunchOptions = {}, selection: Selection = { nodes: Object.keys(nodes) }, bucketTtlMs?: number) =>
   Effect.runPromise(
     Effect.gen(function*() {
-      const bus = yield* makeMemoryBus()
+      const bus = yield* makeMemoryBus(bucketTtlMs !== undefined ? { bucketTtlMs } : {})
       for (const [id, o] of Object.entries(nodes)) yield* simulatedNode(bus, id, o)
       const launch = yield* startLaunch(bus, yield* plan, selection, { testId: "mem-1", finalWait: "200 millis", stopTimeout: "2 seconds", ...options })
       const report = yield* launch.await
@@ -89,6 +89,13 @@ describe("launch on a memory bus", () => {
     expect(report.problems.join()).toMatch(/node b lost: its heartbeat no longer lists the test/)
   })
 
+  it("a node that goes silent is lost once its heartbeat would have expired", async () => {
+    const { report } = await launchOn({ a: { windows: 10_000 }, b: { windows: 1000, loseAfter: 1, loss: "silent" } }, {}, undefined, 200)
+    expect(report.outcome).toBe("failed")
+    expect(report.problems.join()).toMatch(/node b lost: no heartbeat for .* \(bucket TTL 0.2 s\)/)
+    expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "stopped"], ["b", "lost"]])
+  })
+
   it("with tolerated node loss the launch goes on and the report says so", async () => {
     const { report } = await launchOn({ a: { windows: 4 }, b: { windows: 1000, loseAfter: 1, loss: "deleted" } }, { tolerateNodeLoss: true })
     expect(report.outcome).toBe("ok")
@@ -122,7 +129,7 @@ describe("the Controller service over a memory bus", () => {
       Effect.gen(function*() {
         const bus = yield* makeMemoryBus()
         yield* simulatedNode(bus, "a", { windows: 2 })
-        yield* simulatedNode(bus, "b", { windows: 100_000 })
+        yield* simulatedNode(bus, "b", { windows: 10_000 })
         return yield* Effect.gen(function*() {
           const controller = yield* Controller
           // a finishes; b runs until stopped.

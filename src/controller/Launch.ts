@@ -96,11 +96,12 @@ const withNode = (s: LaunchState, n: NodeState, patch: Partial<NodeState>): Laun
   ...s,
   nodes: new Map(s.nodes).set(n.nodeId, { ...n, ...patch })
 })
-const setStatus = (s: LaunchState, n: NodeState, status: NodeStatus, error?: string): LaunchState =>
-  n.status === status ? s : withNode(s, n, error !== undefined ? { status, error } : { status })
+/** A new status (and its error) unless the node has it already; `extra` in any case. */
+const setStatus = (s: LaunchState, n: NodeState, status: NodeStatus, error?: string, extra: Partial<NodeState> = {}): LaunchState =>
+  withNode(s, n, n.status === status ? extra : { ...extra, status, ...(error !== undefined ? { error } : {}) })
 /** A node that ended badly: the launch fails, unless its loss is tolerated or the launch stops anyway. */
-const lose = (tolerate: boolean) => (s: LaunchState, n: NodeState, status: NodeStatus, why: string): LaunchState => {
-  const next = setStatus(withNode(s, n, { gone: true }), { ...n, gone: true }, status, why)
+const lose = (tolerate: boolean) => (s: LaunchState, n: NodeState, status: NodeStatus, why: string, extra: Partial<NodeState> = {}): LaunchState => {
+  const next = setStatus(s, n, status, why, { ...extra, gone: true })
   if (s.stopping) return next
   return tolerate
     ? { ...next, tolerated: [...next.tolerated, n.nodeId] }
@@ -174,18 +175,15 @@ export const startLaunch = (
         case "started":
           return setStatus(seen, n, "running")
         case "rejected":
-          return setStatus(withNode(seen, n, { gone: true }), { ...n, gone: true }, "rejected", `${e.code}: ${e.message}`)
+          return setStatus(seen, n, "rejected", `${e.code}: ${e.message}`, { gone: true })
         case "finished":
-          return setStatus(withNode(seen, n, { summary: e.summary }), { ...n, summary: e.summary }, "finished")
+          return setStatus(seen, n, "finished", undefined, { summary: e.summary })
         case "failed":
-          return loseNode(withNode(seen, n, { summary: e.summary }), { ...n, summary: e.summary }, "failed", `failed: ${e.error.code}: ${e.error.message}`)
-        case "stopped": {
-          const withSummary = withNode(seen, n, { summary: e.summary })
-          const m = { ...n, summary: e.summary }
+          return loseNode(seen, n, "failed", `failed: ${e.error.code}: ${e.error.message}`, { summary: e.summary })
+        case "stopped":
           return !s.stopping && e.reason === "daemon shutdown"
-            ? loseNode(withSummary, m, "stopped", "stopped: its daemon shut down")
-            : setStatus(withSummary, m, "stopped", e.reason)
-        }
+            ? loseNode(seen, n, "stopped", "stopped: its daemon shut down", { summary: e.summary })
+            : setStatus(seen, n, "stopped", e.reason, { summary: e.summary })
         default:
           // A kind this controller does not know: the node is alive, nothing else changes.
           return seen
@@ -198,8 +196,9 @@ export const startLaunch = (
       // A node that accepted the test and no longer lists it has lost it (it restarted inside
       // the heartbeat TTL, say). Two in a row: one heartbeat may predate the acceptance.
       const unlisted = n.status === "sent" ? n.unlisted : c.heartbeat.tests.includes(testId) ? 0 : n.unlisted + 1
-      const seen = withNode(s, n, { lastSeen: now, unlisted })
-      return unlisted >= 2 ? loseNode(seen, seen.nodes.get(n.nodeId)!, "lost", "lost: its heartbeat no longer lists the test") : seen
+      return unlisted >= 2
+        ? loseNode(s, n, "lost", "lost: its heartbeat no longer lists the test", { lastSeen: now, unlisted })
+        : withNode(s, n, { lastSeen: now, unlisted })
     }
     const checkExpiry = (s: LaunchState, now: number): LaunchState => {
       let next = s

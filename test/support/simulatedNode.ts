@@ -15,8 +15,9 @@ export interface SimulatedNodeOptions {
   readonly perWindow?: number
   /** After this many windows the node is lost: how depends on `loss`, then it goes silent. */
   readonly loseAfter?: number
-  /** `deleted`: its heartbeat is deleted; `unlisted`: two heartbeats no longer list the test. */
-  readonly loss?: "deleted" | "unlisted"
+  /** `deleted`: its heartbeat is deleted; `unlisted`: two heartbeats no longer list the test;
+   * `silent`: nothing more at all (killed hard: the heartbeat expires). */
+  readonly loss?: "deleted" | "unlisted" | "silent"
   /** Answer a start with `rejected` and this code instead. */
   readonly reject?: "busy" | "unsupported_tool"
   /** Before its first real event, publish messages a newer or buggy node could send. */
@@ -53,7 +54,12 @@ export const windowLabel = (label: string, count: number) => {
 export const simulatedNode = (bus: MemoryBus, nodeId: string, options: SimulatedNodeOptions = {}): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
-    yield* bus.putHeartbeat(nodeId, heartbeatOf(nodeId, [], yield* now))
+    // What the heartbeat lists; undefined once the node is silent (killed hard).
+    let tests: ReadonlyArray<string> | undefined = []
+    const beat = Effect.flatMap(now, (at) => (tests === undefined ? Effect.void : bus.putHeartbeat(nodeId, heartbeatOf(nodeId, tests, at))))
+    yield* beat
+    // Every 100 ms, as a node does every heartbeat interval.
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep("100 millis"), beat)))
     const windows = options.windows ?? 3
     const perWindow = options.perWindow ?? 10
     let ended = false
@@ -72,11 +78,15 @@ export const simulatedNode = (bus: MemoryBus, nodeId: string, options: Simulated
           if (options.loseAfter === seq + 1) {
             ended = true
             if (options.loss === "unlisted") {
-              for (let i = 0; i < 2; i++) yield* bus.putHeartbeat(nodeId, heartbeatOf(nodeId, [], yield* now))
-            } else yield* bus.deleteHeartbeat(nodeId)
+              tests = []
+              for (let i = 0; i < 2; i++) yield* beat
+            } else {
+              tests = undefined
+              if (options.loss !== "silent") yield* bus.deleteHeartbeat(nodeId)
+            }
             return
           }
-          yield* Effect.yieldNow
+          yield* Effect.sleep("5 millis")
         }
         if (ended) return
         ended = true
@@ -86,7 +96,8 @@ export const simulatedNode = (bus: MemoryBus, nodeId: string, options: Simulated
           summary: { count: total, errors: 0, bytesIn: 0, durationMs: windows * 1000, rps: perWindow, latencyMs: { min: 2, mean: 2, p50: 2, p90: 2, p95: 2, p99: 2, max: 2 } },
           cleanup
         })
-        yield* bus.putHeartbeat(nodeId, heartbeatOf(nodeId, [], yield* now))
+        tests = []
+        yield* beat
       })
     const handle = (c: Command): Effect.Effect<void, never, Scope.Scope> => {
       switch (c.kind) {
@@ -94,7 +105,8 @@ export const simulatedNode = (bus: MemoryBus, nodeId: string, options: Simulated
           return Effect.gen(function*() {
             for (const n of options.noise ?? []) yield* bus.publishEvent(c.testId, nodeId, n)
             if (options.reject !== undefined) return yield* event(c, "rejected", { code: options.reject, message: "simulated refusal" })
-            yield* bus.putHeartbeat(nodeId, heartbeatOf(nodeId, [c.testId], yield* now))
+            tests = [c.testId]
+            yield* beat
             yield* event(c, "accepted", { runner: "process", tool: c.tool })
             if (c.barrier === true) return yield* event(c, "ready")
             yield* Effect.forkScoped(run(c))
@@ -106,7 +118,8 @@ export const simulatedNode = (bus: MemoryBus, nodeId: string, options: Simulated
             if (ended) return
             ended = true
             yield* event(c, "stopped", { reason: c.reason ?? "stop", cleanup, summary: null })
-            yield* bus.putHeartbeat(nodeId, heartbeatOf(nodeId, [], yield* now))
+            tests = []
+            yield* beat
           })
         case "drain":
           return Effect.void
