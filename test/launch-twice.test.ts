@@ -82,7 +82,8 @@ describe("back-to-back launches on the same node", () => {
   }, 60_000)
 
   it("a launch while the node is busy waits for it, saying so; with --wait-idle 0 it refuses at once", async () => {
-    const long = launch([plan("long", 3)])
+    // Long enough that the two launches below, slow to start on a loaded machine, still find it running.
+    const long = launch([plan("long", 8)])
     await waitUntil("busy", async () => (await client.heartbeat("twice-1"))?.state === "busy" || undefined)
     const refused = await launch([plan("refused", 1), "--wait-idle", "0"])
     expect(refused.code).toBe(1)
