@@ -90,3 +90,11 @@ describe("heartbeats", () => {
     expect(Result.isFailure(r) && r.failure.length).toBeLessThan(450)
   })
 })
+
+describe("reject codes a newer node may add", () => {
+  it("a rejected event with a code this reader does not know is read, not refused", () => {
+    const text = JSON.stringify({ kind: "rejected", nodeId: "n1", testId: "t1", at: "2026-01-01T00:00:00Z", code: "paused", message: "the fleet is paused" })
+    const read = readEvent(text)
+    expect(Result.isSuccess(read) && read.success).toMatchObject({ kind: "rejected", code: "paused" })
+  })
+})

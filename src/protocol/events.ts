@@ -54,7 +54,9 @@ const event = <K extends string, F extends Schema.Struct.Fields>(kind: K, fields
   Schema.Struct({ kind: Schema.Literal(kind), ...base, ...fields })
 
 export const AcceptedEvent = event("accepted", { runner: Schema.String, tool: Schema.String })
-export const RejectedEvent = event("rejected", { code: RejectCode, message: Schema.String })
+/** Readers take any code: a newer node may refuse for a reason this reader does not know yet
+ * (the node itself only builds the codes of `rejectCodes`, see `rejectedEvent`). */
+export const RejectedEvent = event("rejected", { code: Schema.String, message: Schema.String })
 export const ReadyEvent = event("ready", {})
 export const StartedEvent = event("started", { pid: Schema.optional(Schema.Number), containerId: Schema.optional(Schema.String) })
 export const FinishedEvent = event("finished", {
