@@ -1,9 +1,8 @@
 // Timing logic under TestClock: heartbeats are put every interval, a test's time bound and its
 // barrier wait fire at the simulated instant, not in wall-clock time. The processes are real.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Ref } from "effect"
+import { Duration, Effect, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { healthReporter } from "../src/health/HealthReporter.ts"
 import { NodeRegistry } from "../src/health/NodeRegistry.ts"
 import type { GridEvent } from "../src/protocol/events.ts"
 import type { Heartbeat } from "../src/protocol/health.ts"
@@ -29,12 +28,8 @@ describe("timing under TestClock", () => {
   it.effect("puts a heartbeat every interval", () =>
     Effect.gen(function*() {
       const log = yield* Ref.make<ReadonlyArray<Heartbeat | { removed: string }>>([])
-      const { layer, settings } = memoryNode({ heartbeatInterval: Duration.seconds(5) })
-      const fiber = yield* healthReporter(settings).pipe(
-        Effect.provide(Layer.merge(layer, NodeRegistry.memory(log))),
-        Effect.scoped,
-        Effect.forkChild
-      )
+      const { layer } = memoryNode({ heartbeatInterval: Duration.seconds(5) }, NodeRegistry.memory(log))
+      const fiber = yield* Effect.never.pipe(Effect.provide(layer), Effect.forkChild)
       yield* TestClock.adjust("1 millis")
       assert.strictEqual((yield* Ref.get(log)).length, 1)
       yield* TestClock.adjust("4 seconds")
@@ -47,6 +42,8 @@ describe("timing under TestClock", () => {
       assert.strictEqual(beats[0]!.state, "idle")
       assert.includeMembers([...beats[0]!.tools], ["builtin", "command"])
       yield* Fiber.interrupt(fiber)
+      // The node's release removes its heartbeat.
+      assert.deepStrictEqual((yield* Ref.get(log)).at(-1), { removed: "mem-node" })
     }))
 
   it.effect("ends a test at its maxDurationSeconds on the simulated clock", () =>

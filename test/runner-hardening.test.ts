@@ -30,8 +30,10 @@ const endOf = (testId: string) =>
     return yield* Effect.die(new Error(`no terminal event for ${testId}`))
   })
 
-/** A node whose result ingestion dies with a long, multi-line, path-laden defect. */
-const brokenIngestNode = () => {
+/** The runner alone (TestManager over its parts, not the whole node: GridNode.layer builds
+ * its own ResultIngest, and this one must die) whose result ingestion dies with a long,
+ * multi-line, path-laden defect. */
+const brokenIngestRunner = () => {
   const settings = defaultSettings({ nodeId: "broken-node", stopGrace: Duration.seconds(2), workDir: tempWorkRoot() })
   const defect = new Error(`ingest exploded: ${"x".repeat(400)}\n    at secret (/opt/grid-install/src/ingest/Ingestion.ts:1:1)`)
   const base = Layer.mergeAll(
@@ -90,5 +92,5 @@ describe("runner refusals and failures", () => {
       assert.isAtMost(error.message.length, 200 + "…[cut]".length)
       // The tool it had started is gone and said so.
       assert.isTrue((end as Extract<GridEvent, { kind: "failed" }>).cleanup.removed.some((r) => r.startsWith("process group ")))
-    }).pipe(Effect.provide(brokenIngestNode())))
+    }).pipe(Effect.provide(brokenIngestRunner())))
 })

@@ -1,17 +1,20 @@
-// A node without NATS for tests: TestManager over the process backend, an in-memory event
-// sink, and a fresh work-dir root. The same wiring `grid run` uses.
+// A node without NATS for tests: the grid node itself (src/daemon/GridNode.ts, the one Layer
+// `grid daemon` and `grid run` use) over the memory ports of src/daemon/LocalNode.ts, with the
+// process backend, no orphan sweep and a fresh work root. Tests reach in through what the
+// layer exposes: TestManager (commands handled directly), MemoryEvents (what was published),
+// LocalControl (commands as the bytes a controller would send).
 import { NodeServices } from "@effect/platform-node"
-import { Duration, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
+import { GridNode } from "../../src/daemon/GridNode.ts"
+import { NodeRegistry } from "../../src/health/NodeRegistry.ts"
+import { memoryPorts } from "../../src/daemon/LocalNode.ts"
 import { Backends } from "../../src/runner/Backends.ts"
-import { EventSink, MemoryEvents } from "../../src/runner/EventSink.ts"
+import { OrphanSweep } from "../../src/runner/OrphanSweep.ts"
 import { ProcessBackend } from "../../src/runner/ProcessBackend.ts"
-import { ResultIngest } from "../../src/runner/ResultIngest.ts"
-import { TestManager } from "../../src/runner/TestManager.ts"
-import { ToolRegistry } from "../../src/tools/ToolRegistry.ts"
 
 // Every work root of a test file lives in one folder, removed after the file's tests
 // (test/support/setup.ts).
@@ -25,13 +28,27 @@ export const removeTempWorkRoots = () => {
   parent = undefined
 }
 
-export const memoryNode = (overrides: Partial<DaemonSettings> = {}) => {
+/** The memory control bus of a memoryNode: a command published as a controller would. */
+export class LocalControl extends Context.Service<LocalControl, {
+  readonly send: (command: Record<string, unknown>) => Effect.Effect<void>
+}>()("grid/test/LocalControl") {}
+
+/** `registry`: where the node's heartbeats go (by default nowhere), e.g. NodeRegistry.memory. */
+export const memoryNode = (overrides: Partial<DaemonSettings> = {}, registry?: Layer.Layer<NodeRegistry>) => {
   const settings = defaultSettings({ nodeId: "mem-node", stopGrace: Duration.seconds(2), workDir: tempWorkRoot(), ...overrides })
-  const base = Layer.mergeAll(
-    Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: "2 seconds" }))),
-    ToolRegistry.layer,
-    ResultIngest.none,
-    EventSink.memory
-  ).pipe(Layer.provideMerge(MemoryEvents.layer), Layer.provideMerge(NodeServices.layer))
-  return { settings, layer: TestManager.layer(settings).pipe(Layer.provideMerge(base)) }
+  const layer = Layer.unwrap(Effect.map(memoryPorts, (ports) =>
+    GridNode.layer(settings).pipe(
+      Layer.provideMerge(Layer.mergeAll(
+        ports.layer,
+        registry ?? NodeRegistry.discard,
+        Layer.succeed(LocalControl, LocalControl.of({ send: ports.send }))
+      )),
+      Layer.provideMerge(Layer.mergeAll(
+        Backends.processOnly.pipe(Layer.provide(ProcessBackend.layer({ forcedGrace: "2 seconds" }))),
+        OrphanSweep.none
+      )),
+      Layer.provideMerge(NodeServices.layer)
+    )
+  )).pipe(Layer.orDie)
+  return { settings, layer }
 }
