@@ -9,7 +9,8 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
 import { CliOutput } from "effect/cli"
-import { RunAggregation } from "../src/engine/RunAggregation.ts"
+import { Aggregator } from "../src/ingest/Aggregator.ts"
+import { Totals } from "../src/report/Totals.ts"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { presenterLayer } from "../src/cli/presenter.ts"
 
@@ -141,11 +142,14 @@ describe("grid run's output", () => {
   })
 
   it("percentiles never exceed the recorded max nor fall below the min", () => {
-    const agg = new RunAggregation(0)
+    // The path every summary takes: samples into windows, windows into the one accumulator.
+    const agg = new Aggregator({ windowMs: 1000, startedAt: 0 })
+    const totals = new Totals()
     for (const latencyMs of [300, 30_000]) {
-      agg.sink({ timestamp: 10, label: `l${latencyMs}`, latencyMs, success: true, status: "200", bytesIn: 0, bytesOut: 0 })
+      agg.add({ timestamp: 10, label: `l${latencyMs}`, latencyMs, success: true, status: "200", bytesIn: 0, bytesOut: 0 })
     }
-    const s = agg.finish(1000, 0, false)
+    agg.closeThrough(agg.seqAt(999), (w) => totals.addWindow(w))
+    const s = totals.summary({ startedAt: 0, durationMs: 1000, order: [], dropped: 0, interrupted: false })
     for (const l of [...s.labels, s.total]) {
       for (const p of ["p50", "p90", "p95", "p99"] as const) {
         expect(l.latencyMs[p]).toBeLessThanOrEqual(l.latencyMs.max)

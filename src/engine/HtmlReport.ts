@@ -2,7 +2,7 @@
 // network) with the summary table, the thresholds, and three charts over the run's
 // per-second windows: requests/s, latency percentiles, errors. Charts are drawn here as
 // SVG polylines so the file renders anywhere, offline.
-import type { WindowPoint } from "./RunAggregation.ts"
+import type { WindowPoint } from "../report/Summary.ts"
 import type { RunSummary } from "../report/Summary.ts"
 
 const esc = (s: string): string =>
