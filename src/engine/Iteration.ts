@@ -2,7 +2,7 @@
 // requests in order through its session, one at a time, and pushes a Sample per response.
 // Plain callbacks: an Effect resume per request costs 10-15% of throughput here (measured
 // against a raw loop), so a user's fiber only wakes when it must pause (think time), when
-// its iterations are over, or when it is interrupted (Users.ts).
+// its iterations are over, or when it is interrupted (LoadModels.ts).
 import type { Sample, SampleSink } from "../ingest/Sample.ts"
 import type { CompiledRequest, RequestPlan, Row } from "./RequestPlan.ts"
 import type { Session } from "./Session.ts"

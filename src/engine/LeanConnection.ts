@@ -3,7 +3,8 @@
 // (the maintained parser autocannon uses). Plain callbacks, no Effect, no per-request
 // allocation beyond the parser's own: undici's Pool.request loop tops out at about 70% of
 // autocannon here, this path is what lets the engine reach it (see bench/engine.bench.ts).
-// The Effect boundary is in Transport.ts; undici serves what this path does not cover.
+// Sessions (Session.ts) wrap it; the Effect boundary is in LoadModels.ts, whose fibers drive
+// the hot loop (Iteration.ts). undici serves what this path does not cover.
 import { connect as netConnect, type Socket } from "node:net"
 import { connect as tlsConnect } from "node:tls"
 import { HTTPParser } from "http-parser-js"
