@@ -39,7 +39,16 @@ const flags = {
     Flag.withDescription("Where a tool's executable is when not on PATH, e.g. jmeter=/opt/jmeter/bin/jmeter (repeatable)"),
     Flag.optional
   ),
+  httpAddr: stringFlag("http-addr", "host:port where /healthz, /readyz and /metrics (Prometheus) are served, e.g. 127.0.0.1:9464 (default: off)"),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
+}
+
+/** `host:port` or `[v6]:port`; null when it is neither. */
+const parseHostPort = (text: string): { host: string; port: number } | null => {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim())
+  if (m === null) return null
+  const port = Number(m[3])
+  return port <= 65535 ? { host: m[1] ?? m[2]!, port } : null
 }
 
 export const daemonCommand = Command.make("daemon", flags, (f) =>
@@ -61,7 +70,10 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
     if (runner !== "process" && runner !== "docker") return yield* new FlagError({ message: `--default-runner must be process or docker` })
     const capacity = Option.getOrElse(f.capacity, () => 1)
     if (capacity < 1) return yield* new FlagError({ message: `--capacity must be at least 1` })
+    const httpAddr = Option.isSome(f.httpAddr) ? parseHostPort(f.httpAddr.value) : undefined
+    if (httpAddr === null) return yield* new FlagError({ message: `--http-addr ${JSON.stringify(Option.getOrElse(f.httpAddr, () => ""))}: must be host:port, e.g. 127.0.0.1:9464` })
     const settings = defaultSettings({
+      httpAddr,
       natsUrl: f.natsUrl,
       nats: natsAuthOf(f),
       nodeId,

@@ -38,6 +38,8 @@ export interface DaemonSettings {
   readonly sweepInterval: Duration.Duration
   /** Paths of tool binaries that are not on PATH (e.g. `{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
   readonly toolPaths: Readonly<Record<string, string>>
+  /** Where `/healthz`, `/readyz` and `/metrics` are served; none when absent (the default). */
+  readonly httpAddr?: { readonly host: string; readonly port: number } | undefined
 }
 
 export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): DaemonSettings => ({

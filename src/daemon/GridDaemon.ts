@@ -4,6 +4,7 @@
 // authentication refused, JetStream missing) is a DaemonError naming the component.
 import { Context, Effect, type FileSystem, Layer, type Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
+import { countedEvents } from "../health/EventMetrics.ts"
 import { natsNodePorts } from "../nats/NatsNodePorts.ts"
 import { redactUrl } from "../nats/natsUrl.ts"
 import { Backends } from "../runner/Backends.ts"
@@ -27,11 +28,20 @@ export class GridDaemon extends Context.Service<GridDaemon, GridNode["Service"]>
       const stoppedLine = Layer.effectDiscard(
         Effect.addFinalizer(() => (up ? Effect.logInfo(`grid node ${settings.nodeId} stopped`) : Effect.void))
       )
+      // The HTTP endpoints' modules load only when they are asked for (start-up time).
+      const http = settings.httpAddr
+      const endpoints = http === undefined ? Layer.empty : Layer.unwrap(
+        Effect.promise(() => import("./HttpEndpoints.ts")).pipe(Effect.map((m) =>
+          m.httpEndpoints({ ...http, nodeId: settings.nodeId, channel: settings.channel, heartbeatInterval: settings.heartbeatInterval })
+        ))
+      )
       return Layer.effect(GridDaemon, Effect.gen(function*() {
         return yield* GridNode
       })).pipe(
-        Layer.provide(upLine),
+        Layer.provide(Layer.merge(upLine, endpoints)),
         Layer.provide(GridNode.layer(settings)),
+        // The tests' lifecycle metrics, read off the events the node publishes.
+        Layer.provide(countedEvents),
         Layer.provide(Layer.mergeAll(
           natsNodePorts(settings).pipe(
             Layer.catchTag("NatsError", (e) => Layer.effectContext(Effect.fail(new DaemonError({ component: "nats", message: e.message }))))

@@ -8,6 +8,7 @@
 // within `appearTimeout` is a fatal error the runner sees through `failure`.
 import { join } from "node:path"
 import { Clock, Deferred, Duration, Effect, Fiber, Schema } from "effect"
+import { count, parseErrors, samplesIngested } from "../health/NodeMetrics.ts"
 import { encodeHistogram, type LabelWindow, type ResultWindow, type Summary } from "../protocol/results.ts"
 import type { LabelAcc } from "../report/LabelAcc.ts"
 import { Totals } from "../report/Totals.ts"
@@ -125,6 +126,13 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
   const tailer = source === "push" || parser === undefined ? undefined : new Tailer(source.file, parser, source.within)
   let error: IngestError | undefined = undefined
   let produced = 0
+  /** Samples of closed windows not yet added to the node's samples counter. */
+  let uncounted = 0
+  const countSamples = Effect.suspend(() => {
+    const n = uncounted
+    uncounted = 0
+    return n > 0 ? count(samplesIngested, n) : Effect.void
+  })
 
   const fail = (e: IngestError) =>
     Effect.suspend(() => {
@@ -136,6 +144,7 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
   const collect = (out: Array<ResultWindow>) => (w: ClosedWindow) => {
     totals.addWindow(w)
     produced++
+    uncounted += w.labels[0]?.count ?? 0
     out.push(toResultWindow(opts.testId, opts.nodeId, w, false, opts.testLabels))
   }
 
@@ -169,6 +178,7 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
     yield* readFile(now).pipe(Effect.ignore)
     const out: Array<ResultWindow> = []
     agg.closeUntil(now - lateMs, collect(out))
+    yield* countSamples
     for (const w of out) yield* publisher.offer(w)
   })
 
@@ -198,6 +208,9 @@ export const startIngestion = Effect.fnUntraced(function*(opts: IngestOptions) {
     const out: Array<ResultWindow> = []
     agg.closeThrough(agg.seqAt(now), collect(out))
     if (out.length > 0) out[out.length - 1] = { ...out[out.length - 1]!, final: true }
+    yield* countSamples
+    const bad = parser?.bad.toJSON().count ?? 0
+    if (bad > 0) yield* count(parseErrors, bad)
     for (const w of out) yield* publisher.offer(w)
     const unacked = yield* publisher.drain(opts.ackTimeout ?? "30 seconds")
     const report: IngestReport = {

@@ -9,6 +9,8 @@
 // never wedges the windows behind it.
 import { closeSync, constants, openSync, readSync, rmSync, writeSync } from "node:fs"
 import { Duration, Effect, Latch, Schema } from "effect"
+import * as Metric from "effect/Metric"
+import { count, windowsPending, windowsPublished, windowsSpilled } from "../health/NodeMetrics.ts"
 import { type ResultWindow, ResultWindow as ResultWindowSchema } from "../protocol/results.ts"
 import { publishRetry } from "../protocol/delivery.ts"
 import { fitWindow } from "./fitWindow.ts"
@@ -118,13 +120,13 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
   const pending = () => memory.length + spill.count
 
   const offer = (w: ResultWindow) =>
-    Effect.sync(() => {
+    Effect.suspend(() => {
       // Once windows are in the spill file, later ones must follow them there to keep order.
-      if ((memory.length >= limit || spill.count > 0) && spill.append(w)) {
-        // spilled
-      } else memory.push(w)
+      const spilled = (memory.length >= limit || spill.count > 0) && spill.append(w)
+      if (!spilled) memory.push(w)
       idle.closeUnsafe()
       work.openUnsafe()
+      return Effect.andThen(Metric.modify(windowsPending, 1), spilled ? count(windowsSpilled) : Effect.void)
     })
 
   const retry = publishRetry({ first: opts.retryDelay, max: opts.maxRetryDelay })
@@ -141,7 +143,11 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
         Effect.catch(() => Effect.succeed("permanent" as const))
       )
     memory.shift()
-    if (outcome === "ok") published++
+    yield* Metric.modify(windowsPending, -1)
+    if (outcome === "ok") {
+      published++
+      yield* count(windowsPublished)
+    }
     else {
       dropped++
       yield* Effect.logError(`results: window ${head.seq} of test ${head.testId} cannot be published (over the payload limit or refused for good); dropped`)
@@ -164,7 +170,8 @@ export const makePublisher = Effect.fnUntraced(function*(opts: PublisherOptions)
   })
 
   yield* Effect.forkScoped(loop)
-  yield* Effect.addFinalizer(() => Effect.sync(() => spill.clear()))
+  // What this test leaves unpublished is no longer pending anywhere.
+  yield* Effect.addFinalizer(() => Effect.suspend(() => Metric.modify(windowsPending, -pending())).pipe(Effect.andThen(Effect.sync(() => spill.clear()))))
 
   const publisher: Publisher = {
     offer,

@@ -3,7 +3,7 @@
 // consumer with backoff rather than failing the node; unacked commands are redelivered and the
 // TestManager's dedup keeps them from acting twice.
 import type { JsMsg } from "@nats-io/jetstream"
-import { Effect, Layer, Schedule, Stream } from "effect"
+import { Effect, Layer, Ref, Schedule, Stream } from "effect"
 import { type ControlMessage, ControlSource, ControlSourceError } from "../control/ControlSource.ts"
 import { describe, NatsConnection } from "./NatsConnection.ts"
 
@@ -15,12 +15,18 @@ const toMessage = (m: JsMsg): ControlMessage => ({
   term: Effect.sync(() => m.term())
 })
 
-export const natsControlSourceLayer = (stream: string, consumer: string, ensureConsumer: Effect.Effect<unknown, unknown, NatsConnection>) =>
+/** `open` is kept true while a consume() is open (readiness reads it, NatsLinkStatus.ts). */
+export const natsControlSourceLayer = (
+  stream: string,
+  consumer: string,
+  ensureConsumer: Effect.Effect<unknown, unknown, NatsConnection>,
+  open: Ref.Ref<boolean>
+) =>
   Layer.effect(
     ControlSource,
     Effect.gen(function*() {
       const conn = yield* NatsConnection
-      const open = Stream.unwrap(
+      const opened = Stream.unwrap(
         Effect.gen(function*() {
           yield* ensureConsumer.pipe(Effect.provideService(NatsConnection, conn), Effect.mapError((e) => new ControlSourceError({ message: describe(e) })))
           const c = yield* Effect.tryPromise({
@@ -33,8 +39,9 @@ export const natsControlSourceLayer = (stream: string, consumer: string, ensureC
               try: () => c.consume({ max_messages: 16, expires: 10_000, idle_heartbeat: 2_000 }),
               catch: (e) => new ControlSourceError({ message: `cannot consume ${consumer}: ${describe(e)}` })
             }),
-            (m) => Effect.promise(() => m.close().then(() => undefined, () => undefined))
+            (m) => Ref.set(open, false).pipe(Effect.andThen(Effect.promise(() => m.close().then(() => undefined, () => undefined))))
           )
+          yield* Ref.set(open, true)
           yield* Stream.fromAsyncIterable(messages.status(), () => undefined).pipe(
             Stream.runForEach((s) => Effect.logDebug(`control consumer status: ${JSON.stringify(s)}`)),
             Effect.ignore,
@@ -45,6 +52,7 @@ export const natsControlSourceLayer = (stream: string, consumer: string, ensureC
             Stream.filter((s) => s.type === "reconnect"),
             Stream.take(1),
             Stream.runDrain,
+            Effect.andThen(Ref.set(open, false)),
             Effect.andThen(Effect.promise(() => messages.close().then(() => undefined, () => undefined))),
             Effect.ignore,
             Effect.forkScoped
@@ -53,9 +61,9 @@ export const natsControlSourceLayer = (stream: string, consumer: string, ensureC
         })
       ).pipe(Stream.map(toMessage))
       // An ended iterator is not the end of the node: reopen (bounded backoff, forever).
-      const resilient = open.pipe(
+      const resilient = opened.pipe(
         Stream.concat(Stream.fail(new ControlSourceError({ message: "consumer iterator ended" }))),
-        Stream.tapError((e) => Effect.logWarning(`control consumer: ${e.message}; reopening`)),
+        Stream.tapError((e) => Ref.set(open, false).pipe(Effect.andThen(Effect.logWarning(`control consumer: ${e.message}; reopening`)))),
         Stream.retry(Schedule.min([Schedule.exponential("200 millis", 2), Schedule.spaced("5 seconds")]))
       )
       return ControlSource.of({ messages: resilient })

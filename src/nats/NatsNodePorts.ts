@@ -1,14 +1,16 @@
 // The four ports of a grid node over NATS, as one Layer: the connection (drained last), the
 // protocol's JetStream assets (created idempotently), the node's durable command consumer, the
-// event outbox (flushed on release), the result transport and the heartbeat registry. The
+// event outbox (flushed on release), the result transport, the heartbeat registry and the
+// link status readiness reads. The
 // node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Ref } from "effect"
 import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
 import { ensureAssets, ensureNodeConsumer } from "./JetStreamAssets.ts"
 import type { NatsAuth } from "./NatsAuth.ts"
 import { NatsConnection } from "./NatsConnection.ts"
 import { natsControlSourceLayer } from "./NatsControlSource.ts"
 import { natsEventSinkLayer } from "./NatsEventSink.ts"
+import { natsLinkStatusLayer } from "./NatsLinkStatus.ts"
 import { natsNodeRegistryLayer } from "./NatsNodeRegistry.ts"
 import { natsResultTransportLayer } from "./NatsResultTransport.ts"
 
@@ -35,10 +37,12 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
         `heartbeat interval ${Duration.format(options.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`
       )
     }
+    const consumerOpen = yield* Ref.make(false)
     return Layer.mergeAll(
+      natsLinkStatusLayer(consumerOpen),
       natsEventSinkLayer(subjects, options.flushTimeout),
       natsNodeRegistryLayer(kv),
-      natsControlSourceLayer(assets.control, consumerName(options.nodeId), ensureNodeConsumer(assets, subjects, options.nodeId)),
+      natsControlSourceLayer(assets.control, consumerName(options.nodeId), ensureNodeConsumer(assets, subjects, options.nodeId), consumerOpen),
       natsResultTransportLayer(subjects)
     )
   }))

@@ -7,6 +7,7 @@
 // on a schedule; the caller passes the tests it owns right now, which must include tests
 // still being prepared, or the sweep would remove a container mid-launch.
 import { Context, type Duration, Effect, FileSystem, Layer, Path, Schedule, type Scope } from "effect"
+import { count, orphanKind, orphansRemoved } from "../health/NodeMetrics.ts"
 import { isId } from "../protocol/names.ts"
 import { DockerCli } from "./DockerCli.ts"
 import { findOrphanGroups, killGroup } from "./OrphanProcesses.ts"
@@ -134,7 +135,9 @@ export class OrphanSweep extends Context.Service<OrphanSweep, {
           const out = makeReport()
           yield* containers(input, out)
           if (input.workRoot !== undefined) yield* workDirs(input, input.workRoot, input.nodeId, input.running, out)
-          return out.report()
+          const report = out.report()
+          for (const what of report.removed) yield* count(orphansRemoved, 1, { kind: orphanKind(what) })
+          return report
         }).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.provideService(Path.Path, path))
 
       const logged = (report: SweepReport) =>

@@ -1,0 +1,106 @@
+// `grid daemon --http-addr`: the node's HTTP endpoints for the people who run the fleet.
+// `/healthz` answers 200 while the node's supervisor runs (the server lives in the node's
+// scope), `/readyz` 200 only when the node can take a test now (NATS connected, its command
+// consumer open, not draining, the event outbox not stuck) and 503 with the reasons otherwise,
+// `/metrics` the process's effect Metric registry as Prometheus text (PrometheusMetrics), with
+// the gauges that are read, not counted, sampled at each scrape. Loaded by a dynamic import only
+// when the flag is given: the HTTP server's modules cost start-up time a node without it never pays.
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { Clock, Duration, Effect, Layer } from "effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServer from "effect/http/HttpServer"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Metric from "effect/Metric"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import { createServer } from "node:http"
+import { LinkStatus } from "../health/LinkStatus.ts"
+import * as M from "../health/NodeMetrics.ts"
+import { Backends } from "../runner/Backends.ts"
+import { EventSink } from "../runner/EventSink.ts"
+import { TestManager } from "../runner/TestManager.ts"
+import { VERSION } from "../version.ts"
+import { DaemonError } from "./GridNode.ts"
+
+export interface HttpEndpointsOptions {
+  readonly host: string
+  readonly port: number
+  readonly nodeId: string
+  readonly channel: string
+  /** Events older than two heartbeats are stuck (as the heartbeat's `healthy` says). */
+  readonly heartbeatInterval: Duration.Duration
+}
+
+/** Why the node cannot take a test now; empty when it can. */
+const notReady = (stuckAfterMs: number) =>
+  Effect.gen(function*() {
+    const link = yield* LinkStatus
+    const manager = yield* TestManager
+    const events = yield* EventSink
+    const reasons: Array<string> = []
+    if (!(yield* link.connected)) reasons.push("NATS is not connected")
+    if (!(yield* link.consumerOpen)) reasons.push("the command consumer is not open")
+    const state = yield* manager.state
+    if (state === "draining") reasons.push("the node is draining and accepts no new tests")
+    const delivery = yield* events.stats
+    if (delivery.oldestAgeMs > stuckAfterMs) {
+      reasons.push(`the event outbox is stuck: ${delivery.depth} event(s) unpublished, the oldest for ${Math.round(delivery.oldestAgeMs / 1000)} s`)
+    }
+    return reasons
+  })
+
+/** The gauges read at scrape time, and the process's CPU (a counter, advanced by its delta). */
+const sampler = Effect.gen(function*() {
+  const manager = yield* TestManager
+  const events = yield* EventSink
+  const backends = yield* Backends
+  let cpuMicros = 0
+  return Effect.gen(function*() {
+    yield* Metric.update(M.testsRunning, (yield* manager.running).length)
+    yield* Metric.update(M.eventsPending, (yield* events.stats).depth)
+    yield* Metric.update(M.dockerAvailable, (yield* backends.available).includes("docker") ? 1 : 0)
+    const cpu = process.cpuUsage()
+    const total = cpu.user + cpu.system
+    if (total > cpuMicros) yield* M.count(M.cpuSeconds, (total - cpuMicros) / 1e6)
+    cpuMicros = Math.max(cpuMicros, total)
+    yield* Metric.update(M.residentMemory, process.memoryUsage.rss())
+  })
+})
+
+const routes = (options: HttpEndpointsOptions) =>
+  HttpRouter.use(Effect.fn("http.routes")(function*(router) {
+    const services = yield* Effect.context<LinkStatus | TestManager | EventSink>()
+    const sample = yield* sampler
+    const stuckAfterMs = 2 * Duration.toMillis(options.heartbeatInterval)
+    yield* Metric.update(Metric.withAttributes(M.buildInfo, { version: VERSION, channel: options.channel, node: options.nodeId }), 1)
+    yield* Metric.update(M.startTime, Math.round(((yield* Clock.currentTimeMillis) - performance.now()) / 1000))
+    yield* router.add("GET", "/healthz", Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "ok", node: options.nodeId })))
+    yield* router.add(
+      "GET",
+      "/readyz",
+      Effect.map(Effect.provideContext(notReady(stuckAfterMs), services), (reasons) =>
+        HttpServerResponse.jsonUnsafe(
+          reasons.length === 0 ? { ready: true, node: options.nodeId } : { ready: false, node: options.nodeId, reasons },
+          { status: reasons.length === 0 ? 200 : 503 }
+        ))
+    )
+    yield* router.add(
+      "GET",
+      "/metrics",
+      Effect.andThen(sample, PrometheusMetrics.format()).pipe(
+        Effect.map((body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      )
+    )
+  }))
+
+/** The endpoints as a Layer of the node: serving while it lives, closed when it is released. */
+export const httpEndpoints = (options: HttpEndpointsOptions) =>
+  Layer.mergeAll(
+    HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }),
+    Layer.effectDiscard(
+      HttpServer.addressFormattedWith((url) => Effect.logInfo(`node ${options.nodeId} serves /healthz, /readyz and /metrics on ${url}`))
+    )
+  ).pipe(
+    Layer.provide(NodeHttpServer.layerServer(createServer, { host: options.host, port: options.port })),
+    Layer.catchTag("ServeError", (e) =>
+      Layer.effectContext(Effect.fail(new DaemonError({ component: "http", message: `cannot listen on ${options.host}:${options.port}: ${e.message}` }))))
+  )
