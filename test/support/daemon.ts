@@ -1,7 +1,8 @@
-// Starting grid daemons for tests: in-process through GridDaemon.layer (the embedding path)
-// or as a real `grid daemon` process (for signals and exit codes).
+// Starting grid daemons for tests: in-process through GridDaemon.layer (the embedding path;
+// startDaemon for Promise tests, TestDaemon for Effect ones) or as a real `grid daemon`
+// process (for signals and exit codes).
 import { NodeServices } from "@effect/platform-node"
-import { Duration, Effect, Exit, Fiber, References } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, References } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
@@ -9,6 +10,8 @@ import { GridDaemon } from "../../src/daemon/GridDaemon.ts"
 import type { GridClient } from "./gridClient.ts"
 import { waitUntil } from "./gridClient.ts"
 import { tempWorkRoot } from "./memoryNode.ts"
+import { TestNats } from "./natsServer.ts"
+import { waitUntil as waitUntilEffect, WireClient } from "./WireClient.ts"
 
 export interface InProcessDaemon {
   readonly settings: DaemonSettings
@@ -49,6 +52,41 @@ export const startDaemon = async (
     ended,
     stop: () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
   }
+}
+
+/** A daemon of the suite for Effect tests (the Effect form of startDaemon): runs in-process
+ * in the layer's scope against the suite's server, up once its heartbeat is read. */
+export class TestDaemon extends Context.Service<TestDaemon, {
+  readonly settings: DaemonSettings
+  /** The daemon's exit, once it ended on its own (drain, failure). */
+  readonly ended: Effect.Effect<Exit.Exit<void, unknown>>
+  /** Graceful shutdown, as on SIGTERM. */
+  readonly stop: Effect.Effect<void>
+}>()("grid/test/TestDaemon") {
+  static readonly make = Effect.fn("test.daemon.start")(function*(overrides: Partial<DaemonSettings>) {
+    const client = yield* WireClient
+    const nats = yield* TestNats
+    const settings = defaultSettings({
+      natsUrl: nats.url,
+      workDir: tempWorkRoot(),
+      heartbeatInterval: Duration.millis(500),
+      stopGrace: Duration.seconds(2),
+      flushTimeout: Duration.seconds(5),
+      ...overrides
+    })
+    const fiber = yield* Effect.flatMap(GridDaemon, (d) => d.done).pipe(
+      Effect.provide(GridDaemon.layer(settings)),
+      Effect.provide(NodeServices.layer),
+      // Test output keeps the daemon's warnings and errors, not its info lines.
+      Effect.provideService(References.MinimumLogLevel, "Warn"),
+      Effect.forkScoped
+    )
+    const endedEarly = Effect.flatMap(Fiber.await(fiber), (exit) => Effect.die(new Error(`daemon ended at start-up: ${String(exit)}`)))
+    yield* Effect.raceFirst(waitUntilEffect(`heartbeat of ${settings.nodeId}`, client.heartbeat(settings.nodeId)), endedEarly).pipe(Effect.orDie)
+    return TestDaemon.of({ settings, ended: Fiber.await(fiber), stop: Effect.asVoid(Fiber.interrupt(fiber)) })
+  })
+
+  static readonly layer = (overrides: Partial<DaemonSettings>) => Layer.effect(TestDaemon, TestDaemon.make(overrides))
 }
 
 const root = path.resolve(import.meta.dirname, "../..")

@@ -1,5 +1,6 @@
 // A real nats-server (Debian's, with JetStream) per test suite: free loopback port, temp
 // store, and kill/restart on the same port and store to inject faults.
+import { Context, Effect, Layer } from "effect"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -102,4 +103,11 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
       fs.rmSync(storeDir, { recursive: true, force: true })
     }
   }
+}
+
+/** The suite's nats-server for Effect tests: started with the layer, closed (store deleted)
+ * with it. */
+export class TestNats extends Context.Service<TestNats, NatsServer>()("grid/test/TestNats") {
+  static readonly layer = (options: NatsServerOptions = {}) =>
+    Layer.effect(TestNats, Effect.acquireRelease(Effect.promise(() => startNatsServer(options)), (s) => Effect.promise(() => s.close())))
 }
