@@ -84,6 +84,8 @@ describe("grid daemon --http-addr", () => {
       `grid_tests_running 0`,
       `grid_events_pending 0`,
       `grid_nats_connected 1`,
+      `grid_node_ready 1`,
+      `grid_events_oldest_age_seconds 0`,
       `grid_docker_available `,
       `process_cpu_seconds_total `,
       `process_resident_memory_bytes `
@@ -137,6 +139,24 @@ describe("grid daemon --http-addr", () => {
     }
   }, 120_000)
 
+  it("docs/operations.md lists every metric /metrics has, and its alert rules pass promtool check rules", async () => {
+    const doc = fs.readFileSync(path.resolve(import.meta.dirname, "../docs/operations.md"), "utf8")
+    const exposed = [...(await get("/metrics")).text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!)
+    expect(exposed.length).toBeGreaterThanOrEqual(12)
+    for (const name of exposed) expect(doc, name).toContain(`| \`${name}\` |`)
+    const rules = [...doc.matchAll(/```yaml\n(groups:[\s\S]*?)```/g)].map((m) => m[1]!)
+    expect(rules).toHaveLength(1)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grid-rules-"))
+    try {
+      fs.writeFileSync(path.join(dir, "rules.yml"), rules[0]!)
+      const checked = spawnSync("promtool", ["check", "rules", path.join(dir, "rules.yml")], { encoding: "utf8" })
+      expect(checked.status, checked.stdout + checked.stderr).toBe(0)
+      expect(checked.stdout).toContain("SUCCESS: 5 rules found")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("/readyz turns 503 with its reason within 5 s of NATS going away, and 200 once it is back", async () => {
     await waitUntil("ready", async () => ((await get("/readyz")).status === 200 ? true : undefined))
     await nats.kill()
@@ -147,7 +167,9 @@ describe("grid daemon --http-addr", () => {
       }, 5_000)
       expect(JSON.parse(down.text)).toMatchObject({ ready: false, node: nodeId, reasons: expect.arrayContaining(["NATS is not connected"]) })
       expect((await get("/healthz")).status).toBe(200)
-      expect((await get("/metrics")).text).toContain("grid_nats_connected 0")
+      const metrics = (await get("/metrics")).text
+      expect(metrics).toContain("grid_nats_connected 0")
+      expect(metrics).toContain("grid_node_ready 0")
     } finally {
       await nats.start()
     }

@@ -49,14 +49,17 @@ const notReady = (stuckAfterMs: number) =>
   })
 
 /** The gauges read at scrape time, and the process's CPU (a counter, advanced by its delta). */
-const sampler = Effect.gen(function*() {
+const sampler = (readiness: Effect.Effect<ReadonlyArray<string>>) => Effect.gen(function*() {
   const manager = yield* TestManager
   const events = yield* EventSink
   const backends = yield* Backends
   let cpuMicros = 0
   return Effect.gen(function*() {
     yield* Metric.update(M.testsRunning, (yield* manager.running).length)
-    yield* Metric.update(M.eventsPending, (yield* events.stats).depth)
+    const delivery = yield* events.stats
+    yield* Metric.update(M.eventsPending, delivery.depth)
+    yield* Metric.update(M.eventsOldestAge, delivery.oldestAgeMs / 1000)
+    yield* Metric.update(M.nodeReady, (yield* readiness).length === 0 ? 1 : 0)
     yield* Metric.update(M.dockerAvailable, (yield* backends.available).includes("docker") ? 1 : 0)
     const cpu = process.cpuUsage()
     const total = cpu.user + cpu.system
@@ -69,15 +72,16 @@ const sampler = Effect.gen(function*() {
 const routes = (options: HttpEndpointsOptions) =>
   HttpRouter.use(Effect.fn("http.routes")(function*(router) {
     const services = yield* Effect.context<LinkStatus | TestManager | EventSink>()
-    const sample = yield* sampler
     const stuckAfterMs = 2 * Duration.toMillis(options.heartbeatInterval)
+    const readiness = Effect.provideContext(notReady(stuckAfterMs), services)
+    const sample = yield* sampler(readiness)
     yield* Metric.update(Metric.withAttributes(M.buildInfo, { version: VERSION, channel: options.channel, node: options.nodeId }), 1)
     yield* Metric.update(M.startTime, Math.round(((yield* Clock.currentTimeMillis) - performance.now()) / 1000))
     yield* router.add("GET", "/healthz", Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "ok", node: options.nodeId })))
     yield* router.add(
       "GET",
       "/readyz",
-      Effect.map(Effect.provideContext(notReady(stuckAfterMs), services), (reasons) =>
+      Effect.map(readiness, (reasons) =>
         HttpServerResponse.jsonUnsafe(
           reasons.length === 0 ? { ready: true, node: options.nodeId } : { ready: false, node: options.nodeId, reasons },
           { status: reasons.length === 0 ? 200 : 503 }

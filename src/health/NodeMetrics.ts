@@ -29,6 +29,10 @@ export const windowsSpilled = counter("grid_result_windows_spilled_total", "Resu
 export const samplesIngested = counter("grid_samples_ingested_total", "Samples (requests) read from the tools' results")
 export const parseErrors = counter("grid_result_parse_errors_total", "Lines of tools' result files that could not be read")
 export const eventsPending = Metric.gauge("grid_events_pending", { description: "Protocol events queued and not yet stored by JetStream" })
+export const eventsOldestAge = Metric.gauge("grid_events_oldest_age_seconds", {
+  description: "Age of the oldest protocol event not yet stored by JetStream (0 when none waits)"
+})
+export const nodeReady = Metric.gauge("grid_node_ready", { description: "1 when /readyz would answer 200, else 0" })
 export const natsConnected = Metric.gauge("grid_nats_connected", { description: "1 while the NATS connection is up, else 0" })
 export const natsReconnects = counter("grid_nats_reconnects_total", "Times the NATS connection came back after losing its server")
 export const dockerAvailable = Metric.gauge("grid_docker_available", { description: "1 while a docker engine answers, else 0" })
