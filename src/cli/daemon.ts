@@ -2,20 +2,22 @@
 // DaemonSettings; GridDaemon.layer does the work. SIGTERM/SIGINT stop it gracefully (tests
 // stopped with their grace, terminal events published, heartbeat deleted, exit 0); a second
 // signal skips the grace.
-import { Config, type Duration, Effect, Option, Schema } from "effect"
+import { Clock, Config, type Duration, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultSettings } from "../daemon/DaemonConfig.ts"
 import { GridDaemon } from "../daemon/GridDaemon.ts"
 import { isId, sanitizeId } from "../protocol/names.ts"
 import { onInterrupt } from "./exitCode.ts"
 import { natsAuthOf, natsFlags, parseDuration, stringFlag } from "./flags.ts"
+import { type LogFormat, logFormatFlag, logFormatLayer, plainLine } from "./logFormat.ts"
 
-const fatal = (message: string, code: number) =>
-  Effect.sync(() => {
-    process.stderr.write(`grid daemon: ${message}\n`)
-    process.exitCode = code
-    onInterrupt.exitCode = code
-  })
+const fatal = (format: LogFormat, message: string, code: number) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.sync(() => {
+      process.stderr.write(`${plainLine(format, "FATAL", `grid daemon: ${message}`, now)}\n`)
+      process.exitCode = code
+      onInterrupt.exitCode = code
+    }))
 
 export class FlagError extends Schema.TaggedError<FlagError>()("FlagError", { message: Schema.String }) {}
 
@@ -39,6 +41,7 @@ const flags = {
     Flag.withDescription("Where a tool's executable is when not on PATH, e.g. jmeter=/opt/jmeter/bin/jmeter (repeatable)"),
     Flag.optional
   ),
+  logFormat: logFormatFlag,
   httpAddr: stringFlag("http-addr", "host:port where /healthz, /readyz and /metrics (Prometheus) are served, e.g. 127.0.0.1:9464 (default: off)"),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
 }
@@ -123,9 +126,10 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
     // What stops the daemon is said in one line, without a stack: the flag as typed, or the
     // component and its reason (a refused authentication, an unreachable server).
     Effect.catchTags({
-      FlagError: (e) => fatal(e.message, 2),
-      DaemonError: (e) => fatal(e.message, 1)
-    })
+      FlagError: (e) => fatal(f.logFormat, e.message, 2),
+      DaemonError: (e) => fatal(f.logFormat, e.message, 1)
+    }),
+    Effect.provide(logFormatLayer(f.logFormat))
   )
 ).pipe(
   Command.withDescription("Run the grid node agent: take commands over NATS, run tests, report"),
