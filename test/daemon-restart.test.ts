@@ -14,7 +14,8 @@ import { describe, expect } from "vitest"
 import { Controller } from "../src/controller/Controller.ts"
 import { decodePlan } from "../src/controller/Plan.ts"
 import { assets } from "../src/protocol/names.ts"
-import { alive, type DaemonProcess, spawnDaemon } from "./support/daemon.ts"
+import { alive } from "./support/daemon.ts"
+import { launchDaemon } from "./support/daemonProcess.ts"
 import { tempWorkRoot } from "./support/memoryNode.ts"
 import { TestNats } from "./support/natsServer.ts"
 import { waitUntil, WireClient } from "./support/WireClient.ts"
@@ -26,27 +27,8 @@ const terminalsOf = (testId: string) =>
   Effect.flatMap(WireClient, (c) => Effect.map(c.eventsOf(testId), (all) => all.filter((e) => terminalKinds.includes(e.kind))))
 const firstTerminal = (testId: string) => waitUntil(`terminal event of ${testId}`, Effect.map(terminalsOf(testId), (t) => t[0]))
 
-const stop = (d: DaemonProcess) =>
-  Effect.promise(() => {
-    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGTERM")
-    return d.exited
-  }).pipe(Effect.asVoid)
-
 /** A real `grid daemon` process, up once its heartbeat is read; stopped with the scope. */
-const launch = (nodeId: string, workDir: string) =>
-  Effect.gen(function*() {
-    const nats = yield* TestNats
-    const client = yield* WireClient
-    const d = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        spawnDaemon(["--nats-url", nats.url, "--node-id", nodeId, "--work-dir", workDir, "--heartbeat-interval", "500ms", "--stop-grace", "2s"])
-      ),
-      stop
-    )
-    const exitedEarly = Effect.flatMap(Effect.promise(() => d.exited), (code) => Effect.die(new Error(`daemon exited ${code}: ${d.output()}`)))
-    yield* Effect.raceFirst(waitUntil(`heartbeat of ${nodeId}`, client.heartbeat(nodeId)), exitedEarly).pipe(Effect.orDie)
-    return d
-  })
+const launch = (nodeId: string, workDir: string) => launchDaemon(nodeId, { workDir, stopGrace: "2s" })
 
 describe("nodes that restart", () => {
   layer(env, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
