@@ -1,179 +1,153 @@
 // `grid daemon` as a real process: signals, exit codes, NATS outages and restarts, commands
 // sent while the node was down, and authentication failures. Each case asserts that nothing
 // it started (process, work directory, heartbeat) survives.
+import { layer } from "@effect/vitest"
+import { type Duration, Effect, Layer } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { alive, type DaemonProcess, spawnDaemon } from "./support/daemon.ts"
-import { type GridClient, gridClient, waitUntil } from "./support/gridClient.ts"
+import { describe, expect } from "vitest"
+import { alive } from "./support/daemon.ts"
+import { exitOf, launchDaemon, spawnDaemonScoped } from "./support/daemonProcess.ts"
 import { tempWorkRoot } from "./support/memoryNode.ts"
-import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
-import { spawn } from "node:child_process"
-import { natsServerBinary, freePort } from "./support/natsServer.ts"
+import { freePort, natsServerBinary, TestNats } from "./support/natsServer.ts"
+import { waitUntil, WireClient } from "./support/WireClient.ts"
 
-let nats: NatsServer
-let client: GridClient
-
-beforeAll(async () => {
-  nats = await startNatsServer()
-  client = await gridClient(nats.url)
-})
-afterAll(async () => {
-  await client?.close()
-  await nats?.close()
-})
+const env = WireClient.layerNats.pipe(Layer.provideMerge(TestNats.layer()))
 
 const sh = (script: string) => ({ command: ["sh", "-c", script] })
-const terminalOf = (testId: string, timeoutMs?: number) =>
-  waitUntil(`terminal event of ${testId}`, () => client.eventsOf(testId).find((e) => ["finished", "failed", "stopped"].includes(e.kind)), timeoutMs)
-
-const launch = async (nodeId: string, extra: Array<string> = []) => {
-  const workDir = tempWorkRoot()
-  const d = spawnDaemon(["--nats-url", nats.url, "--node-id", nodeId, "--work-dir", workDir, "--heartbeat-interval", "500ms", ...extra])
-  await Promise.race([
-    waitUntil(`heartbeat of ${nodeId}`, () => client.heartbeat(nodeId)),
-    d.exited.then((code) => {
-      throw new Error(`daemon exited ${code}: ${d.output()}`)
-    })
-  ])
-  return { d, workDir }
-}
-const ensureDead = async (d: DaemonProcess) => {
-  if (d.child.exitCode === null) d.child.kill("SIGKILL")
-  await d.exited
-}
+const terminalOf = (testId: string, timeout?: Duration.Input) => Effect.flatMap(WireClient, (c) => c.terminalOf(testId, timeout))
+const kinds = (testId: string) => Effect.flatMap(WireClient, (c) => Effect.map(c.eventsOf(testId), (all) => all.map((e) => e.kind)))
 
 describe("grid daemon process", () => {
-  it("SIGTERM during a test: stopped event after cleanup, heartbeat deleted, exit 0", async () => {
-    const { d, workDir } = await launch("proc-term", ["--stop-grace", "5s"])
-    try {
-      await client.send("proc-term", { kind: "start", testId: "term-1", tool: "command", params: sh("sleep 60 & wait") })
-      const started = await client.waitEvent("term-1", "started")
-      d.child.kill("SIGTERM")
-      expect(await d.exited).toBe(0)
-      const stopped = await terminalOf("term-1")
-      expect(stopped).toMatchObject({ kind: "stopped", reason: "daemon shutdown", cleanup: { ok: true } })
-      expect(alive(-(started.pid as number))).toBe(false)
-      // Only the node's own dot-files (journal, marker) are left: no test directory.
-      expect(fs.readdirSync(path.join(workDir, "proc-term")).filter((n) => !n.startsWith("."))).toEqual([])
-      expect(await client.heartbeat("proc-term")).toBeUndefined()
-    } finally {
-      await ensureDead(d)
-    }
-  })
+  layer(env, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("SIGTERM during a test: stopped event after cleanup, heartbeat deleted, exit 0", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const d = yield* launchDaemon("proc-term", { stopGrace: "5s" })
+        yield* client.send("proc-term", { kind: "start", testId: "term-1", tool: "command", params: sh("sleep 60 & wait") })
+        const started = yield* client.waitEvent("term-1", "started")
+        d.child.kill("SIGTERM")
+        expect(yield* exitOf(d)).toBe(0)
+        const stopped = yield* terminalOf("term-1")
+        expect(stopped).toMatchObject({ kind: "stopped", reason: "daemon shutdown", cleanup: { ok: true } })
+        expect(alive(-started.pid!)).toBe(false)
+        // Only the node's own dot-files (journal, marker) are left: no test directory.
+        expect(fs.readdirSync(path.join(d.workDir, "proc-term")).filter((n) => !n.startsWith("."))).toEqual([])
+        expect(yield* client.heartbeat("proc-term")).toBeUndefined()
+      }))
 
-  it("a second SIGTERM skips the grace of a tool that ignores the first", async () => {
-    const { d } = await launch("proc-force", ["--stop-grace", "60s"])
-    try {
-      await client.send("proc-force", { kind: "start", testId: "force-1", tool: "command", params: sh("trap '' TERM; while true; do sleep 0.1; done") })
-      const started = await client.waitEvent("force-1", "started")
-      d.child.kill("SIGTERM")
-      await new Promise((r) => setTimeout(r, 500))
-      expect(d.child.exitCode).toBeNull()
-      const t0 = Date.now()
-      d.child.kill("SIGTERM")
-      expect(await d.exited).toBe(0)
-      expect(Date.now() - t0).toBeLessThan(30_000)
-      expect((await terminalOf("force-1")).kind).toBe("stopped")
-      expect(alive(-(started.pid as number))).toBe(false)
-    } finally {
-      await ensureDead(d)
-    }
-  })
+    it.effect("a second SIGTERM skips the grace of a tool that ignores the first", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const d = yield* launchDaemon("proc-force", { stopGrace: "60s" })
+        yield* client.send("proc-force", { kind: "start", testId: "force-1", tool: "command", params: sh("trap '' TERM; while true; do sleep 0.1; done") })
+        const started = yield* client.waitEvent("force-1", "started")
+        d.child.kill("SIGTERM")
+        yield* Effect.sleep("500 millis")
+        expect(d.child.exitCode).toBeNull()
+        d.child.kill("SIGTERM")
+        // Well within the 60 s grace the first SIGTERM would have waited.
+        expect(yield* exitOf(d).pipe(Effect.timeout("30 seconds"))).toBe(0)
+        expect((yield* terminalOf("force-1")).kind).toBe("stopped")
+        expect(alive(-started.pid!)).toBe(false)
+      }))
 
-  it("survives a NATS restart mid-test: the test keeps running and no event is lost", async () => {
-    const { d } = await launch("proc-nats")
-    try {
-      await client.send("proc-nats", { kind: "start", testId: "outage-1", tool: "command", params: sh("sleep 3") })
-      await client.waitEvent("outage-1", "started")
-      await nats.kill()
-      // The tool finishes while NATS is away: its terminal event must wait and then arrive.
-      await new Promise((r) => setTimeout(r, 3500))
-      await nats.start()
-      const done = await terminalOf("outage-1", 30_000)
-      expect(done.kind).toBe("finished")
-      expect(client.eventsOf("outage-1").map((e) => e.kind)).toEqual(["accepted", "started", "finished"])
-      // Commands keep flowing after the restart.
-      await client.send("proc-nats", { kind: "start", testId: "outage-2", tool: "command", params: sh("true") })
-      expect((await terminalOf("outage-2", 30_000)).kind).toBe("finished")
-      expect(d.child.exitCode).toBeNull()
-    } finally {
-      d.child.kill("SIGTERM")
-      await d.exited
-    }
-  })
+    it.effect("survives a NATS restart mid-test: the test keeps running and no event is lost", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const nats = yield* TestNats
+        const d = yield* launchDaemon("proc-nats")
+        yield* client.send("proc-nats", { kind: "start", testId: "outage-1", tool: "command", params: sh("sleep 3") })
+        yield* client.waitEvent("outage-1", "started")
+        yield* Effect.promise(() => nats.kill())
+        // The tool finishes while NATS is away: its terminal event must wait and then arrive.
+        yield* Effect.sleep("3500 millis")
+        yield* Effect.promise(() => nats.start())
+        const done = yield* terminalOf("outage-1", "30 seconds")
+        expect(done.kind).toBe("finished")
+        expect(yield* kinds("outage-1")).toEqual(["accepted", "started", "finished"])
+        // Commands keep flowing after the restart.
+        yield* client.send("proc-nats", { kind: "start", testId: "outage-2", tool: "command", params: sh("true") })
+        expect((yield* terminalOf("outage-2", "30 seconds")).kind).toBe("finished")
+        expect(d.child.exitCode).toBeNull()
+      }))
 
-  it("receives commands published while it was down, once", async () => {
-    const first = await launch("proc-down")
-    first.d.child.kill("SIGTERM")
-    expect(await first.d.exited).toBe(0)
-    await client.send("proc-down", { kind: "start", testId: "while-down", tool: "command", params: sh("true") })
-    const { d } = await launch("proc-down")
-    try {
-      expect((await terminalOf("while-down")).kind).toBe("finished")
-      expect(client.eventsOf("while-down").filter((e) => e.kind === "accepted")).toHaveLength(1)
-    } finally {
-      d.child.kill("SIGTERM")
-      await d.exited
-    }
-  })
+    it.effect("receives commands published while it was down, once", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        yield* Effect.scoped(Effect.gen(function*() {
+          const first = yield* launchDaemon("proc-down")
+          first.child.kill("SIGTERM")
+          expect(yield* exitOf(first)).toBe(0)
+        }))
+        yield* client.send("proc-down", { kind: "start", testId: "while-down", tool: "command", params: sh("true") })
+        yield* launchDaemon("proc-down")
+        expect((yield* terminalOf("while-down")).kind).toBe("finished")
+        expect((yield* client.eventsOf("while-down")).filter((e) => e.kind === "accepted")).toHaveLength(1)
+      }))
 
-  it("drain: finishes the running test, refuses new ones, exits 0", async () => {
-    const { d } = await launch("proc-drain")
-    try {
-      await client.send("proc-drain", { kind: "start", testId: "drain-1", tool: "command", params: sh("sleep 1") })
-      await client.waitEvent("drain-1", "started")
-      await client.send("proc-drain", { kind: "drain" })
-      await client.send("proc-drain", { kind: "start", testId: "drain-2", tool: "command", params: sh("true") })
-      expect((await client.waitEvent("drain-2", "rejected")).code).toBe("draining")
-      expect(await d.exited).toBe(0)
-      expect((await terminalOf("drain-1")).kind).toBe("finished")
-    } finally {
-      await ensureDead(d)
-    }
-  })
+    it.effect("drain: finishes the running test, refuses new ones, exits 0", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const d = yield* launchDaemon("proc-drain")
+        yield* client.send("proc-drain", { kind: "start", testId: "drain-1", tool: "command", params: sh("sleep 1") })
+        yield* client.waitEvent("drain-1", "started")
+        yield* client.send("proc-drain", { kind: "drain" })
+        yield* client.send("proc-drain", { kind: "start", testId: "drain-2", tool: "command", params: sh("true") })
+        expect((yield* client.waitEvent("drain-2", "rejected")).code).toBe("draining")
+        expect(yield* exitOf(d)).toBe(0)
+        expect((yield* terminalOf("drain-1")).kind).toBe("finished")
+      }))
 
-  it("flags and their GRID_* environment fallbacks reach the heartbeat", async () => {
-    const workDir = tempWorkRoot()
-    const d = spawnDaemon(
-      ["--nats-url", nats.url, "--work-dir", workDir, "--heartbeat-interval", "500ms", "--label", "team=perf", "--label", "zone=a", "--capacity", "3"],
-      { GRID_NODE_ID: "proc-env", GRID_CHANNEL: "beta", GRID_GRID_ID: "blue" }
-    )
-    try {
-      const hb = await waitUntil("heartbeat of proc-env", () => client.heartbeat("proc-env"))
-      expect(hb).toMatchObject({ nodeId: "proc-env", gridId: "blue", channel: "beta", capacity: 3, labels: { team: "perf", zone: "a" }, state: "idle" })
-      expect(hb.disk).toMatchObject({ workDir })
-    } finally {
-      d.child.kill("SIGTERM")
-      expect(await d.exited).toBe(0)
-    }
-  })
+    it.effect("flags and their GRID_* environment fallbacks reach the heartbeat", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const nats = yield* TestNats
+        const workDir = tempWorkRoot()
+        const d = yield* spawnDaemonScoped(
+          ["--nats-url", nats.url, "--work-dir", workDir, "--heartbeat-interval", "500ms", "--label", "team=perf", "--label", "zone=a", "--capacity", "3"],
+          { GRID_NODE_ID: "proc-env", GRID_CHANNEL: "beta", GRID_GRID_ID: "blue" }
+        )
+        const hb = yield* waitUntil("heartbeat of proc-env", client.heartbeat("proc-env"))
+        expect(hb).toMatchObject({ nodeId: "proc-env", gridId: "blue", channel: "beta", capacity: 3, labels: { team: "perf", zone: "a" }, state: "idle" })
+        expect(hb.disk).toMatchObject({ workDir })
+        d.child.kill("SIGTERM")
+        expect(yield* exitOf(d)).toBe(0)
+      }))
 
-  it("refuses bad flags with a clear message and a non-zero exit", async () => {
-    const d = spawnDaemon(["--nats-url", nats.url, "--node-id", "no spaces", "--work-dir", tempWorkRoot()])
-    expect(await d.exited).not.toBe(0)
-    expect(d.output()).toContain("--node-id")
-  })
+    it.effect("refuses bad flags with a clear message and a non-zero exit", () =>
+      Effect.gen(function*() {
+        const nats = yield* TestNats
+        const d = yield* spawnDaemonScoped(["--nats-url", nats.url, "--node-id", "no spaces", "--work-dir", tempWorkRoot()])
+        expect(yield* exitOf(d)).not.toBe(0)
+        expect(d.output()).toContain("--node-id")
+      }))
 
-  it("a refused authentication is a clear fatal start-up error, not a retry loop", async () => {
-    const port = await freePort()
-    const store = tempWorkRoot()
-    const server = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store, "--user", "grid", "--pass", "s3cret"], { stdio: "ignore" })
-    try {
-      await new Promise((r) => setTimeout(r, 500))
-      const url = `nats://127.0.0.1:${port}`
-      const bad = spawnDaemon(["--nats-url", url, "--node-id", "auth-1", "--nats-user", "grid"], { GRID_NATS_PASSWORD: "wrong-password" })
-      const code = await bad.exited
-      expect(code).not.toBe(0)
-      expect(bad.output()).toMatch(/[Aa]uthorization/)
-      expect(bad.output()).not.toContain("wrong-password")
-      const good = spawnDaemon(["--nats-url", url, "--node-id", "auth-2", "--nats-user", "grid"], { GRID_NATS_PASSWORD: "s3cret" })
-      await waitUntil("authenticated daemon up", () => (good.output().includes("up (grid") ? true : undefined))
-      good.child.kill("SIGTERM")
-      expect(await good.exited).toBe(0)
-    } finally {
-      server.kill("SIGKILL")
-      fs.rmSync(store, { recursive: true, force: true })
-    }
+    it.effect("a refused authentication is a clear fatal start-up error, not a retry loop", () =>
+      Effect.gen(function*() {
+        const port = yield* Effect.promise(() => freePort())
+        const store = tempWorkRoot()
+        yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store, "--user", "grid", "--pass", "s3cret"], { stdio: "ignore" })
+          ),
+          (server) =>
+            Effect.sync(() => {
+              server.kill("SIGKILL")
+              fs.rmSync(store, { recursive: true, force: true })
+            })
+        )
+        yield* Effect.sleep("500 millis")
+        const url = `nats://127.0.0.1:${port}`
+        const bad = yield* spawnDaemonScoped(["--nats-url", url, "--node-id", "auth-1", "--nats-user", "grid"], { GRID_NATS_PASSWORD: "wrong-password" })
+        expect(yield* exitOf(bad)).not.toBe(0)
+        expect(bad.output()).toMatch(/[Aa]uthorization/)
+        expect(bad.output()).not.toContain("wrong-password")
+        const good = yield* spawnDaemonScoped(["--nats-url", url, "--node-id", "auth-2", "--nats-user", "grid"], { GRID_NATS_PASSWORD: "s3cret" })
+        yield* waitUntil("authenticated daemon up", Effect.sync(() => good.output().includes("up (grid")))
+        good.child.kill("SIGTERM")
+        expect(yield* exitOf(good)).toBe(0)
+      }))
   })
 })
