@@ -10,6 +10,7 @@ import { isId, sanitizeId } from "../protocol/names.ts"
 import { onInterrupt } from "./exitCode.ts"
 import { natsAuthOf, natsFlags, parseDuration, stringFlag } from "./flags.ts"
 import { type LogFormat, logFormatFlag, logFormatLayer, plainLine } from "./logFormat.ts"
+import { otlpEndpointFlag, tracingLayer } from "./tracing.ts"
 
 const fatal = (format: LogFormat, message: string, code: number) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -42,6 +43,7 @@ const flags = {
     Flag.optional
   ),
   logFormat: logFormatFlag,
+  otlpEndpoint: otlpEndpointFlag,
   httpAddr: stringFlag("http-addr", "host:port where /healthz, /readyz and /metrics (Prometheus) are served, e.g. 127.0.0.1:9464 (default: off)"),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
 }
@@ -120,7 +122,11 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       const daemon = yield* GridDaemon
       force.run = daemon.force
       yield* daemon.done
-    }).pipe(Effect.provide(GridDaemon.layer(settings)))
+    }).pipe(
+      Effect.provide(GridDaemon.layer(settings)),
+      // Outside the node: its spans are all exported, and the last ones flushed after it stopped.
+      Effect.provide(tracingLayer(f.otlpEndpoint, { serviceName: "grid-daemon", attributes: { "service.instance.id": nodeId, "grid.grid_id": gridId } }))
+    )
   }).pipe(
     Effect.scoped,
     // What stops the daemon is said in one line, without a stack: the flag as typed, or the

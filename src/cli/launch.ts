@@ -17,6 +17,7 @@ import { onInterrupt } from "./exitCode.ts"
 import { durationFlag, natsAuthOf, natsFlags } from "./flags.ts"
 import { outputProblem } from "./overrides.ts"
 import { EXIT_ERROR, EXIT_THRESHOLDS } from "./run.ts"
+import { otlpEndpointFlag, tracingLayer } from "./tracing.ts"
 
 type NatsFlagValues = Parameters<typeof natsAuthOf>[0] & { readonly natsUrl: string; readonly subjectPrefix: string }
 
@@ -87,7 +88,8 @@ export const launchCommand = Command.make(
       Flag.withDefault(Duration.seconds(30))
     ),
     out: Flag.String("out").pipe(Flag.withDescription("Write the merged summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
-    html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional)
+    html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
+    otlpEndpoint: otlpEndpointFlag
   },
   Effect.fn(function*(f) {
     const flagProblems = [
@@ -136,7 +138,13 @@ export const launchCommand = Command.make(
         )
       )
       yield* finishOutputs(report, title, f.out, f.html)
-    }).pipe(Effect.scoped, Effect.provide(controllerLayer(f)))
+    }).pipe(
+      Effect.scoped,
+      // The root span of the launch's trace; every node's spans of the test are its children.
+      Effect.withSpan("grid.launch", { attributes: { "grid.plan": f.plan, "grid.tool": plan.tool } }),
+      Effect.provide(controllerLayer(f)),
+      Effect.provide(tracingLayer(f.otlpEndpoint, { serviceName: "grid-launch" }))
+    )
     const result = yield* Effect.result(program)
     if (result._tag === "Failure") {
       const e = result.failure as { message?: string }

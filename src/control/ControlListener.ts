@@ -4,13 +4,14 @@
 // throw in a library, a stack overflow) is contained to it: it is answered with a rejection
 // and acked, and the loop goes on. A message that came back more than `MAX_DELIVERIES` times
 // (the node died handling it each time) is answered and terminated, never redelivered again.
-import { Cause, Clock, Effect, Result, Stream } from "effect"
+import { Cause, Clock, Effect, Option, Result, Stream } from "effect"
 import { clip, rawSummary } from "../protocol/bounded.ts"
 import { type RejectCode, rejectedEvent } from "../protocol/events.ts"
+import { parseTraceparent } from "../protocol/traceContext.ts"
 import { EventSink } from "../runner/EventSink.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { type ControlMessage, ControlSource } from "./ControlSource.ts"
-import { decodeCommand, type Rejection } from "./decodeCommand.ts"
+import { decodeCommand, type Rejection, traceparentOf } from "./decodeCommand.ts"
 
 /** Deliveries of one message after which it is terminated instead of handled again. */
 export const MAX_DELIVERIES = 5
@@ -31,7 +32,7 @@ export const controlListener = (config: ControlOptions) => Effect.gen(function*(
     Effect.flatMap(Clock.currentTimeMillis, (ms) => events.publish(rejectedEvent(config.nodeId, ids, code, message, ms)))
 
   const decide = Effect.fn("control.decide")(function*(message: ControlMessage) {
-    const decoded = decodeCommand(message.data, config.maxCommandBytes)
+    const decoded = yield* Effect.sync(() => decodeCommand(message.data, config.maxCommandBytes)).pipe(Effect.withSpan("control.decode"))
     if (Result.isFailure(decoded)) {
       const r = decoded.failure
       yield* Effect.logWarning(`rejected a command (${rawSummary(message.data, 80)}): ${r.code}: ${clip(r.message)}`)
@@ -57,8 +58,14 @@ export const controlListener = (config: ControlOptions) => Effect.gen(function*(
       : { testId: decoded.failure.testId, commandId: decoded.failure.commandId }
   }
 
+  // A start sent by a traced launch: its spans on this node are children of the launch's.
+  const traced = (message: ControlMessage) => {
+    const parent = parseTraceparent(traceparentOf(message.data, config.maxCommandBytes))
+    return Option.isSome(parent) ? Effect.withParentSpan(decide(message), parent.value) : decide(message)
+  }
+
   const handleOne = (message: ControlMessage) =>
-    Effect.suspend(() => decide(message)).pipe(
+    Effect.suspend(() => traced(message)).pipe(
       Effect.catchCause((cause) =>
         // Interruption is the node stopping: leave the message unacked for the next life.
         Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.gen(function*() {

@@ -92,3 +92,23 @@ export const checkRelativePath = (path: string): string | undefined => {
   if (depth === 0) return "names the work directory itself"
   return undefined
 }
+
+const TraceField = Schema.fromJsonString(Schema.Struct({ traceparent: Schema.optional(Schema.String) }))
+const decodeTraceField = Schema.decodeUnknownOption(TraceField)
+const TRACEPARENT_BYTES = new TextEncoder().encode("\"traceparent\"")
+
+/** The `traceparent` of a start command, read before the command is decoded so the spans of
+ * its decoding already belong to the launch's trace. Only commands that carry one pay a second
+ * parse; anything unreadable has none (decodeCommand says what is wrong with it). */
+export const traceparentOf = (data: Uint8Array, maxBytes: number): string | undefined => {
+  if (data.byteLength > maxBytes || Buffer.from(data.buffer, data.byteOffset, data.byteLength).indexOf(TRACEPARENT_BYTES) < 0) return undefined
+  let text: string
+  try {
+    text = textDecoder.decode(data)
+  } catch {
+    return undefined
+  }
+  if (jsonDepth(text) > MAX_DEPTH) return undefined
+  const read = decodeTraceField(text)
+  return read._tag === "Some" ? read.value.traceparent : undefined
+}

@@ -10,6 +10,7 @@
 // second as soon as it is complete), is LiveView.ts's.
 import { Clock, Deferred, Duration, Effect, Option, Schema, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
 import { isId } from "../protocol/names.ts"
+import { formatTraceparent } from "../protocol/traceContext.ts"
 import type { ControllerError, NodeChange, Primitives, WireEvent } from "./NodeBus.ts"
 import { type LaunchUpdate, LiveView, type NodeView } from "./LiveView.ts"
 import { WindowMerger } from "./Merger.ts"
@@ -309,7 +310,10 @@ export const startLaunch = (
       })
 
     update({ type: "phase", message: `test ${testId}: starting ${plan.tool} on ${chosen.join(", ")}${barrier ? " (barrier)" : ""}` })
-    yield* Effect.forEach(commands, ({ command, share }) => p.send(share.nodeId, command), { concurrency: "unbounded", discard: true })
+    // The launch's span is every node's parent: one trace shows the test across the fleet.
+    const span = yield* Effect.option(Effect.currentSpan)
+    const trace = Option.isSome(span) ? { traceparent: formatTraceparent(span.value) } : {}
+    yield* Effect.forEach(commands, ({ command, share }) => p.send(share.nodeId, { ...command, ...trace }), { concurrency: "unbounded", discard: true })
     const answered = yield* waitFor((s) => every(s, (n) => n.status !== "sent"), options.acceptTimeout ?? "30 seconds")
     const refused = !every(yield* SubscriptionRef.get(state), (n) => n.status !== "rejected" && n.status !== "failed")
     if (!answered || refused) return yield* failStart("the start was refused", "sent", "did not answer the start command")

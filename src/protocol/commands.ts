@@ -57,7 +57,9 @@ export const StartCommand = Schema.Struct({
   startAt: Schema.optional(Time),
   barrier: Schema.optional(Schema.Boolean),
   notAfter: Schema.optional(Time),
-  labels: Schema.optional(StringMap)
+  labels: Schema.optional(StringMap),
+  /** W3C trace context of the launch (traceContext.ts); a malformed one is ignored, not refused. */
+  traceparent: Schema.optional(Schema.String)
 })
 export type StartCommand = typeof StartCommand.Type
 

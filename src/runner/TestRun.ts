@@ -40,6 +40,7 @@ export const runTest = Effect.fn("runner.runTest")(function*(command: StartComma
   const publish: Publish = (event) =>
     Effect.flatMap(now, (at) => events.publish({ ...base, commandId: command.commandId, at, ...event } as GridEvent))
 
+  yield* Effect.annotateCurrentSpan({ "grid.test_id": command.testId, "grid.node_id": config.nodeId, "grid.tool": command.tool })
   const journal = yield* Effect.serviceOption(TestJournal)
   const cleanup = yield* makeCleanupLog
   // Only the body may be interrupted (the daemon going down hard): closing the test's scope
@@ -56,8 +57,10 @@ export const runTest = Effect.fn("runner.runTest")(function*(command: StartComma
             )
         )
       )
-      yield* Scope.close(scope, Exit.void)
-      yield* publishEnd(ending, yield* cleanup.report, publish)
+      yield* Scope.close(scope, Exit.void).pipe(Effect.withSpan("runner.cleanup"))
+      yield* publishEnd(ending, yield* cleanup.report, publish).pipe(
+        Effect.withSpan("runner.publishEnd", { attributes: { "grid.outcome": ending.kind } })
+      )
       // The terminal event is with the sink: the journal no longer owes it (TestJournal.ts).
       if (ending.kind !== "rejected" && Option.isSome(journal)) yield* journal.value.remove(command.testId)
       if (ending.kind === "rejected") {
@@ -104,10 +107,10 @@ const body = (
     if (Option.isSome(journal) && (yield* journal.value.lost(command.testId))) {
       return rejected("duplicate_test", `test ${command.testId} already ran on this node (lost in a restart, reported as node_restarted)`)
     }
-    const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), config.nodeId, command.testId, cleanup))
+    const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), config.nodeId, command.testId, cleanup)).pipe(Effect.withSpan("runner.workDir"))
     if (made._tag === "Failure") return rejected("workdir_failed", made.failure.message)
     const workDir = made.success
-    const written = yield* Effect.result(writeFiles(workDir, command.files ?? []))
+    const written = yield* Effect.result(writeFiles(workDir, command.files ?? [])).pipe(Effect.withSpan("runner.writeFiles"))
     if (written._tag === "Failure") {
       return written.failure.code === "invalid_command"
         ? rejected("invalid_command", written.failure.message)
@@ -208,7 +211,7 @@ const body = (
       onLine,
       inProcess: plan.inProcess,
       sink: pushed?.sink
-    }).pipe(Effect.result)
+    }).pipe(Effect.result, Effect.withSpan("runner.launch", { attributes: { "grid.runner": runnerName } }))
     if (running._tag === "Failure") {
       return { kind: "failed", error: { code: running.failure.code, message: running.failure.message }, summary: null } as Ending
     }
@@ -230,7 +233,7 @@ const body = (
       Effect.as(Effect.sleep(maxDuration), { _tag: "Timeout" } as const)
     ]
     if (results) watchers.push(Effect.map(results.failure, (error) => ({ _tag: "IngestFailed", error }) as const))
-    const watched = yield* Effect.raceAll(watchers)
+    const watched = yield* Effect.raceAll(watchers).pipe(Effect.withSpan("runner.run"))
 
     // A tool with its own polite stop gets it first and the grace to end by itself; then the
     // backend's stop (signals, container removal) runs with a short grace of its own.
