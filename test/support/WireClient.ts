@@ -42,6 +42,9 @@ export class WireClient extends Context.Service<WireClient, {
   readonly events: Effect.Effect<ReadonlyArray<ReadEvent>>
   /** Messages of the event stream no schema reads (the reader's one-line complaint each). */
   readonly undecodable: Effect.Effect<ReadonlyArray<string>>
+  /** Every message of the event stream as sent (its text), in stream order: for checks of the
+   * wire form itself, which the schemas' reading drops fields of. */
+  readonly texts: Effect.Effect<ReadonlyArray<string>>
   readonly eventsOf: (testId: string | undefined) => Effect.Effect<ReadonlyArray<ReadEvent>>
   /** Publishes a command (a commandId is added when missing); returns its commandId. */
   readonly send: (nodeId: string, command: Record<string, unknown>) => Effect.Effect<string>
@@ -68,6 +71,7 @@ export class WireClient extends Context.Service<WireClient, {
       )
       const events: Array<ReadEvent> = []
       const undecodable: Array<string> = []
+      const texts: Array<string> = []
 
       // An ordered consumer forgets its place when the server restarts: it is reopened after
       // every reconnect (and after any failure) from the next stream sequence, so a restart
@@ -88,7 +92,9 @@ export class WireClient extends Context.Service<WireClient, {
             Effect.sync(() => {
               if (m.seq <= lastSeq) return
               lastSeq = m.seq
-              const read = readEvent(m.string())
+              const text = m.string()
+              texts.push(text)
+              const read = readEvent(text)
               if (Result.isSuccess(read)) events.push(read.success)
               else undecodable.push(read.failure)
             })
@@ -115,6 +121,7 @@ export class WireClient extends Context.Service<WireClient, {
         nc,
         events: Effect.sync(() => [...events]),
         undecodable: Effect.sync(() => [...undecodable]),
+        texts: Effect.sync(() => [...texts]),
         eventsOf,
         send: (nodeId, command) => {
           const commandId = (command.commandId as string | undefined) ?? crypto.randomUUID()
