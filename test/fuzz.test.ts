@@ -4,15 +4,16 @@
 // truncated JSON, duplicate command ids). The node must stay up and healthy, answer every
 // message exactly once (a duplicate of a decided command id is, by the protocol, not answered
 // again), and stay within a memory bound. The seed is printed; GRID_FUZZ_SEED replays a run.
-import { Arbitrary, Effect, Result } from "effect"
+import { layer } from "@effect/vitest"
+import { Arbitrary, Context, Effect, Layer, Result } from "effect"
 import * as fs from "node:fs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect } from "vitest"
 import { decodeCommand } from "../src/control/decodeCommand.ts"
 import { commandSchemas } from "../src/protocol/commands.ts"
-import { type DaemonProcess, spawnDaemon } from "./support/daemon.ts"
-import { type GridClient, gridClient, waitUntil } from "./support/gridClient.ts"
+import { type DaemonProcess, spawnDaemonScoped } from "./support/daemonProcess.ts"
 import { tempWorkRoot } from "./support/memoryNode.ts"
-import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
+import { TestNats } from "./support/natsServer.ts"
+import { waitUntil, WireClient } from "./support/WireClient.ts"
 
 const TOTAL = Number(process.env.GRID_FUZZ_TOTAL ?? 10_000)
 const SEED = Number(process.env.GRID_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
@@ -115,78 +116,87 @@ const generate = Effect.fnUntraced(function*(seed: number) {
   return [...out.filter((m) => m.answered), ...out.filter((m) => !m.answered)]
 })
 
-describe(`fuzzing a real daemon with ${TOTAL} commands (seed ${SEED})`, () => {
-  let nats: NatsServer
-  let client: GridClient
-  let daemon: DaemonProcess
-  beforeAll(async () => {
-    nats = await startNatsServer()
-    client = await gridClient(nats.url)
-    daemon = spawnDaemon([
+/** The daemon under fuzz: a real process of the suite, up once its heartbeat is read. */
+class FuzzDaemon extends Context.Service<FuzzDaemon, DaemonProcess>()("test/fuzz/FuzzDaemon") {
+  static readonly layer = Layer.effect(FuzzDaemon, Effect.gen(function*() {
+    const nats = yield* TestNats
+    const client = yield* WireClient
+    const daemon = yield* spawnDaemonScoped([
       "--nats-url", nats.url, "--node-id", node, "--work-dir", tempWorkRoot(),
       "--capacity", "2", "--heartbeat-interval", "1s", "--stop-grace", "1s", "--max-command-bytes", "262144"
     ])
-    await waitUntil("the daemon's heartbeat", () => client.heartbeat(node))
-  })
-  afterAll(async () => {
-    daemon?.child.kill("SIGTERM")
-    await daemon?.exited
-    await client?.close()
-    await nats?.close()
-  })
+    yield* waitUntil("the daemon's heartbeat", client.heartbeat(node)).pipe(Effect.orDie)
+    return daemon
+  }))
+}
 
-  it("stays up and healthy, answers every command exactly once, and stays within its memory bound", async () => {
-    const messages = await Effect.runPromise(generate(SEED))
-    const pid = daemon.child.pid!
-    const before = rssMb(pid)
-    for (const m of messages) await client.sendRaw(node, m.data)
-    const expected = messages.filter((m) => m.answered).length
-    // Every message's first answer is `rejected` or `accepted`.
-    const answers = () => client.events.filter((e) => e.nodeId === node && (e.kind === "rejected" || e.kind === "accepted"))
-    await waitUntil(`${expected} answers`, () => (answers().length >= expected ? true : undefined), 240_000).catch((e) => {
-      // Which messages went unanswered: the node's own decoder tells which id each answer carries.
-      const got = new Set(answers().map((a) => a.commandId))
-      const missing = messages.filter((m) => m.answered).filter((m) => {
-        const d = decodeCommand(m.data, 262144)
-        const id = Result.isSuccess(d) ? d.success.commandId : d.failure.commandId
-        return id !== undefined && !got.has(id)
-      })
-      throw new Error(`${e.message}: got ${answers().length} of ${expected}; ${client.events.length} events; daemon exit ${daemon.child.exitCode}; unanswered: ${missing.slice(0, 10).map((m) => Buffer.from(m.data).toString("utf8").slice(0, 300)).join("\n")}`)
-    })
-    // A little longer: an extra answer (a duplicate answered twice) would show up now.
-    await new Promise((r) => setTimeout(r, 1500))
-    const all = answers()
-    expect(all.length).toBe(expected)
-    const ids = all.map((e) => e.commandId).filter((c): c is string => c !== undefined)
-    expect(new Set(ids).size).toBe(ids.length)
-    // Every accepted test ends with exactly one terminal event.
-    const accepted = all.filter((e) => e.kind === "accepted").map((e) => e.testId!)
-    expect(accepted.length).toBeGreaterThan(0)
-    for (const t of accepted) {
-      await waitUntil(`terminal event of ${t}`, () => client.eventsOf(t).some((e) => ["finished", "failed", "stopped"].includes(e.kind)) ? true : undefined, 60_000)
-    }
-    for (const t of accepted) {
-      expect(client.eventsOf(t).filter((e) => ["finished", "failed", "stopped"].includes(e.kind)).length).toBe(1)
-    }
-    // No event carries a stack trace or a long echo of its input.
-    for (const e of client.events) {
-      const text = JSON.stringify(e)
-      expect(text).not.toMatch(/\bat (file:\/\/|\/).*:\d+:\d+/)
-      expect(text.length).toBeLessThan(4000)
-    }
-    // Its log says something bounded about each rejected message, never the message itself.
-    const lines = daemon.output().split("\n")
-    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(1000)
-    expect(daemon.output().length).toBeLessThan(messages.length * 600)
-    // Up, healthy, and within its memory bound.
-    expect(daemon.child.exitCode).toBeNull()
-    const hb = await waitUntil("a fresh healthy heartbeat", async () => {
-      const h = await client.heartbeat(node)
-      return h?.healthy === true && h.state === "idle" ? h : undefined
-    }, 30_000)
-    expect((hb.outbox as { events: { dropped: number } }).events.dropped).toBe(0)
-    const after = rssMb(pid)
-    console.log(`fuzz seed ${SEED}: ${messages.length} messages, ${expected} answers, ${accepted.length} tests ran, RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB`)
-    expect(after).toBeLessThan(before + 150)
-  }, 300_000)
+const env = FuzzDaemon.layer.pipe(Layer.provideMerge(WireClient.layerNats), Layer.provideMerge(TestNats.layer()))
+const terminal = ["finished", "failed", "stopped"]
+
+describe(`fuzzing a real daemon with ${TOTAL} commands (seed ${SEED})`, () => {
+  layer(env, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("stays up and healthy, answers every command exactly once, and stays within its memory bound", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const daemon = yield* FuzzDaemon
+        const messages = yield* generate(SEED)
+        const pid = daemon.child.pid!
+        const before = rssMb(pid)
+        for (const m of messages) yield* client.sendRaw(node, m.data)
+        const expected = messages.filter((m) => m.answered).length
+        // Every message's first answer is `rejected` or `accepted`.
+        const answers = Effect.map(client.events, (all) => all.filter((e) => e.nodeId === node && (e.kind === "rejected" || e.kind === "accepted")))
+        yield* waitUntil(`${expected} answers`, Effect.map(answers, (a) => a.length >= expected), "240 seconds").pipe(
+          Effect.catchTag("WaitTimedOut", (e) =>
+            Effect.gen(function*() {
+              // Which messages went unanswered: the node's own decoder tells which id each answer carries.
+              const got = yield* answers
+              const ids = new Set(got.map((a) => a.commandId))
+              const missing = messages.filter((m) => m.answered).filter((m) => {
+                const d = decodeCommand(m.data, 262144)
+                const id = Result.isSuccess(d) ? d.success.commandId : d.failure.commandId
+                return id !== undefined && !ids.has(id)
+              })
+              const events = (yield* client.events).length
+              return yield* Effect.die(new Error(`${e.message}: got ${got.length} of ${expected}; ${events} events; daemon exit ${daemon.child.exitCode}; unanswered: ${missing.slice(0, 10).map((m) => Buffer.from(m.data).toString("utf8").slice(0, 300)).join("\n")}`))
+            }))
+        )
+        // A little longer: an extra answer (a duplicate answered twice) would show up now.
+        yield* Effect.sleep("1500 millis")
+        const all = yield* answers
+        expect(all.length).toBe(expected)
+        const ids = all.map((e) => e.commandId).filter((c): c is string => c !== undefined)
+        expect(new Set(ids).size).toBe(ids.length)
+        // Every accepted test ends with exactly one terminal event.
+        const accepted = all.filter((e) => e.kind === "accepted").map((e) => e.testId!)
+        expect(accepted.length).toBeGreaterThan(0)
+        for (const t of accepted) {
+          yield* waitUntil(`terminal event of ${t}`, Effect.map(client.eventsOf(t), (es) => es.some((e) => terminal.includes(e.kind))), "60 seconds")
+        }
+        for (const t of accepted) {
+          expect((yield* client.eventsOf(t)).filter((e) => terminal.includes(e.kind)).length).toBe(1)
+        }
+        // No event carries a stack trace or a long echo of its input; every one reads as an event.
+        for (const text of yield* client.texts) {
+          expect(text).not.toMatch(/\bat (file:\/\/|\/).*:\d+:\d+/)
+          expect(text.length).toBeLessThan(4000)
+        }
+        expect(yield* client.undecodable).toEqual([])
+        // Its log says something bounded about each rejected message, never the message itself.
+        const lines = daemon.output().split("\n")
+        expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(1000)
+        expect(daemon.output().length).toBeLessThan(messages.length * 600)
+        // Up, healthy, and within its memory bound.
+        expect(daemon.child.exitCode).toBeNull()
+        const hb = yield* waitUntil(
+          "a fresh healthy heartbeat",
+          Effect.map(client.heartbeat(node), (h) => (h?.healthy === true && h.state === "idle" ? h : undefined)),
+          "30 seconds"
+        )
+        expect(hb.outbox?.events.dropped).toBe(0)
+        const after = rssMb(pid)
+        console.log(`fuzz seed ${SEED}: ${messages.length} messages, ${expected} answers, ${accepted.length} tests ran, RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB`)
+        expect(after).toBeLessThan(before + 150)
+      }), 300_000)
+  })
 })
