@@ -2,6 +2,7 @@
 // scoped resource, SIGTERMed and waited for when its scope closes (SIGKILLed if it does not
 // end), so a failed assertion never leaves a daemon heartbeating into the next test.
 import { type Duration, Effect, type Scope } from "effect"
+import { spawn, type SpawnOptions } from "node:child_process"
 import type { Heartbeat } from "../../src/protocol/health.ts"
 import { type DaemonProcess, spawnDaemon } from "./daemon.ts"
 import { tempWorkRoot } from "./memoryNode.ts"
@@ -30,6 +31,26 @@ export const stopDaemon = (d: DaemonProcess): Effect.Effect<number | null> =>
 /** A `grid daemon` process with exactly these arguments, stopped with the scope; not waited for. */
 export const spawnDaemonScoped = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<DaemonProcess, never, Scope.Scope> =>
   Effect.acquireRelease(Effect.sync(() => spawnDaemon(args, env)), stopDaemon)
+
+/** Any daemon-like command (the built binary, an installed package's bin, npm), its output
+ * captured, stopped with the scope like a daemon. */
+export const spawnCommandScoped = (
+  file: string,
+  args: ReadonlyArray<string>,
+  options: Pick<SpawnOptions, "cwd" | "env"> = {}
+): Effect.Effect<DaemonProcess, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync((): DaemonProcess => {
+      const child = spawn(file, args, { ...options, stdio: ["ignore", "pipe", "pipe"] })
+      let out = ""
+      child.stdout!.on("data", (d) => (out += d))
+      child.stderr!.on("data", (d) => (out += d))
+      const exited = new Promise<number | null>((resolve) =>
+        child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code)))
+      return { child, output: () => out, exited }
+    }),
+    stopDaemon
+  )
 
 export interface LaunchOptions {
   /** Its --work-dir; a fresh temp root when missing. */
