@@ -31,6 +31,7 @@ import type { RunSummary } from "../report/Summary.ts"
 import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { evaluateThresholds } from "../engine/Thresholds.ts"
 import { outputProblem, overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
+import { httpAddrFlag, httpLingerFlag, serveMetrics } from "./runHttpFlags.ts"
 
 export { overrideFlags, toOverrides }
 
@@ -59,9 +60,11 @@ export const runCommand = Command.make(
     out: Flag.String("out").pipe(Flag.withDescription("Write the summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
     verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Also print the node's log lines"), Flag.withDefault(false)),
+    httpAddr: httpAddrFlag,
+    httpLinger: httpLingerFlag,
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, out, html, verbose, ...o }) {
+  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, ...o }) {
     const flagProblems = [...overrideProblems(o), outputProblem("--out", out), outputProblem("--html", html)].filter((p) => p !== undefined)
     if (flagProblems.length > 0) {
       yield* Console.error(flagProblems.map((p) => `grid run: ${p}`).join("\n"))
@@ -93,7 +96,9 @@ export const runCommand = Command.make(
     const startedAt = yield* Clock.currentTimeMillis
     arrivalsAt = startedAt
     const cpuAtStart = process.cpuUsage()
-    const view = new NodeWindows()
+    // `--http-addr`: the run's figures for Prometheus, fed with the windows the live line reads.
+    const metrics = Option.isSome(httpAddr) ? new (yield* Effect.promise(() => import("../report/RunMetrics.ts"))).RunMetrics("run") : undefined
+    const view = new NodeWindows(metrics === undefined ? undefined : (w) => metrics.add(w))
     const status = newStatus()
     let terminal: GridEvent | undefined = undefined
     /** The node's result windows, once it is up (LocalNode's memory transport). */
@@ -146,6 +151,14 @@ export const runCommand = Command.make(
         }
       })
 
+    const http = metrics === undefined ? undefined : yield* Effect.result(serveMetrics(httpAddr, metrics))
+    if (http?._tag === "Failure") {
+      yield* Console.error(`grid run: ${http.failure.message}`)
+      process.exitCode = EXIT_ERROR
+      return
+    }
+    const linger = http === undefined ? Effect.void : http.success.lingerForScrape(Option.getOrElse(httpLinger, () => Duration.zero))
+    if (http !== undefined) yield* say(`serving /metrics and /healthz on ${http.success.url}`)
     yield* say(`grid run ${file}: ${scenario.load.model} model, ${(scenario.durationMs / 1000).toFixed(0)} s against ${scenario.target.origin}`)
     // The same runner and ingestion as a daemon, on an in-memory bus: the scenario (and its
     // data file) travel in a `start` command; the engine runs in-process, pushes its samples
@@ -180,7 +193,10 @@ export const runCommand = Command.make(
       (e) => (verbose ? e : Effect.provideService(e, References.MinimumLogLevel, "Warn"))
     )
     const end = yield* run
-    if (end?.kind === "finished") return yield* finish(false)
+    if (end?.kind === "finished") {
+      yield* finish(false)
+      return yield* linger
+    }
     const problem = end === undefined
       ? "the run ended without a result"
       : end.kind === "failed"
@@ -191,7 +207,8 @@ export const runCommand = Command.make(
     yield* Console.error(problem.startsWith("grid engine: ") ? `grid run: ${problem.slice(13)}` : `grid run: ${problem}`)
     if (published !== undefined && published.windows.length > 0) yield* finish(false)
     process.exitCode = EXIT_ERROR
-  })
+    yield* linger
+  }, Effect.scoped)
 ).pipe(
   Command.withDescription("Run a built-in engine scenario on this machine and print its summary"),
   Command.withExamples([

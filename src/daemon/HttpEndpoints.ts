@@ -5,14 +5,12 @@
 // `/metrics` the process's effect Metric registry as Prometheus text (PrometheusMetrics), with
 // the gauges that are read, not counted, sampled at each scrape. Loaded by a dynamic import only
 // when the flag is given: the HTTP server's modules cost start-up time a node without it never pays.
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Clock, Duration, Effect, Layer } from "effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Metric from "effect/Metric"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
-import { createServer } from "node:http"
 import { LinkStatus } from "../health/LinkStatus.ts"
 import * as M from "../health/NodeMetrics.ts"
 import { Backends } from "../runner/Backends.ts"
@@ -20,6 +18,7 @@ import { EventSink } from "../runner/EventSink.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { VERSION } from "../version.ts"
 import { DaemonError } from "./GridNode.ts"
+import { serveRoutes } from "./HttpServe.ts"
 
 export interface HttpEndpointsOptions {
   readonly host: string
@@ -98,13 +97,8 @@ const routes = (options: HttpEndpointsOptions) =>
 
 /** The endpoints as a Layer of the node: serving while it lives, closed when it is released. */
 export const httpEndpoints = (options: HttpEndpointsOptions) =>
-  Layer.mergeAll(
-    HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }),
-    Layer.effectDiscard(
-      HttpServer.addressFormattedWith((url) => Effect.logInfo(`node ${options.nodeId} serves /healthz, /readyz and /metrics on ${url}`))
-    )
+  Layer.effectDiscard(
+    HttpServer.addressFormattedWith((url) => Effect.logInfo(`node ${options.nodeId} serves /healthz, /readyz and /metrics on ${url}`))
   ).pipe(
-    Layer.provide(NodeHttpServer.layerServer(createServer, { host: options.host, port: options.port })),
-    Layer.catchTag("ServeError", (e) =>
-      Layer.effectContext(Effect.fail(new DaemonError({ component: "http", message: `cannot listen on ${options.host}:${options.port}: ${e.message}` }))))
+    Layer.provideMerge(serveRoutes(options, routes(options), (message) => new DaemonError({ component: "http", message })))
   )

@@ -17,6 +17,12 @@ export class NodeWindows {
   private read = 0
   /** Epoch ms where the earliest window read starts. */
   firstStart: number | undefined = undefined
+  /** Told of each new window as it is folded (`--http-addr`'s RunMetrics). */
+  private readonly onWindow: ((w: ResultWindow) => void) | undefined
+
+  constructor(onWindow?: (w: ResultWindow) => void) {
+    this.onWindow = onWindow
+  }
 
   /** Folds the windows published since the last call; returns how many were new. */
   update(published: ReadonlyArray<ResultWindow>): number {
@@ -37,6 +43,7 @@ export class NodeWindows {
       }
       this.points.push(pointOf(w.seq, w.start, w.end - w.start, accs))
       this.firstStart = Math.min(this.firstStart ?? w.start, w.start)
+      this.onWindow?.(w)
     }
     return added
   }
