@@ -176,6 +176,7 @@ describe("the control listener contains what goes wrong with one message", () =>
       changes: Stream.empty,
       drained: Effect.never,
       shutdown: () => Effect.void,
+      stopTests: () => Effect.succeed([]),
       force: Effect.void
     } satisfies TestManager["Service"])
     return Effect.gen(function*() {

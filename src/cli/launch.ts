@@ -2,7 +2,9 @@
 // [--tolerate-node-loss] [--out summary.json] [--html report.html]`: runs a plan on many nodes
 // through the Controller service and shows one live merged view (a line per merged second,
 // a line per node status change), then `grid run`'s summary table, thresholds and reports.
-// Ctrl-C stops the test on every node (bounded) and still prints the summary. Selected nodes
+// Ctrl-C stops the test on every node (bounded) and still prints the summary; a launch killed
+// outright stops renewing its lease and the nodes stop the test themselves (--lease, default
+// 30s; --detach launches carry none). Selected nodes
 // still busy (a test that just ended on them) are waited for, up to --wait-idle.
 // Exit codes: 0 ok, 1 invalid plan, bad selection or a failed launch (node lost, rejected),
 // 99 a threshold breached, 130 interrupted.
@@ -17,7 +19,11 @@ import { onInterrupt } from "./exitCode.ts"
 import { durationFlag, natsAuthOf, natsFlags } from "./flags.ts"
 import { outputProblem } from "./overrides.ts"
 import { EXIT_ERROR, EXIT_THRESHOLDS } from "./run.ts"
+import { httpAddrFlag, httpLingerFlag, serveMetrics } from "./runHttpFlags.ts"
 import { otlpEndpointFlag, tracingLayer } from "./tracing.ts"
+
+/** A launch's lease when neither the plan nor --lease gives one. */
+export const DEFAULT_LEASE_SECONDS = 30
 
 type NatsFlagValues = Parameters<typeof natsAuthOf>[0] & { readonly natsUrl: string; readonly subjectPrefix: string }
 
@@ -87,9 +93,13 @@ export const launchCommand = Command.make(
     waitIdle: durationFlag("wait-idle", "How long to wait for selected nodes that are still busy to become idle; 0: refuse at once (default 30s)").pipe(
       Flag.withDefault(Duration.seconds(30))
     ),
+    lease: durationFlag("lease", "The launch's lease, renewed while it runs: a node whose test's lease is not renewed for this long stops it (default: the plan's lease, else 30s)").pipe(Flag.optional),
+    detach: Flag.Boolean("detach").pipe(Flag.withDescription("Fire and forget: start the test, print its id and exit; no lease (bounded by the test's duration and each node's --max-duration)"), Flag.withDefault(false)),
     out: Flag.String("out").pipe(Flag.withDescription("Write the merged summary (and per-second windows) as JSON; - for stdout"), Flag.optional),
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
-    otlpEndpoint: otlpEndpointFlag
+    otlpEndpoint: otlpEndpointFlag,
+    httpAddr: httpAddrFlag,
+    httpLinger: httpLingerFlag
   },
   Effect.fn(function*(f) {
     const flagProblems = [
@@ -113,6 +123,14 @@ export const launchCommand = Command.make(
     const title = `grid launch ${f.plan}`
     const say = Option.isSome(f.out) && f.out.value === "-" ? console.error : console.log
     const program = Effect.gen(function*() {
+      // `--http-addr`: the merged windows and node statuses for Prometheus, served from here on.
+      const metrics = Option.isSome(f.httpAddr) ? new (yield* Effect.promise(() => import("../report/RunMetrics.ts"))).RunMetrics("launch") : undefined
+      const http = metrics === undefined ? undefined : yield* serveMetrics(f.httpAddr, metrics)
+      if (http !== undefined) say(`serving /metrics and /healthz on ${http.url}`)
+      const onUpdate = (u: LaunchUpdate) => {
+        if (u.type === "node") metrics?.nodeStatus(u.nodeId, u.status)
+        say(updateLine(u))
+      }
       const controller = yield* Controller
       const launch = yield* controller.launch(plan, {
         nodes: Option.getOrUndefined(Option.map(f.nodes, (s) => s.split(",").map((n) => n.trim()).filter((n) => n !== ""))),
@@ -126,8 +144,16 @@ export const launchCommand = Command.make(
         tolerateNodeLoss: f.tolerateNodeLoss,
         barrierTimeout: f.barrierTimeout,
         waitIdle: f.waitIdle,
-        onUpdate: (u) => say(updateLine(u))
+        lease: f.detach ? undefined : Option.getOrElse(f.lease, () => Duration.seconds(plan.leaseSeconds ?? DEFAULT_LEASE_SECONDS)),
+        detach: f.detach,
+        onUpdate,
+        onWindow: metrics === undefined ? undefined : (w) => metrics.add(w)
       })
+      for (const share of launch.shares) metrics?.addNode(share.nodeId)
+      if (f.detach) {
+        say(`test ${launch.testId} detached on ${launch.shares.map((s) => s.nodeId).join(", ")}: no lease; follow it with \`grid report ${launch.testId}\`, end it with \`grid stop ${launch.testId}\``)
+        return
+      }
       const report = yield* launch.await.pipe(
         Effect.onInterrupt(() =>
           Effect.gen(function*() {
@@ -138,6 +164,7 @@ export const launchCommand = Command.make(
         )
       )
       yield* finishOutputs(report, title, f.out, f.html)
+      if (http !== undefined) yield* http.lingerForScrape(Option.getOrElse(f.httpLinger, () => Duration.zero))
     }).pipe(
       Effect.scoped,
       // The root span of the launch's trace; every node's spans of the test are its children.

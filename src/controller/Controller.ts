@@ -68,7 +68,7 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const prefix = settings.subjectPrefix ?? "grid"
     const assets = assetNames(prefix)
     const subjects = subjectNames(prefix)
-    const { kv, bucketTtlMs } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15)).pipe(
+    const { kv, bucketTtlMs, leases } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15)).pipe(
       Effect.provideService(NatsConnection, conn),
       Effect.mapError((e) => new ControllerError({ message: e.message }))
     )
@@ -137,7 +137,14 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
         windows: readAll(assets.results, `${prefix}.results.${testId}.>`, windowOf)
       }, { concurrency: 2 })
 
-    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history }
+    const renewLease: NonNullable<ControllerShape["renewLease"]> = (testId, leaseSeconds) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.tryPromise({
+          try: () => leases.put(testId, JSON.stringify({ testId, leaseSeconds, renewedAt: new Date(now).toISOString(), pid: process.pid })),
+          catch: fail(`cannot renew the lease of ${testId}`)
+        })).pipe(Effect.asVoid)
+
+    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease }
 
     return Controller.of({ ...primitives, ...flows(primitives) })
   })

@@ -8,8 +8,9 @@
 // on its `changes`. The window merger and the live view stay mutable objects, told of each
 // node's status change after the update. What the live view is told, and when (a merged
 // second as soon as it is complete), is LiveView.ts's.
-import { Clock, Deferred, Duration, Effect, Option, Schema, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Duration, Effect, Option, Schedule, Schema, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
 import { isId } from "../protocol/names.ts"
+import type { ResultWindow } from "../protocol/results.ts"
 import { formatTraceparent } from "../protocol/traceContext.ts"
 import type { ControllerError, NodeChange, Primitives, WireEvent } from "./NodeBus.ts"
 import { type LaunchUpdate, LiveView, type NodeView } from "./LiveView.ts"
@@ -49,8 +50,16 @@ export interface LaunchOptions {
   readonly lagMs?: number | undefined
   /** A running node with no window for this long is said to be late. Default 4000 ms. */
   readonly lateAfterMs?: number | undefined
+  /** The launch's lease: renewed every third of it while the launch lives; a node whose test's
+   * lease is not renewed for this long stops it (`lease_expired`). None: no lease. */
+  readonly lease?: Duration.Input | undefined
+  /** Fire and forget: once every node started (or passed the barrier), the launch returns and
+   * closing its scope no longer stops the nodes. Carries no lease. */
+  readonly detach?: boolean | undefined
   /** Live view: merged seconds, node status changes, phases. Must not block. */
   readonly onUpdate?: ((u: LaunchUpdate) => void) | undefined
+  /** Each window the merger took (once per node and seq): `--http-addr`'s RunMetrics. Must not block. */
+  readonly onWindow?: ((w: ResultWindow) => void) | undefined
 }
 
 export interface Launch {
@@ -126,7 +135,12 @@ export const startLaunch = (
     const testId = options.testId ?? testIdOf(plan.name, startNow)
     if (!isId(testId)) return yield* new SelectionError({ message: `test id ${JSON.stringify(testId)}: must be 1-64 of A-Z a-z 0-9 _ -` })
     const barrier = options.barrier ?? chosen.length > 1
-    const commands = startCommands(plan, testId, chosen, barrier)
+    const detach = options.detach === true
+    const leaseSeconds = detach || options.lease === undefined || p.renewLease === undefined
+      ? undefined
+      : Duration.toMillis(Duration.fromInputUnsafe(options.lease)) / 1000
+    const commands = startCommands(plan, testId, chosen, barrier).map((c) =>
+      leaseSeconds === undefined ? c : { ...c, command: { ...c.command, leaseSeconds } })
     const update = options.onUpdate ?? (() => undefined)
     const tolerate = options.tolerateNodeLoss ?? false
     const ttlMs = p.bucketTtlMs > 0 ? p.bucketTtlMs : 15_000
@@ -234,6 +248,7 @@ export const startLaunch = (
         const s = yield* SubscriptionRef.get(state)
         if (!s.nodes.has(w.nodeId) || !merger.add(w, now)) return
         live.window(w.nodeId, w.seq, w.final, now)
+        options.onWindow?.(w)
         // A second is shown as soon as it is complete, not on the next tick.
         emit(now)
         yield* syncFinal
@@ -291,8 +306,10 @@ export const startLaunch = (
     const once = (body: Effect.Effect<LaunchReport>) =>
       Semaphore.withPermits(lock, 1)(Effect.suspend(() => (Deferred.isDoneUnsafe(result) ? Deferred.await(result) : body)))
     const abort = (reason: string) => once(Effect.andThen(stopNodes(reason), conclude(true)))
-    // Whatever ends the scope (Ctrl-C, an error, the embedding program) stops running nodes.
-    yield* Effect.addFinalizer(() => Effect.asVoid(abort("controller closed")))
+    // Whatever ends the scope (Ctrl-C, an error, the embedding program) stops running nodes,
+    // unless the launch was detached (and then once it is under way: see below).
+    let detached = false
+    yield* Effect.addFinalizer(() => (detached ? Effect.void : Effect.asVoid(abort("controller closed"))))
 
     /** Marks the nodes that did not get as far as `stage`, fails the launch and stops the rest. */
     const failStart = (what: string, behind: NodeStatus, why: string) =>
@@ -313,6 +330,18 @@ export const startLaunch = (
     // The launch's span is every node's parent: one trace shows the test across the fleet.
     const span = yield* Effect.option(Effect.currentSpan)
     const trace = Option.isSome(span) ? { traceparent: formatTraceparent(span.value) } : {}
+    // The lease is put before any start, then renewed while this scope lives: a SIGKILLed
+    // launch stops renewing, and its nodes stop the test (docs/protocol.md "Leases").
+    const renew = p.renewLease
+    if (leaseSeconds !== undefined && renew !== undefined) {
+      yield* renew(testId, leaseSeconds).pipe(Effect.mapError((e) => new GridLaunchError({ testId, message: e.message })))
+      yield* renew(testId, leaseSeconds).pipe(
+        Effect.catch((e) => Effect.logWarning(`lease of ${testId} not renewed: ${e.message}`)),
+        Effect.repeat(Schedule.spaced(Duration.millis(Math.max(200, (leaseSeconds * 1000) / 3)))),
+        Effect.forkScoped
+      )
+    }
+    if (detach) update({ type: "phase", message: `detached: no lease; the test is bounded by its duration and each node's --max-duration` })
     yield* Effect.forEach(commands, ({ command, share }) => p.send(share.nodeId, { ...command, ...trace }), { concurrency: "unbounded", discard: true })
     const answered = yield* waitFor((s) => every(s, (n) => n.status !== "sent"), options.acceptTimeout ?? "30 seconds")
     const refused = !every(yield* SubscriptionRef.get(state), (n) => n.status !== "rejected" && n.status !== "failed")
@@ -323,6 +352,7 @@ export const startLaunch = (
       yield* Effect.forEach(chosen, (nodeId) => p.send(nodeId, { kind: "go", testId }), { concurrency: "unbounded", discard: true })
       update({ type: "phase", message: `every node ready: go` })
     }
+    if (detach) detached = true
 
     const run = Effect.gen(function*() {
       yield* waitFor((s) => s.mustAbort || every(s, isEnded))

@@ -42,6 +42,8 @@ export interface Primitives {
   readonly events: (testId: string) => Stream.Stream<WireEvent, ControllerError>
   /** A test's result windows from the first one stored, then live. */
   readonly results: (testId: string) => Stream.Stream<ResultWindow, ControllerError>
+  /** Puts (renews) the launch's lease of a test; a bus without leases leaves it out. */
+  readonly renewLease?: ((testId: string, leaseSeconds: number) => Effect.Effect<void, ControllerError>) | undefined
   /** Everything stored for a test, read to the end. */
   readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
 }

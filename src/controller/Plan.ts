@@ -59,7 +59,9 @@ export const PlanFileSchema = Schema.Struct({
   env: Schema.optional(StringMap),
   limits: Schema.optional(Limits),
   labels: Schema.optional(StringMap),
-  thresholds: Schema.optional(Schema.Array(Schema.String))
+  thresholds: Schema.optional(Schema.Array(Schema.String)),
+  /** The launch's lease: seconds, or "30s", "2m" (`grid launch --lease` wins). */
+  lease: Schema.optional(Schema.Union([Schema.Number, Schema.String]))
 })
 export type PlanFileSchema = typeof PlanFileSchema.Type
 
@@ -92,6 +94,17 @@ export interface Plan {
   readonly durationMs: number | undefined
   /** `builtin`: the scenario's request names, in order (the summary's row order). */
   readonly requestNames: ReadonlyArray<string>
+  /** The plan's `lease`, seconds, when it gives one. */
+  readonly leaseSeconds?: number | undefined
+}
+
+/** A lease as the plan writes it: seconds, or a number with ms, s, m or h. */
+const leaseSecondsOf = (v: number | string): number | undefined => {
+  if (typeof v === "number") return Number.isFinite(v) && v > 0 ? v : undefined
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v)
+  if (!m) return undefined
+  const n = Number(m[1]) * (m[2] === "ms" ? 0.001 : m[2] === "m" ? 60 : m[2] === "h" ? 3600 : 1)
+  return n > 0 ? n : undefined
 }
 
 export const SCENARIO_FILE = "scenario.json"
@@ -138,6 +151,8 @@ export const decodePlan = Effect.fnUntraced(function*(
   const problems: Array<string> = []
   const params: Record<string, unknown> = { ...(p.params ?? {}) }
   checkParams(params, problems)
+  const leaseSeconds = p.lease === undefined ? undefined : leaseSecondsOf(p.lease)
+  if (p.lease !== undefined && leaseSeconds === undefined) problems.push(`lease: must be a positive duration such as 30s or 2m, got ${JSON.stringify(p.lease)}`)
 
   const files: Array<FileSpec> = []
   for (const [i, f] of (p.files ?? []).entries()) {
@@ -249,7 +264,8 @@ export const decodePlan = Effect.fnUntraced(function*(
     load,
     scenario,
     durationMs,
-    requestNames: labelNames === undefined ? [] : [...labelNames]
+    requestNames: labelNames === undefined ? [] : [...labelNames],
+    ...(leaseSeconds !== undefined ? { leaseSeconds } : {})
   }
   return plan
 })

@@ -51,8 +51,20 @@ export const ensureAssets = (assets: Assets, subjects: Subjects, nodeTtl: Durati
       try: () => kv.status(),
       catch: (e) => new NatsError({ message: `cannot read KV bucket ${assets.nodes}: ${describe(e)}` })
     })
-    return { kv, bucketTtlMs: status.ttl }
+    // Leases: a key per leased test, renewed by its launch; an abandoned key goes with the
+    // bucket TTL (2.9 has no per-key TTL: nodes judge a lease by when its revision last changed).
+    const leases = yield* bucket(assets.leases, HOUR)
+    // Emergency stops live a day, longer than a test's default bound (--max-duration 24h).
+    const stops = yield* bucket(assets.stops, DAY)
+    return { kv, bucketTtlMs: status.ttl, leases, stops }
   })
+
+const bucket = (name: string, ttlMs: number) =>
+  Effect.flatMap(NatsConnection, ({ nc }) =>
+    Effect.tryPromise({
+      try: () => new Kvm(nc).create(name, { history: 1, ttl: ttlMs }),
+      catch: (e) => new NatsError({ message: `cannot create KV bucket ${name}: ${describe(e)}` })
+    }))
 
 /** The node's durable consumer on the control stream: created or left as it is. */
 export const ensureNodeConsumer = (assets: Assets, subjects: Subjects, nodeId: string) =>

@@ -1,7 +1,7 @@
 // The four ports of a grid node over NATS, as one Layer: the connection (drained last), the
 // protocol's JetStream assets (created idempotently), the node's durable command consumer, the
-// event outbox (flushed on release), the result transport, the heartbeat registry and the
-// link status readiness reads. The
+// event outbox (flushed on release), the result transport, the heartbeat registry, the
+// launch leases and the link status readiness reads. The
 // node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
 import { Duration, Effect, Layer, Ref } from "effect"
 import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
@@ -10,6 +10,7 @@ import type { NatsAuth } from "./NatsAuth.ts"
 import { NatsConnection } from "./NatsConnection.ts"
 import { natsControlSourceLayer } from "./NatsControlSource.ts"
 import { natsEventSinkLayer } from "./NatsEventSink.ts"
+import { natsLeaseWatchLayer } from "./NatsLeaseWatch.ts"
 import { natsLinkStatusLayer } from "./NatsLinkStatus.ts"
 import { natsNodeRegistryLayer } from "./NatsNodeRegistry.ts"
 import { natsResultTransportLayer } from "./NatsResultTransport.ts"
@@ -31,7 +32,7 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
   const subjects = subjectNames(options.subjectPrefix)
   const assets = assetNames(options.subjectPrefix)
   const ports = Layer.unwrap(Effect.gen(function*() {
-    const { kv, bucketTtlMs } = yield* ensureAssets(assets, subjects, options.nodeTtl)
+    const { kv, bucketTtlMs, leases } = yield* ensureAssets(assets, subjects, options.nodeTtl)
     if (bucketTtlMs > 0 && Duration.toMillis(options.heartbeatInterval) > bucketTtlMs / 3) {
       yield* Effect.logWarning(
         `heartbeat interval ${Duration.format(options.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`
@@ -43,7 +44,8 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
       natsEventSinkLayer(subjects, options.flushTimeout),
       natsNodeRegistryLayer(kv),
       natsControlSourceLayer(assets.control, consumerName(options.nodeId), ensureNodeConsumer(assets, subjects, options.nodeId), consumerOpen),
-      natsResultTransportLayer(subjects)
+      natsResultTransportLayer(subjects),
+      natsLeaseWatchLayer(leases)
     )
   }))
   return ports.pipe(

@@ -59,7 +59,9 @@ export const StartCommand = Schema.Struct({
   notAfter: Schema.optional(Time),
   labels: Schema.optional(StringMap),
   /** W3C trace context of the launch (traceContext.ts); a malformed one is ignored, not refused. */
-  traceparent: Schema.optional(Schema.String)
+  traceparent: Schema.optional(Schema.String),
+  /** The launch holds a lease (key `testId` of `grid_leases`): unrenewed this long, the node stops the test. */
+  leaseSeconds: Schema.optional(Positive)
 })
 export type StartCommand = typeof StartCommand.Type
 

@@ -30,7 +30,11 @@ export const assets = (prefix: string) => {
     control: `GRID_CONTROL${suffix.toUpperCase()}`,
     events: `GRID_EVENTS${suffix.toUpperCase()}`,
     results: `GRID_RESULTS${suffix.toUpperCase()}`,
-    nodes: `grid_nodes${suffix}`
+    nodes: `grid_nodes${suffix}`,
+    /** Launch leases, a key per test renewed by its controller (docs/protocol.md "Leases"). */
+    leases: `grid_leases${suffix}`,
+    /** Emergency stop orders (`grid stop --all`), kept so a node reconnecting later obeys them. */
+    stops: `grid_stops${suffix}`
   }
 }
 export type Assets = ReturnType<typeof assets>

@@ -9,6 +9,7 @@ import type { NodeState } from "../protocol/health.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import { Backends } from "./Backends.ts"
 import { EventSink } from "./EventSink.ts"
+import { LEASE_EXPIRED, LeaseWatch } from "./LeaseWatch.ts"
 import { ResultIngest } from "./ResultIngest.ts"
 import { makeTestControl, type TestControl } from "./TestControl.ts"
 import type { RunnerOptions } from "./RunnerOptions.ts"
@@ -29,6 +30,9 @@ export class TestManager extends Context.Service<TestManager, {
   readonly drained: Effect.Effect<void>
   /** Stops accepting and stops every test; `force` skips their grace. */
   readonly shutdown: (reason: string) => Effect.Effect<void>
+  /** Stops, with their grace, the tests this node took before `before` (ms, this node's clock;
+   * every test when absent) and goes on accepting; the ids of the tests it stopped. */
+  readonly stopTests: (request: { readonly reason: string; readonly before?: number | undefined; readonly commandId?: string | undefined }) => Effect.Effect<ReadonlyArray<string>>
   readonly force: Effect.Effect<void>
 }>()("grid/runner/TestManager") {
   static readonly layer = (config: RunnerOptions) => Layer.effect(
@@ -40,6 +44,9 @@ export class TestManager extends Context.Service<TestManager, {
       >()
       const fibers = yield* FiberSet.make<void>()
       const tests = new Map<string, TestControl>()
+      /** When each running test's command was taken (this node's clock, ms). */
+      const takenAt = new Map<string, number>()
+      const leases = yield* Effect.serviceOption(LeaseWatch)
       /** Tests holding one of the node's `capacity` slots (decided valid, not yet ended). */
       const admitted = new Set<string>()
       const seenCommands = new Set<string>()
@@ -78,11 +85,26 @@ export class TestManager extends Context.Service<TestManager, {
         })
         const control = yield* makeTestControl(command.testId, command.commandId, admit)
         tests.set(command.testId, control)
+        takenAt.set(command.testId, yield* Clock.currentTimeMillis)
         remember(seenTests, command.testId)
         yield* signal
-        yield* runTest(command, control, config).pipe(
+        // A leased test whose launch stopped renewing is stopped like by a stop command, with
+        // the node's grace; the watch ends with the test.
+        const leaseSeconds = command.leaseSeconds
+        const watched = leaseSeconds === undefined || leases._tag === "None"
+          ? runTest(command, control, config)
+          : Effect.raceFirst(
+            runTest(command, control, config),
+            leases.value.expired(command.testId, Duration.seconds(leaseSeconds)).pipe(
+              Effect.andThen(Effect.logWarning(`test ${command.testId}: its lease was not renewed for ${leaseSeconds} s; stopping it`)),
+              Effect.andThen(Deferred.succeed(control.stop, { reason: LEASE_EXPIRED, grace: config.stopGrace })),
+              Effect.andThen(Effect.never)
+            )
+          )
+        yield* watched.pipe(
           Effect.ensuring(Effect.suspend(() => {
             tests.delete(command.testId)
+            takenAt.delete(command.testId)
             admitted.delete(command.testId)
             return Effect.andThen(checkDrained, signal)
           })),
@@ -144,6 +166,17 @@ export class TestManager extends Context.Service<TestManager, {
         changes: Stream.fromPubSub(changed),
         drained: Deferred.await(drained),
         shutdown: stopAll,
+        stopTests: ({ reason, before, commandId }) =>
+          Effect.gen(function*() {
+            const stopped: Array<string> = []
+            for (const [testId, control] of tests) {
+              const at = takenAt.get(testId)
+              if (before !== undefined && (at === undefined || at >= before)) continue
+              // Already stopping (a stop command, an earlier order): the first reason stands.
+              if (yield* Deferred.succeed(control.stop, { reason, grace: config.stopGrace, ...(commandId !== undefined ? { commandId } : {}) })) stopped.push(testId)
+            }
+            return stopped
+          }),
         force: Effect.gen(function*() {
           yield* Ref.set(forced, true)
           for (const control of tests.values()) {
