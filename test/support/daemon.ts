@@ -1,61 +1,18 @@
-// Starting grid daemons for tests: in-process through GridDaemon.layer (the embedding path;
-// startDaemon for Promise tests, TestDaemon for Effect ones) or as a real `grid daemon`
-// process (for signals and exit codes).
+// Starting grid daemons for tests: in-process through GridDaemon.layer (the embedding path,
+// TestDaemon) or as a real `grid daemon` process (for signals and exit codes; the scoped form
+// is in daemonProcess.ts).
 import { NodeServices } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Fiber, Layer, References } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { type DaemonSettings, defaultSettings } from "../../src/daemon/DaemonConfig.ts"
 import { GridDaemon } from "../../src/daemon/GridDaemon.ts"
-import type { GridClient } from "./gridClient.ts"
-import { waitUntil } from "./gridClient.ts"
 import { tempWorkRoot } from "./memoryNode.ts"
 import { TestNats } from "./natsServer.ts"
-import { waitUntil as waitUntilEffect, WireClient } from "./WireClient.ts"
+import { waitUntil, WireClient } from "./WireClient.ts"
 
-export interface InProcessDaemon {
-  readonly settings: DaemonSettings
-  /** Resolves with the daemon's exit once it ended on its own (drain, failure). */
-  readonly ended: Promise<Exit.Exit<void, unknown>>
-  /** Graceful shutdown, as on SIGTERM. */
-  stop(): Promise<void>
-}
-
-export const startDaemon = async (
-  client: GridClient,
-  overrides: Partial<DaemonSettings>
-): Promise<InProcessDaemon> => {
-  const settings = defaultSettings({
-    workDir: tempWorkRoot(),
-    heartbeatInterval: Duration.millis(500),
-    stopGrace: Duration.seconds(2),
-    flushTimeout: Duration.seconds(5),
-    ...overrides
-  })
-  const fiber = Effect.runFork(
-    Effect.flatMap(GridDaemon, (d) => d.done).pipe(
-      Effect.provide(GridDaemon.layer(settings)),
-      Effect.provide(NodeServices.layer),
-      // Test output keeps the daemon's warnings and errors, not its info lines.
-      Effect.provideService(References.MinimumLogLevel, "Warn")
-    )
-  )
-  const ended = Effect.runPromise(Fiber.await(fiber))
-  await Promise.race([
-    waitUntil(`heartbeat of ${settings.nodeId}`, () => client.heartbeat(settings.nodeId)),
-    ended.then((exit) => {
-      throw new Error(`daemon ended at start-up: ${String(exit)}`)
-    })
-  ])
-  return {
-    settings,
-    ended,
-    stop: () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
-  }
-}
-
-/** A daemon of the suite for Effect tests (the Effect form of startDaemon): runs in-process
- * in the layer's scope against the suite's server, up once its heartbeat is read. */
+/** A daemon of the suite for Effect tests: runs in-process in the layer's scope against the
+ * suite's server, up once its heartbeat is read. */
 export class TestDaemon extends Context.Service<TestDaemon, {
   readonly settings: DaemonSettings
   /** The daemon's exit, once it ended on its own (drain, failure). */
@@ -82,7 +39,7 @@ export class TestDaemon extends Context.Service<TestDaemon, {
       Effect.forkScoped
     )
     const endedEarly = Effect.flatMap(Fiber.await(fiber), (exit) => Effect.die(new Error(`daemon ended at start-up: ${String(exit)}`)))
-    yield* Effect.raceFirst(waitUntilEffect(`heartbeat of ${settings.nodeId}`, client.heartbeat(settings.nodeId)), endedEarly).pipe(Effect.orDie)
+    yield* Effect.raceFirst(waitUntil(`heartbeat of ${settings.nodeId}`, client.heartbeat(settings.nodeId)), endedEarly).pipe(Effect.orDie)
     return TestDaemon.of({ settings, ended: Fiber.await(fiber), stop: Effect.asVoid(Fiber.interrupt(fiber)) })
   })
 
