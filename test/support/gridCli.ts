@@ -30,13 +30,14 @@ export interface Ran {
   readonly lines: ReadonlyArray<Line>
 }
 
-/** `grid <args>` as a process of the scope (SIGKILLed when the scope closes first). */
-export const spawnGrid = (args: ReadonlyArray<string>): Effect.Effect<GridProcess, never, Scope.Scope> =>
+/** `grid <args>` as a process of the scope (SIGKILLed when the scope closes first), with
+ * these variables added to the environment. */
+export const spawnGrid = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<GridProcess, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Clock.Clock
     return yield* Effect.acquireRelease(
       Effect.sync((): GridProcess => {
-        const child = spawn(nodeBin, [gridMain, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(nodeBin, [gridMain, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
         let out = ""
         let stdout = ""
         let stderr = ""
@@ -70,6 +71,6 @@ export const spawnGrid = (args: ReadonlyArray<string>): Effect.Effect<GridProces
   })
 
 /** Runs `grid <args>` to its end. */
-export const runGrid = (args: ReadonlyArray<string>): Effect.Effect<Ran> =>
-  Effect.scoped(Effect.flatMap(spawnGrid(args), (p) =>
+export const runGrid = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<Ran> =>
+  Effect.scoped(Effect.flatMap(spawnGrid(args, env), (p) =>
     Effect.map(p.exited, (code) => ({ code, out: p.output(), stdout: p.stdout(), stderr: p.stderr(), lines: p.lines }))))
