@@ -13,7 +13,8 @@ import { defaultSettings } from "../src/daemon/DaemonConfig.ts"
 import type { Command } from "../src/protocol/commands.ts"
 import { EventSink, MemoryEvents } from "../src/runner/EventSink.ts"
 import { TestManager } from "../src/runner/TestManager.ts"
-import { spawnDaemon, TestDaemon } from "./support/daemon.ts"
+import { TestDaemon } from "./support/daemon.ts"
+import { exitOf as exited, spawnDaemonScoped } from "./support/daemonProcess.ts"
 import { tempWorkRoot } from "./support/memoryNode.ts"
 import { TestNats } from "./support/natsServer.ts"
 import { waitUntil, WireClient } from "./support/WireClient.ts"
@@ -221,13 +222,12 @@ describe("the control listener contains what goes wrong with one message", () =>
 
 describe("the daemon's start-up with credentials in the URL", () => {
   const url = (port: number, password: string) => `nats://admin:${password}@127.0.0.1:${port}`
-  const exited = (d: ReturnType<typeof spawnDaemon>) => Effect.promise(() => d.exited)
 
   layer(TestNats.layer({ auth: { user: "admin", password: "s3cret" } }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
     it.effect("connects with nats://user:pass@host and never prints the password", () =>
       Effect.gen(function*() {
         const nats = yield* TestNats
-        const d = spawnDaemon(["--nats-url", url(nats.port, "s3cret"), "--node-id", "cred-1", "--work-dir", tempWorkRoot()])
+        const d = yield* spawnDaemonScoped(["--nats-url", url(nats.port, "s3cret"), "--node-id", "cred-1", "--work-dir", tempWorkRoot()])
         yield* waitUntil("the node up", Effect.sync(() => /grid node cred-1 up/.test(d.output())))
         d.child.kill("SIGTERM")
         expect(yield* exited(d)).toBe(0)
@@ -238,7 +238,7 @@ describe("the daemon's start-up with credentials in the URL", () => {
     it.effect("a refused authentication exits 1 with one clear line: no stack, no 'stopped', no password", () =>
       Effect.gen(function*() {
         const nats = yield* TestNats
-        const d = spawnDaemon(["--nats-url", url(nats.port, "wrong-pw"), "--node-id", "cred-2", "--work-dir", tempWorkRoot()])
+        const d = yield* spawnDaemonScoped(["--nats-url", url(nats.port, "wrong-pw"), "--node-id", "cred-2", "--work-dir", tempWorkRoot()])
         expect(yield* exited(d)).toBe(1)
         expect(d.output().trim()).toBe(`grid daemon: cannot connect to NATS at nats://admin:***@127.0.0.1:${nats.port}: Authorization Violation`)
       }))
