@@ -4,27 +4,27 @@
 import { jetstream } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { connect, type NatsConnection as Conn } from "@nats-io/transport-node"
-import { Duration, Effect, type Layer, type Scope, Stream } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { layer } from "@effect/vitest"
+import { Context, Duration, Effect, Fiber, Layer, type Scope, Stream } from "effect"
+import { describe, expect } from "vitest"
 import { Controller } from "../src/controller/Controller.ts"
 import { assets } from "../src/protocol/names.ts"
 import { encodeHistogram, newHistogram } from "../src/protocol/results.ts"
-import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
+import { TestNats } from "./support/natsServer.ts"
 
-let nats: NatsServer
-let nc: Conn
 const prefix = "gw"
-beforeAll(async () => {
-  nats = await startNatsServer()
-  nc = await connect({ servers: nats.url })
-}, 30_000)
-afterAll(async () => {
-  await nc?.close()
-  await nats?.close()
-}, 30_000)
+
+/** A plain connection to the suite's server, for writing what a controller must read. */
+class Nc extends Context.Service<Nc, Conn>()("test/controller-wire/Nc") {
+  static readonly layer = Layer.effect(Nc, Effect.flatMap(TestNats, (nats) =>
+    Effect.acquireRelease(Effect.promise(() => connect({ servers: nats.url })), (nc) => Effect.promise(() => nc.close()))))
+}
+
+const env = Nc.layer.pipe(Layer.provideMerge(TestNats.layer()))
 
 const withController = <A, E>(effect: Effect.Effect<A, E, Controller | Scope.Scope>) =>
-  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(Controller.layerNats({ url: nats.url, subjectPrefix: prefix, nodeTtl: Duration.seconds(15) }) as Layer.Layer<Controller>)))
+  Effect.flatMap(TestNats, (nats) =>
+    effect.pipe(Effect.scoped, Effect.provide(Controller.layerNats({ url: nats.url, subjectPrefix: prefix, nodeTtl: Duration.seconds(15) }) as Layer.Layer<Controller>)))
 
 const at = "2026-01-01T00:00:00.000Z"
 const label = (count: number) => {
@@ -34,46 +34,53 @@ const label = (count: number) => {
 }
 
 describe("the controller reads through the Schemas", () => {
-  it("history and report skip what does not decode and keep unknown kinds", async () => {
-    await withController(Effect.flatMap(Controller, (c) => c.nodes)) // creates the assets
-    const js = jetstream(nc)
-    const ev = (node: string, body: unknown) => js.publish(`${prefix}.events.wt.${node}`, typeof body === "string" ? body : JSON.stringify(body))
-    await ev("n1", { kind: "accepted", testId: "wt", nodeId: "n1", at, runner: "process", tool: "builtin", extra: 1 })
-    // A finished event without its fields: it is not read as the node's end.
-    await ev("n1", { kind: "finished", testId: "wt", nodeId: "n1", at })
-    await ev("n1", { kind: "paused", testId: "wt", nodeId: "n1", at })
-    await ev("n1", "not json at all")
-    await ev("n2", { kind: "failed", testId: "wt", nodeId: "n2", at, error: "boom" })
-    const win = (node: string, body: unknown) => js.publish(`${prefix}.results.wt.${node}`, JSON.stringify(body))
-    await win("n1", { testId: "wt", nodeId: "n1", seq: 0, start: 0, end: 1000, labels: [label(5)], final: false })
-    // Labels without histograms: not a window.
-    await win("n1", { testId: "wt", nodeId: "n1", seq: 1, start: 1000, end: 2000, labels: [{ label: "*", count: 1000 }], final: true })
+  layer(env, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
+    it.effect("history and report skip what does not decode and keep unknown kinds", () =>
+      Effect.gen(function*() {
+        yield* withController(Effect.flatMap(Controller, (c) => c.nodes)) // creates the assets
+        const js = jetstream(yield* Nc)
+        const ev = (node: string, body: unknown) =>
+          Effect.promise(() => js.publish(`${prefix}.events.wt.${node}`, typeof body === "string" ? body : JSON.stringify(body)))
+        yield* ev("n1", { kind: "accepted", testId: "wt", nodeId: "n1", at, runner: "process", tool: "builtin", extra: 1 })
+        // A finished event without its fields: it is not read as the node's end.
+        yield* ev("n1", { kind: "finished", testId: "wt", nodeId: "n1", at })
+        yield* ev("n1", { kind: "paused", testId: "wt", nodeId: "n1", at })
+        yield* ev("n1", "not json at all")
+        yield* ev("n2", { kind: "failed", testId: "wt", nodeId: "n2", at, error: "boom" })
+        const win = (node: string, body: unknown) => Effect.promise(() => js.publish(`${prefix}.results.wt.${node}`, JSON.stringify(body)))
+        yield* win("n1", { testId: "wt", nodeId: "n1", seq: 0, start: 0, end: 1000, labels: [label(5)], final: false })
+        // Labels without histograms: not a window.
+        yield* win("n1", { testId: "wt", nodeId: "n1", seq: 1, start: 1000, end: 2000, labels: [{ label: "*", count: 1000 }], final: true })
 
-    const history = await withController(Effect.flatMap(Controller, (c) => c.history("wt")))
-    expect(history.events).toEqual([
-      { kind: "accepted", testId: "wt", nodeId: "n1", at, runner: "process", tool: "builtin" },
-      { kind: "unknown", wireKind: "paused", testId: "wt", nodeId: "n1", at }
-    ])
-    expect(history.windows.map((w) => w.seq)).toEqual([0])
-    const report = await withController(Effect.flatMap(Controller, (c) => c.report("wt")))
-    expect(report.nodes.map((n) => [n.nodeId, n.status, n.count])).toEqual([["n1", "accepted", 5]])
-    expect(report.summary.total.count).toBe(5)
-  })
+        const history = yield* withController(Effect.flatMap(Controller, (c) => c.history("wt")))
+        expect(history.events).toEqual([
+          { kind: "accepted", testId: "wt", nodeId: "n1", at, runner: "process", tool: "builtin" },
+          { kind: "unknown", wireKind: "paused", testId: "wt", nodeId: "n1", at }
+        ])
+        expect(history.windows.map((w) => w.seq)).toEqual([0])
+        const report = yield* withController(Effect.flatMap(Controller, (c) => c.report("wt")))
+        expect(report.nodes.map((n) => [n.nodeId, n.status, n.count])).toEqual([["n1", "accepted", 5]])
+        expect(report.summary.total.count).toBe(5)
+      }))
 
-  it("nodes and watchNodes skip a corrupt heartbeat and read an older node's", async () => {
-    const kv = await new Kvm(nc).open(assets(prefix).nodes)
-    const older = {
-      nodeId: "old", gridId: "g", version: "0.0.1", channel: "stable", labels: {}, state: "idle", tests: [], capacity: 1,
-      tools: ["builtin"], runners: ["process"], cpu: { cores: 1, load1: 0, usagePct: 0 }, memory: { totalMb: 1, freeMb: 1, rssMb: 1 },
-      disk: { workDir: "/tmp", freeMb: 1 }, startedAt: at, at
-    }
-    await kv.put("old", JSON.stringify(older))
-    await kv.put("bad", JSON.stringify({ nodeId: "bad", state: "idle" }))
-    await kv.put("junk", "{{{")
-    const nodes = await withController(Effect.flatMap(Controller, (c) => c.nodes))
-    expect(nodes.map((n) => n.heartbeat)).toEqual([older])
-    const watched = withController(Effect.flatMap(Controller, (c) => c.watchNodes.pipe(Stream.take(2), Stream.runCollect)))
-    await kv.put("zz", JSON.stringify({ ...older, nodeId: "zz" }))
-    expect((await watched).map((c) => (c.op === "put" ? c.heartbeat.nodeId : c.op))).toEqual(["old", "zz"])
+    it.effect("nodes and watchNodes skip a corrupt heartbeat and read an older node's", () =>
+      Effect.gen(function*() {
+        const nc = yield* Nc
+        const kv = yield* Effect.promise(() => new Kvm(nc).open(assets(prefix).nodes))
+        const put = (key: string, value: string) => Effect.promise(() => kv.put(key, value))
+        const older = {
+          nodeId: "old", gridId: "g", version: "0.0.1", channel: "stable", labels: {}, state: "idle", tests: [], capacity: 1,
+          tools: ["builtin"], runners: ["process"], cpu: { cores: 1, load1: 0, usagePct: 0 }, memory: { totalMb: 1, freeMb: 1, rssMb: 1 },
+          disk: { workDir: "/tmp", freeMb: 1 }, startedAt: at, at
+        }
+        yield* put("old", JSON.stringify(older))
+        yield* put("bad", JSON.stringify({ nodeId: "bad", state: "idle" }))
+        yield* put("junk", "{{{")
+        const nodes = yield* withController(Effect.flatMap(Controller, (c) => c.nodes))
+        expect(nodes.map((n) => n.heartbeat)).toEqual([older])
+        const watched = yield* Effect.forkChild(withController(Effect.flatMap(Controller, (c) => c.watchNodes.pipe(Stream.take(2), Stream.runCollect))))
+        yield* put("zz", JSON.stringify({ ...older, nodeId: "zz" }))
+        expect(Array.from(yield* Fiber.join(watched), (c) => (c.op === "put" ? c.heartbeat.nodeId : c.op))).toEqual(["old", "zz"])
+      }))
   })
 })
