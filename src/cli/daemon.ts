@@ -5,6 +5,7 @@
 import { Clock, Config, type Duration, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultSettings } from "../daemon/DaemonConfig.ts"
+import { parseAllowList } from "../engine/TargetAllowList.ts"
 import { GridDaemon } from "../daemon/GridDaemon.ts"
 import { isId, sanitizeId } from "../protocol/names.ts"
 import { onInterrupt } from "./exitCode.ts"
@@ -45,6 +46,14 @@ const flags = {
   logFormat: logFormatFlag,
   otlpEndpoint: otlpEndpointFlag,
   httpAddr: stringFlag("http-addr", "host:port where /healthz, /readyz and /metrics (Prometheus) are served, e.g. 127.0.0.1:9464 (default: off)"),
+  allowTarget: Flag.String("allow-target").pipe(
+    Flag.withDescription("Only send load to this host, host:port, IP, CIDR or *.domain (repeatable; default: anywhere, with a warning)"),
+    Flag.atLeast(0)
+  ),
+  allowTools: Flag.String("allow-tools").pipe(
+    Flag.withDescription("Tools whose targets grid cannot check (jmeter, locust, k6, gatling, artillery, command) run anyway under --allow-target (repeatable or comma-separated)"),
+    Flag.atLeast(0)
+  ),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
 }
 
@@ -77,8 +86,12 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
     if (capacity < 1) return yield* new FlagError({ message: `--capacity must be at least 1` })
     const httpAddr = Option.isSome(f.httpAddr) ? parseHostPort(f.httpAddr.value) : undefined
     if (httpAddr === null) return yield* new FlagError({ message: `--http-addr ${JSON.stringify(Option.getOrElse(f.httpAddr, () => ""))}: must be host:port, e.g. 127.0.0.1:9464` })
+    const allowTargets = f.allowTarget.length === 0 ? undefined : parseAllowList(f.allowTarget)
+    if (allowTargets !== undefined && "problems" in allowTargets) return yield* new FlagError({ message: `--allow-target ${allowTargets.problems.join("; ")}` })
     const settings = defaultSettings({
       httpAddr,
+      allowTargets,
+      allowTools: f.allowTools.flatMap((t) => t.split(",").map((s) => s.trim()).filter((s) => s !== "")),
       natsUrl: f.natsUrl,
       nats: natsAuthOf(f),
       nodeId,

@@ -4,25 +4,33 @@
 // daemon's ingestion tails it with the JTL parser it uses for JMeter.
 // Exit codes: 0 the run ended (on its own, or stopped by SIGTERM/SIGINT: in-flight requests
 // aborted, file flushed and closed), 1 unreachable target or I/O failure, 2 invalid scenario
-// (every problem on stderr, nothing sent, no file written).
+// (every problem on stderr, nothing sent, no file written), 3 a target the `--allow-target`
+// list refuses (before the first request, or at a connect whose address changed).
 import { Clock, Console, Duration, Effect, Exit } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { newStatus, runEngine } from "../engine/Engine.ts"
 import { JtlWriter } from "../engine/JtlWriter.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
+import { parseAllowList } from "../engine/TargetAllowList.ts"
 import { overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 
 export const EXIT_INVALID_SCENARIO = 2
+export const EXIT_TARGET_NOT_ALLOWED = 3
 
 export const engineCommand = Command.make(
   "engine",
   {
     scenario: Argument.String("scenario").pipe(Argument.withDescription("Scenario file (YAML or JSON; every field: docs/scenarios.md)")),
     results: Flag.String("results").pipe(Flag.withDescription("JTL (JMeter 5 CSV) file to write every sample to")),
+    allowTarget: Flag.String("allow-target").pipe(
+      Flag.withDescription("Only send to this host, host:port, IP, CIDR or *.domain (repeatable; the daemon passes its own list)"),
+      Flag.atLeast(0)
+    ),
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, results, ...o }) {
-    const flagProblems = overrideProblems(o)
+  Effect.fn(function*({ scenario: file, results, allowTarget, ...o }) {
+    const allow = allowTarget.length === 0 ? undefined : parseAllowList(allowTarget)
+    const flagProblems = [...overrideProblems(o), ...(allow !== undefined && "problems" in allow ? allow.problems.map((p) => `--allow-target ${p}`) : [])]
     if (flagProblems.length > 0) {
       yield* Console.error(flagProblems.map((p) => `grid engine: ${p}`).join("\n"))
       process.exitCode = EXIT_INVALID_SCENARIO
@@ -61,7 +69,7 @@ export const engineCommand = Command.make(
     })
     yield* Console.log(`grid engine ${file}: ${scenario.load.model} model, ${scenario.durationMs / 1000} s against ${scenario.target.origin}, results in ${results}`)
     const result = yield* Effect.result(
-      runEngine(scenario, jtl.sink, status).pipe(
+      runEngine(scenario, jtl.sink, status, allow !== undefined && "entries" in allow ? allow : undefined).pipe(
         Effect.raceFirst(Effect.andThen(ticker, Effect.never)),
         Effect.onExit((exit) =>
           Effect.sync(() => {
@@ -76,8 +84,8 @@ export const engineCommand = Command.make(
       )
     )
     if (result._tag === "Failure") {
-      yield* Console.error(`grid engine: ${result.failure.message}`)
-      process.exitCode = 1
+      yield* Console.error(`grid engine: ${result.failure.code === "target_not_allowed" ? "target_not_allowed: " : ""}${result.failure.message}`)
+      process.exitCode = result.failure.code === "target_not_allowed" ? EXIT_TARGET_NOT_ALLOWED : 1
       return
     }
     yield* Console.log(`finished: ${jtl.written} samples written`)

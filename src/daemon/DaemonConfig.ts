@@ -5,6 +5,7 @@
 import { Duration } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { AllowList } from "../engine/TargetAllowList.ts"
 import type { NatsAuth } from "../nats/NatsAuth.ts"
 import type { RunnerName } from "../runner/Backend.ts"
 import { sanitizeId } from "../protocol/names.ts"
@@ -40,6 +41,10 @@ export interface DaemonSettings {
   readonly toolPaths: Readonly<Record<string, string>>
   /** Where `/healthz`, `/readyz` and `/metrics` are served; none when absent (the default). */
   readonly httpAddr?: { readonly host: string; readonly port: number } | undefined
+  /** Where this node may send load (`--allow-target`, parsed with parseAllowList); anywhere when absent. */
+  readonly allowTargets?: AllowList | undefined
+  /** Tools whose targets cannot be checked that an allow-list still admits (`--allow-tools`). */
+  readonly allowTools?: ReadonlyArray<string> | undefined
 }
 
 export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): DaemonSettings => ({

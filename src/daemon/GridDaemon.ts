@@ -23,6 +23,9 @@ export class GridDaemon extends Context.Service<GridDaemon, GridNode["Service"]>
       let up = false
       const upLine = Layer.effectDiscard(Effect.gen(function*() {
         yield* Effect.logInfo(`grid node ${settings.nodeId} up (grid ${settings.gridId}, NATS ${redactUrl(settings.natsUrl)})`)
+        yield* settings.allowTargets === undefined
+          ? Effect.logWarning("no --allow-target: this node sends load to any address a start command names")
+          : Effect.logInfo(`load only to ${settings.allowTargets.text.join(", ")}; tools whose targets cannot be checked: ${settings.allowTools?.join(", ") || "none"}`)
         up = true
       }))
       const stoppedLine = Layer.effectDiscard(

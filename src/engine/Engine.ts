@@ -9,10 +9,12 @@ import type { SampleSink } from "../ingest/Sample.ts"
 import { type EngineStatus, type ModelContext, runClosed, runOpen } from "./LoadModels.ts"
 import { compilePlan, type Origin } from "./RequestPlan.ts"
 import type { Scenario } from "./Scenario.ts"
-import { leanSessions, UndiciPools, undiciSessions } from "./Session.ts"
+import { type ConnectGuard, leanSessions, UndiciPools, undiciSessions } from "./Session.ts"
+import { type AllowList, checkScenario, guardedLookup, NOT_ALLOWED } from "./TargetAllowList.ts"
 
 export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
-  /** `unreachable` when a target refuses or times out the first connection. */
+  /** `unreachable` when a target refuses or times out the first connection; `target_not_allowed`
+   * when the node's allow-list refuses one of the scenario's hosts (before or at connect). */
   code: Schema.String,
   message: Schema.String
 }) {}
@@ -20,11 +22,11 @@ export class EngineError extends Schema.TaggedError<EngineError>()("EngineError"
 export type { EngineStatus }
 
 /** Opens and closes one TCP connection to the origin, failing with the socket's error. */
-export const probe = (origin: Origin, timeoutMs = 5000): Effect.Effect<void, EngineError> =>
+export const probe = (origin: Origin, timeoutMs = 5000, guard: ConnectGuard = undefined): Effect.Effect<void, EngineError> =>
   Effect.callback<void, EngineError>((resume) => {
     const fail = (detail: string) =>
       resume(Effect.fail(new EngineError({ code: "unreachable", message: `cannot connect to ${origin.key}: ${detail}` })))
-    const socket = connect({ host: origin.host, port: origin.port })
+    const socket = connect({ host: origin.host, port: origin.port, ...(guard ? { lookup: guard(origin) } : {}) })
     socket.setTimeout(timeoutMs)
     socket.once("connect", () => {
       socket.destroy()
@@ -34,7 +36,10 @@ export const probe = (origin: Origin, timeoutMs = 5000): Effect.Effect<void, Eng
       socket.destroy()
       fail(`no answer within ${timeoutMs} ms`)
     })
-    socket.once("error", (e: NodeJS.ErrnoException) => fail(e.code !== undefined ? `${e.code} (${e.message})` : e.message))
+    socket.once("error", (e: NodeJS.ErrnoException) =>
+      e.code === NOT_ALLOWED
+        ? resume(Effect.fail(new EngineError({ code: "target_not_allowed", message: e.message })))
+        : fail(e.code !== undefined ? `${e.code} (${e.message})` : e.message))
     return Effect.sync(() => socket.destroy())
   })
 
@@ -47,22 +52,29 @@ export const newStatus = (): EngineStatus => ({ users: 0, dropped: 0, arrivals: 
 export const runEngine = (
   scenario: Scenario,
   sink: SampleSink,
-  status: EngineStatus = newStatus()
+  status: EngineStatus = newStatus(),
+  allow: AllowList | undefined = undefined
 ): Effect.Effect<EngineStatus, EngineError> =>
   Effect.gen(function*() {
+    if (allow !== undefined) {
+      const refused = yield* checkScenario(allow, scenario)
+      if (refused !== undefined) return yield* new EngineError({ code: "target_not_allowed", message: refused })
+    }
+    // Checked again at every connect: a name's addresses may change during the run.
+    const guard: ConnectGuard = allow === undefined ? undefined : (o) => guardedLookup(allow, o.port)
     const plan = compilePlan(scenario)
-    yield* Effect.forEach(plan.origins, (o) => probe(o, Math.min(5000, scenario.timeoutMs)), { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(plan.origins, (o) => probe(o, Math.min(5000, scenario.timeoutMs), guard), { concurrency: "unbounded", discard: true })
     const connections = scenario.load.model === "open"
       ? scenario.load.maxConnections ?? 100
       : Math.max(1, ...(scenario.load.stages?.map((s) => s.users) ?? [scenario.load.users ?? 1]))
-    const pools = scenario.client === "undici" ? new UndiciPools(connections, scenario.timeoutMs) : undefined
+    const pools = scenario.client === "undici" ? new UndiciPools(connections, scenario.timeoutMs, guard) : undefined
     const now = yield* Clock.currentTimeMillis
     const ctx: ModelContext = {
       plan,
       sink,
       epochOffset: now - performance.now(),
       ending: false,
-      newSession: pools !== undefined ? undiciSessions(pools) : leanSessions(scenario.timeoutMs),
+      newSession: pools !== undefined ? undiciSessions(pools) : leanSessions(scenario.timeoutMs, guard),
       status,
       gracefulStopMs: Math.min(scenario.timeoutMs, 2000)
     }

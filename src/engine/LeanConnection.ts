@@ -5,7 +5,7 @@
 // autocannon here, this path is what lets the engine reach it (see bench/engine.bench.ts).
 // Sessions (Session.ts) wrap it; the Effect boundary is in LoadModels.ts, whose fibers drive
 // the hot loop (Iteration.ts). undici serves what this path does not cover.
-import { connect as netConnect, type Socket } from "node:net"
+import { connect as netConnect, type LookupFunction, type Socket } from "node:net"
 import { connect as tlsConnect } from "node:tls"
 import { HTTPParser } from "http-parser-js"
 
@@ -17,6 +17,8 @@ export interface Endpoint {
   readonly port: number
   readonly tls: boolean
   readonly timeoutMs: number
+  /** The allow-list's resolver, when the node has one (TargetAllowList.ts). */
+  readonly lookup?: LookupFunction | undefined
 }
 
 const kOnHeadersComplete = HTTPParser.kOnHeadersComplete
@@ -93,10 +95,10 @@ export class LeanConnection {
   }
 
   private open(): void {
-    const { host, port, tls, timeoutMs } = this.endpoint
+    const { host, port, tls, timeoutMs, lookup } = this.endpoint
     const socket = tls
-      ? tlsConnect({ host, port, servername: host, rejectUnauthorized: false })
-      : netConnect({ host, port })
+      ? tlsConnect({ host, port, servername: host, rejectUnauthorized: false, ...(lookup ? { lookup } : {}) })
+      : netConnect({ host, port, ...(lookup ? { lookup } : {}) })
     this.socket = socket
     this.connected = false
     socket.setNoDelay(true)

@@ -2,6 +2,7 @@
 // one lean keep-alive connection per origin, or undici `Pool.request` on pools shared by
 // the whole run (the `undici` client, kept for comparison and for what the lean path does
 // not cover). Callback-based: the hot loop in Iteration.ts drives it without Effect.
+import type { LookupFunction } from "node:net"
 import { Pool } from "undici"
 import { LeanConnection, type ResponseCallback } from "./LeanConnection.ts"
 import type { CompiledRequest, Origin, Row } from "./RequestPlan.ts"
@@ -17,21 +18,26 @@ export interface Session {
 
 export type SessionFactory = () => Session
 
+/** The allow-list's resolver for an origin's connects; none without an allow-list. */
+export type ConnectGuard = ((origin: Origin) => LookupFunction) | undefined
+
 class LeanSession implements Session {
   private readonly connections = new Map<string, LeanConnection>()
   private readonly timeoutMs: number
   private last: LeanConnection | undefined = undefined
   private lastKey = ""
+  private readonly guard: ConnectGuard
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, guard: ConnectGuard) {
     this.timeoutMs = timeoutMs
+    this.guard = guard
   }
 
   send(request: CompiledRequest, row: Row, callback: ResponseCallback): number {
     const origin = request.origin
     let conn = origin.key === this.lastKey ? this.last : this.connections.get(origin.key)
     if (conn === undefined) {
-      conn = new LeanConnection({ host: origin.host, port: origin.port, tls: origin.tls, timeoutMs: this.timeoutMs })
+      conn = new LeanConnection({ host: origin.host, port: origin.port, tls: origin.tls, timeoutMs: this.timeoutMs, lookup: this.guard?.(origin) })
       this.connections.set(origin.key, conn)
     }
     this.last = conn
@@ -58,9 +64,11 @@ export class UndiciPools {
   private readonly pools = new Map<string, Pool>()
   private readonly connections: number
   private readonly timeoutMs: number
-  constructor(connections: number, timeoutMs: number) {
+  private readonly guard: ConnectGuard
+  constructor(connections: number, timeoutMs: number, guard: ConnectGuard = undefined) {
     this.connections = connections
     this.timeoutMs = timeoutMs
+    this.guard = guard
   }
   get(origin: Origin): Pool {
     let pool = this.pools.get(origin.key)
@@ -70,7 +78,7 @@ export class UndiciPools {
         pipelining: 1,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
-        connect: { rejectUnauthorized: false }
+        connect: { rejectUnauthorized: false, ...(this.guard ? { lookup: this.guard(origin) } : {}) }
       })
       this.pools.set(origin.key, pool)
     }
@@ -131,5 +139,5 @@ class UndiciSession implements Session {
   }
 }
 
-export const leanSessions = (timeoutMs: number): SessionFactory => () => new LeanSession(timeoutMs)
+export const leanSessions = (timeoutMs: number, guard: ConnectGuard = undefined): SessionFactory => () => new LeanSession(timeoutMs, guard)
 export const undiciSessions = (pools: UndiciPools): SessionFactory => () => new UndiciSession(pools)

@@ -14,7 +14,8 @@ export const rejectCodes = [
   "draining",
   "duplicate_test",
   "internal_error",
-  "workdir_failed"
+  "workdir_failed",
+  "target_not_allowed"
 ] as const
 export const RejectCode = Schema.Literals(rejectCodes)
 export type RejectCode = typeof RejectCode.Type

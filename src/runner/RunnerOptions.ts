@@ -3,6 +3,7 @@
 // is a decision the runner makes on its own, so nothing in src/runner/ reads the daemon's
 // configuration.
 import type { Duration } from "effect"
+import type { AllowList } from "../engine/TargetAllowList.ts"
 import type { RunnerName } from "./Backend.ts"
 
 export interface RunnerOptions {
@@ -17,4 +18,8 @@ export interface RunnerOptions {
   readonly stopGrace: Duration.Duration
   /** Node-wide bound on a test's duration (and on a barrier wait). */
   readonly maxDuration: Duration.Duration
+  /** Where this node may send load (`--allow-target`); no restriction when absent. */
+  readonly allowTargets?: AllowList | undefined
+  /** Tools whose targets the node cannot check, run anyway under an allow-list (`--allow-tools`). */
+  readonly allowTools?: ReadonlyArray<string> | undefined
 }

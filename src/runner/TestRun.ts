@@ -5,6 +5,8 @@
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
 import type { StartCommand } from "../protocol/commands.ts"
 import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
+import type { AllowList } from "../engine/TargetAllowList.ts"
+import type { ToolAdapter, ToolContext } from "../tools/Tool.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { RunningTool, ToolExit } from "./Backend.ts"
 import { Backends } from "./Backends.ts"
@@ -28,7 +30,7 @@ type Ending =
 type EventBody = GridEvent extends infer E ? E extends GridEvent ? Omit<E, "at" | "testId" | "nodeId" | "labels"> : never : never
 type Publish = (event: EventBody) => Effect.Effect<void>
 
-const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed" | "busy" | "duplicate_test", message: string) => ({ kind: "rejected" as const, code, message })
+const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed" | "busy" | "duplicate_test" | "target_not_allowed", message: string) => ({ kind: "rejected" as const, code, message })
 /** An internal error's event message: short, one line, never a stack trace (the full cause is logged). */
 const MAX_INTERNAL_MESSAGE = 200
 const MAX_LOG_LINES = 50
@@ -71,6 +73,21 @@ export const runTest = Effect.fn("runner.runTest")(function*(command: StartComma
     })
   )
 })
+
+/** The allow-list's verdict before `accepted`: the tool's own check of every host it will send
+ * to, or, for a tool whose targets the node cannot read, whether `--allow-tools` names it. */
+const allowed = (tool: ToolAdapter, ctx: ToolContext, allow: AllowList, allowTools: ReadonlyArray<string>) => {
+  if (tool.checkTargets === undefined) {
+    return Effect.succeed(allowTools.includes(tool.name) ? undefined : rejected(
+      "target_not_allowed",
+      `this node only sends to ${allow.text.join(", ")}, and tool ${tool.name}'s targets cannot be checked (the node's --allow-tools does not name it)`
+    ))
+  }
+  return tool.checkTargets(ctx, allow).pipe(
+    Effect.map((refused) => (refused === undefined ? undefined : rejected("target_not_allowed", refused))),
+    Effect.catch((e) => Effect.succeed(rejected("invalid_command", e.message)))
+  )
+}
 
 const publishEnd = (
   end: Ending,
@@ -127,9 +144,14 @@ const body = (
       return rejected("unsupported_tool", `tool ${command.tool} cannot run with the ${runnerName} runner on this node`)
     }
     const local = yield* LocalRun
-    const planned = yield* Effect.result(tool.plan({ command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local }))
+    const toolCtx = { command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local, allowTargets: config.allowTargets?.text }
+    const planned = yield* Effect.result(tool.plan(toolCtx))
     if (planned._tag === "Failure") {
       return rejected(planned.failure.code === "workdir_failed" ? "workdir_failed" : "invalid_command", planned.failure.message)
+    }
+    if (config.allowTargets !== undefined) {
+      const refused = yield* allowed(tool, toolCtx, config.allowTargets, config.allowTools ?? []).pipe(Effect.withSpan("runner.allowTargets"))
+      if (refused !== undefined) return refused
     }
     const plan = planned.success
     const busy = yield* control.admit

@@ -1,7 +1,8 @@
 // The tool adapter interface: how a `start` command for one tool becomes a LaunchSpec for
 // a runner backend, where its results land, and how its end is judged. One file per tool
 // in src/tools/; the ToolRegistry service (src/tools/ToolRegistry.ts) lists them.
-import type { Effect } from "effect"
+import type { Effect, FileSystem, Path } from "effect"
+import type { AllowList } from "../engine/TargetAllowList.ts"
 import type { LocalRunHooks } from "../runner/LocalRun.ts"
 import { Schema } from "effect"
 import type { StartCommand, ToolName } from "../protocol/commands.ts"
@@ -24,6 +25,8 @@ export interface ToolContext {
   readonly workDir: string
   /** The same directory as the tool sees it: `workDir` for processes, the mount point in a container. */
   readonly toolWorkDir: string
+  /** The node's `--allow-target` entries, for a tool that enforces them itself at connect. */
+  readonly allowTargets?: ReadonlyArray<string> | undefined
 }
 
 export interface ToolPlan {
@@ -71,6 +74,10 @@ export interface ToolAdapter {
   /** `undefined` when the run succeeded, else why it failed. Tools that exit 0 having done
    * nothing (Debian's JMeter) are judged from samples and logs, not the exit code alone. */
   readonly judge: (outcome: ToolOutcome) => ErrorInfo | undefined
+  /** Why the planned test would send to a host the list does not allow (undefined: it would
+   * not). Only a tool whose targets the node can read has it; for the others an allow-list
+   * admits them only by name (`--allow-tools`). */
+  readonly checkTargets?: ((ctx: ToolContext, allow: AllowList) => Effect.Effect<string | undefined, ToolError, FileSystem.FileSystem | Path.Path>) | undefined
 }
 
 /** Shared rule for tools whose exit code is trustworthy. */

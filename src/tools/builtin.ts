@@ -5,6 +5,8 @@
 // With the docker runner the image is grid's own (Dockerfile), whose entrypoint is `grid`.
 // With the inprocess runner (`grid run`'s node) the engine runs inside the node and pushes
 // its samples into ingestion: no child, no result file.
+// Under the node's allow-list the scenario's hosts are checked before `accepted`
+// (`checkTargets`) and the engine checks them again at every connect (`--allow-target`).
 import { Effect } from "effect"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
@@ -14,6 +16,8 @@ import { judgeByExitCode } from "./Tool.ts"
 const RESULTS = "grid-results.jtl"
 /** `grid engine` exits 2 for a scenario it refused before sending anything. */
 const EXIT_INVALID_SCENARIO = 2
+/** `grid engine` exits 3 when the allow-list refused a target (at a connect: DNS changed). */
+const EXIT_TARGET_NOT_ALLOWED = 3
 
 export const builtinTool: ToolAdapter = {
   name: "builtin",
@@ -28,7 +32,8 @@ export const builtinTool: ToolAdapter = {
         ...(p.users !== undefined ? ["--users", String(p.users)] : []),
         ...(p.rampUpSeconds !== undefined ? ["--ramp-up", String(p.rampUpSeconds)] : []),
         ...(p.durationSeconds !== undefined ? ["--duration", String(p.durationSeconds)] : []),
-        ...(p.rate !== undefined ? ["--rate", String(p.rate)] : [])
+        ...(p.rate !== undefined ? ["--rate", String(p.rate)] : []),
+        ...(ctx.allowTargets ?? []).flatMap((t) => ["--allow-target", t])
       ]
       if (ctx.runner === "inprocess") {
         // The engine's live counters: `grid run`'s progress line reads them when it is the node.
@@ -41,19 +46,26 @@ export const builtinTool: ToolAdapter = {
           inProcess: ({ sink, log }) =>
             // Imported here, not at the top: the engine (undici among it) and the YAML loader
             // are for `grid run` only, and a daemon would otherwise load them at every start.
-            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts")])).pipe(
-              Effect.flatMap(([{ runEngine }, { loadScenario }]) =>
+            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts")])).pipe(
+              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }]) =>
                 loadScenario(scenarioFile, {
                   target: p.target?.href.replace(/\/$/, ""),
                   users: p.users,
                   rampUpSeconds: p.rampUpSeconds,
                   durationSeconds: p.durationSeconds,
                   rate: p.rate
-                }).pipe(Effect.flatMap((scenario) => runEngine(scenario, sink, status)))
+                }).pipe(Effect.flatMap((scenario) => {
+                  const allow = ctx.allowTargets === undefined ? undefined : parseAllowList(ctx.allowTargets)
+                  return runEngine(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
+                }))
               ),
               Effect.as(0),
               Effect.catchTag("ScenarioError", (e) => Effect.sync(() => (log("stderr", e.message), EXIT_INVALID_SCENARIO))),
-              Effect.catch((e) => Effect.sync(() => (log("stderr", `grid engine: ${e.message}`), 1)))
+              Effect.catch((e) => Effect.sync(() =>
+                e.code === "target_not_allowed"
+                  ? (log("stderr", `grid engine: target_not_allowed: ${e.message}`), EXIT_TARGET_NOT_ALLOWED)
+                  : (log("stderr", `grid engine: ${e.message}`), 1)
+              ))
             )
         }
       }
@@ -70,7 +82,28 @@ export const builtinTool: ToolAdapter = {
         results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter", lateMs: 800 }
       }
     }),
+  checkTargets: (ctx, allow) =>
+    Effect.gen(function*() {
+      const entry = yield* entryOf(ctx, "scenario (YAML or JSON)")
+      const p = yield* commonParams(ctx)
+      const [{ loadScenario }, { checkScenario }] = yield* Effect.promise(() =>
+        Promise.all([import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts")])
+      )
+      const loaded = yield* Effect.result(loadScenario(`${ctx.workDir}/${entry}`, {
+        target: p.target?.href.replace(/\/$/, ""),
+        users: p.users,
+        rampUpSeconds: p.rampUpSeconds,
+        durationSeconds: p.durationSeconds,
+        rate: p.rate
+      }))
+      // An invalid scenario is the engine's to report (`invalid_scenario`, every problem).
+      if (loaded._tag === "Failure") return undefined
+      return yield* checkScenario(allow, loaded.success)
+    }),
   judge: (outcome) => {
+    if (outcome.exit.exitCode === EXIT_TARGET_NOT_ALLOWED) {
+      return { code: "target_not_allowed", message: lastMatching(outcome.logTail, /target_not_allowed/)?.replace(/^\[std(out|err)\] grid engine: /, "") ?? "a target is not allowed on this node" }
+    }
     if (outcome.exit.exitCode === EXIT_INVALID_SCENARIO) {
       return {
         code: "invalid_scenario",
