@@ -1,14 +1,15 @@
 // `grid target`, the demo server: per-path latency and error rate from routes, per-request
 // overrides from the query string, exact per-path counts at /__stats, and the CLI itself
 // serving on the port it was given.
-import { spawn } from "node:child_process"
-import { createServer } from "node:net"
-import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { parseRoute, serveTarget } from "../src/engine/TargetServer.ts"
+import { spawnGrid } from "./support/gridCli.ts"
+import { freePort } from "./support/natsServer.ts"
+import { waitUntil } from "./support/WireClient.ts"
 
-const get = (url: string, init?: RequestInit) => Effect.promise(() => fetch(url, init).then(async (r) => ({ status: r.status, body: await r.text() })))
+const get = (url: string, init?: RequestInit) =>
+  Effect.promise(() => fetch(url, init).then((r) => r.text().then((body) => ({ status: r.status, body }))))
 
 describe("grid target", () => {
   it("parses routes and rejects malformed ones", () => {
@@ -38,19 +39,14 @@ describe("grid target", () => {
       expect(t.stats.total).toBe(0)
     }))
 
-  it("the CLI serves on --port and stops on SIGTERM", async () => {
-    const port = await new Promise<number>((ok) => {
-      const s = createServer().listen(0, "127.0.0.1", () => {
-        const p = (s.address() as { port: number }).port
-        s.close(() => ok(p))
-      })
-    })
-    const child = spawn(process.execPath, [join(import.meta.dirname, "..", "src", "cli", "main.ts"), "target", "--port", String(port), "--route", "/e=0,1"], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    await new Promise<void>((ok) => child.stdout.on("data", (d) => { out += d; if (out.includes("listening")) ok() }))
-    expect(out).toContain(`http://127.0.0.1:${port}`)
-    expect((await fetch(`http://127.0.0.1:${port}/e`)).status).toBe(500)
-    const code = await new Promise<number | null>((ok) => { child.on("close", ok); child.kill("SIGTERM") })
-    expect(code).toBe(130)
-  })
+  it.live("the CLI serves on --port and stops on SIGTERM", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(() => freePort())
+      const child = yield* spawnGrid(["target", "--port", String(port), "--route", "/e=0,1"])
+      yield* waitUntil("listening", Effect.sync(() => child.stdout().includes("listening")))
+      expect(child.stdout()).toContain(`http://127.0.0.1:${port}`)
+      expect((yield* get(`http://127.0.0.1:${port}/e`)).status).toBe(500)
+      child.child.kill("SIGTERM")
+      expect(yield* child.exited).toBe(130)
+    }))
 })
