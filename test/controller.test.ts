@@ -2,8 +2,8 @@
 // splitting without losing a remainder, node selection errors, and the window merger (counts
 // add up, p99 is the union's p99 and not an average, repeated windows dropped, emission waits
 // for every node or the lag bound).
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { describe, expect, it } from "vitest"
 import { WindowMerger } from "../src/controller/Merger.ts"
 import { decodePlan, type Plan, PlanError } from "../src/controller/Plan.ts"
 import { type NodeInfo, SelectionError, selectNodes } from "../src/controller/Selection.ts"
@@ -16,14 +16,14 @@ const scenario = {
   requests: [{ name: "home", path: "/home" }, { name: "item", path: "/item" }],
   load: { model: "closed", users: 10, durationSeconds: 5 }
 }
-const plan = (raw: unknown) => Effect.runPromise(decodePlan(raw, "plan.yaml"))
-const planError = async (raw: unknown): Promise<ReadonlyArray<string>> => {
-  const exit = await Effect.runPromiseExit(decodePlan(raw, "plan.yaml"))
-  if (Exit.isSuccess(exit)) throw new Error("expected a PlanError")
-  const e = (exit.cause as unknown as { reasons: Array<{ error: unknown }> }).reasons[0]!.error
-  expect(e).toBeInstanceOf(PlanError)
-  return (e as PlanError).problems
-}
+const plan = (raw: unknown) => decodePlan(raw, "plan.yaml")
+const planError = (raw: unknown): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.flatMap(Effect.exit(decodePlan(raw, "plan.yaml")), (exit) => {
+    if (Exit.isSuccess(exit)) return Effect.die(new Error("expected a PlanError"))
+    const e = (exit.cause as unknown as { reasons: Array<{ error: unknown }> }).reasons[0]!.error
+    expect(e).toBeInstanceOf(PlanError)
+    return Effect.succeed((e as PlanError).problems)
+  })
 
 describe("splitting", () => {
   it("spreads the remainder: 10 users on 3 nodes are 4,3,3, and every split sums to the total", () => {
@@ -39,43 +39,46 @@ describe("splitting", () => {
     expect(splitRate(2.5, 2)).toEqual([1.25, 1.25])
   })
 
-  it("puts a builtin node's share in params and scales stages in the shipped scenario", async () => {
-    const flat = await plan({ tool: "builtin", scenario, params: { target: "http://127.0.0.1:8080" } })
-    const cmds = startCommands(flat, "t-1", ["a", "b", "c"], true)
-    expect(cmds.map((c) => c.command.params!.users)).toEqual([4, 3, 3])
-    expect(cmds.every((c) => c.command.barrier === true && c.command.entry === "scenario.json")).toBe(true)
-    expect(cmds[0]!.command.params!.target).toBe("http://127.0.0.1:8080")
-    const staged = await plan({
-      tool: "builtin",
-      scenario: { ...scenario, load: { model: "open", stages: [{ durationSeconds: 2, rate: 10 }, { durationSeconds: 2, rate: 20 }] } }
-    })
-    const shipped = startCommands(staged, "t-2", ["a", "b", "c"], false).map((c) => JSON.parse(c.command.files![0]!.content))
-    expect(shipped.map((s) => s.load.stages.map((st: { rate: number }) => st.rate))).toEqual([[4, 7], [3, 7], [3, 6]])
-  })
+  it.effect("puts a builtin node's share in params and scales stages in the shipped scenario", () =>
+    Effect.gen(function*() {
+      const flat = yield* plan({ tool: "builtin", scenario, params: { target: "http://127.0.0.1:8080" } })
+      const cmds = startCommands(flat, "t-1", ["a", "b", "c"], true)
+      expect(cmds.map((c) => c.command.params!.users)).toEqual([4, 3, 3])
+      expect(cmds.every((c) => c.command.barrier === true && c.command.entry === "scenario.json")).toBe(true)
+      expect(cmds[0]!.command.params!.target).toBe("http://127.0.0.1:8080")
+      const staged = yield* plan({
+        tool: "builtin",
+        scenario: { ...scenario, load: { model: "open", stages: [{ durationSeconds: 2, rate: 10 }, { durationSeconds: 2, rate: 20 }] } }
+      })
+      const shipped = startCommands(staged, "t-2", ["a", "b", "c"], false).map((c) => JSON.parse(c.command.files![0]!.content))
+      expect(shipped.map((s) => s.load.stages.map((st: { rate: number }) => st.rate))).toEqual([[4, 7], [3, 7], [3, 6]])
+    }))
 })
 
 describe("plans", () => {
-  it("reports every problem of a bad plan together", async () => {
-    const problems = await planError({
-      tool: "builtin",
-      scenario: { ...scenario, load: { model: "closed", durationSeconds: 5 } },
-      thresholds: ["p95 < fast", "nope: p99 < 1s"],
-      params: { users: -1 }
-    })
-    expect(problems.join("\n")).toMatch(/params.users/)
-    expect(problems.join("\n")).toMatch(/thresholds\[0\]/)
-    expect(problems.length).toBeGreaterThanOrEqual(2)
-    expect((await planError({ tool: "wrk" })).join()).toMatch(/tool/)
-    expect((await planError({ tool: "builtin" })).join()).toMatch(/scenario: required/)
-    expect((await planError({ tool: "jmeter", entry: "x.jmx", files: [{ path: "../x.jmx", content: "" }] })).join("\n")).toMatch(/escapes|not among files/)
-    expect((await planError({ tool: "builtin", scenario, typo: 1 })).join()).toMatch(/typo/)
-  })
+  it.effect("reports every problem of a bad plan together", () =>
+    Effect.gen(function*() {
+      const problems = yield* planError({
+        tool: "builtin",
+        scenario: { ...scenario, load: { model: "closed", durationSeconds: 5 } },
+        thresholds: ["p95 < fast", "nope: p99 < 1s"],
+        params: { users: -1 }
+      })
+      expect(problems.join("\n")).toMatch(/params.users/)
+      expect(problems.join("\n")).toMatch(/thresholds\[0\]/)
+      expect(problems.length).toBeGreaterThanOrEqual(2)
+      expect((yield* planError({ tool: "wrk" })).join()).toMatch(/tool/)
+      expect((yield* planError({ tool: "builtin" })).join()).toMatch(/scenario: required/)
+      expect((yield* planError({ tool: "jmeter", entry: "x.jmx", files: [{ path: "../x.jmx", content: "" }] })).join("\n")).toMatch(/escapes|not among files/)
+      expect((yield* planError({ tool: "builtin", scenario, typo: 1 })).join()).toMatch(/typo/)
+    }))
 
-  it("takes the scenario's thresholds and the plan's", async () => {
-    const p: Plan = await plan({ tool: "builtin", scenario: { ...scenario, thresholds: ["p95 < 1s"] }, thresholds: ["item: errors < 1%"] })
-    expect(p.thresholds.map((t) => t.source)).toEqual(["p95 < 1s", "item: errors < 1%"])
-    expect(p.load).toEqual({ kind: "users", users: 10 })
-  })
+  it.effect("takes the scenario's thresholds and the plan's", () =>
+    Effect.gen(function*() {
+      const p: Plan = yield* plan({ tool: "builtin", scenario: { ...scenario, thresholds: ["p95 < 1s"] }, thresholds: ["item: errors < 1%"] })
+      expect(p.thresholds.map((t) => t.source)).toEqual(["p95 < 1s", "item: errors < 1%"])
+      expect(p.load).toEqual({ kind: "users", users: 10 })
+    }))
 })
 
 const hb = (nodeId: string, over: Partial<Heartbeat> = {}): NodeInfo => ({
