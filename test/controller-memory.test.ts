@@ -3,10 +3,10 @@
 // answer scripted: two nodes through a barrier to a merged report, a refusal, node loss (a
 // deleted heartbeat, heartbeats that no longer list the test) failing the launch and stopping
 // the others, tolerated loss, and messages that do not decode being skipped.
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Tracer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
 import { Controller } from "../src/controller/Controller.ts"
 import { type LaunchOptions, startLaunch } from "../src/controller/Launch.ts"
 import { makeMemoryBus, type MemoryBus } from "../src/controller/MemoryBus.ts"
@@ -23,41 +23,41 @@ const plan = decodePlan({
 
 /** Launches on simulated nodes and awaits the report; also returns the bus to inspect. */
 const launchOn = (nodes: Record<string, SimulatedNodeOptions>, options: LaunchOptions = {}, selection: Selection = { nodes: Object.keys(nodes) }, bucketTtlMs?: number) =>
-  Effect.runPromise(
-    Effect.gen(function*() {
-      const bus = yield* makeMemoryBus(bucketTtlMs !== undefined ? { bucketTtlMs } : {})
-      for (const [id, o] of Object.entries(nodes)) yield* simulatedNode(bus, id, o)
-      const launch = yield* startLaunch(bus, yield* plan, selection, { testId: "mem-1", finalWait: "200 millis", stopTimeout: "2 seconds", ...options })
-      const report = yield* launch.await
-      return { report, bus }
-    }).pipe(Effect.scoped)
-  )
+  Effect.gen(function*() {
+    const bus = yield* makeMemoryBus(bucketTtlMs !== undefined ? { bucketTtlMs } : {})
+    for (const [id, o] of Object.entries(nodes)) yield* simulatedNode(bus, id, o)
+    const launch = yield* startLaunch(bus, yield* plan, selection, { testId: "mem-1", finalWait: "200 millis", stopTimeout: "2 seconds", ...options })
+    const report = yield* launch.await
+    return { report, bus }
+  }).pipe(Effect.scoped)
 
 const commandsTo = (bus: MemoryBus, nodeId: string) =>
-  Effect.runPromise(Effect.map(bus.history("mem-1"), (h) => h.events.filter((e) => e.nodeId === nodeId).map((e) => e.kind)))
+  Effect.map(bus.history("mem-1"), (h) => h.events.filter((e) => e.nodeId === nodeId).map((e) => e.kind))
 
 describe("launch on a memory bus", () => {
-  it("two nodes accept, get ready, go, send their windows and finish: the merged report", async () => {
-    const { report, bus } = await launchOn({ a: { windows: 3, perWindow: 10 }, b: { windows: 3, perWindow: 5 } })
-    expect(report.outcome).toBe("ok")
-    expect(report.nodes.map((n) => [n.nodeId, n.status, n.windows, n.count])).toEqual([["a", "finished", 3, 30], ["b", "finished", 3, 15]])
-    expect(report.summary.total.count).toBe(45)
-    expect(report.points.map((p) => p.count)).toEqual([15, 15, 15])
-    expect(await commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "finished"])
-  })
+  it.live("two nodes accept, get ready, go, send their windows and finish: the merged report", () =>
+    Effect.gen(function*() {
+      const { report, bus } = yield* launchOn({ a: { windows: 3, perWindow: 10 }, b: { windows: 3, perWindow: 5 } })
+      expect(report.outcome).toBe("ok")
+      expect(report.nodes.map((n) => [n.nodeId, n.status, n.windows, n.count])).toEqual([["a", "finished", 3, 30], ["b", "finished", 3, 15]])
+      expect(report.summary.total.count).toBe(45)
+      expect(report.points.map((p) => p.count)).toEqual([15, 15, 15])
+      expect(yield* commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "finished"])
+    }))
 
-  it("a refused start fails the launch and stops the node that accepted", async () => {
-    const exit = await Effect.runPromiseExit(
-      Effect.gen(function*() {
-        const bus = yield* makeMemoryBus()
-        yield* simulatedNode(bus, "a")
-        yield* simulatedNode(bus, "b", { reject: "unsupported_tool" })
-        yield* startLaunch(bus, yield* plan, { nodes: ["a", "b"] }, { testId: "mem-1", finalWait: "200 millis" })
-      }).pipe(Effect.scoped)
-    )
-    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/the start was refused: .*b unsupported_tool: simulated refusal/)
-    expect(JSON.stringify(exit)).toContain('"_tag":"GridLaunchError"')
-  })
+  it.live("a refused start fails the launch and stops the node that accepted", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Effect.gen(function*() {
+          const bus = yield* makeMemoryBus()
+          yield* simulatedNode(bus, "a")
+          yield* simulatedNode(bus, "b", { reject: "unsupported_tool" })
+          yield* startLaunch(bus, yield* plan, { nodes: ["a", "b"] }, { testId: "mem-1", finalWait: "200 millis" })
+        }).pipe(Effect.scoped)
+      )
+      expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/the start was refused: .*b unsupported_tool: simulated refusal/)
+      expect(JSON.stringify(exit)).toContain('"_tag":"GridLaunchError"')
+    }))
 
   it("no two error classes share a tag", () => {
     const tags = new Map<string, Array<string>>()
@@ -75,58 +75,63 @@ describe("launch on a memory bus", () => {
     expect([...tags].filter(([, files]) => files.length > 1)).toEqual([])
   })
 
-  it("a node whose heartbeat is deleted is lost: the launch fails and the other node is stopped", async () => {
-    const { report, bus } = await launchOn({ a: { windows: 1000 }, b: { windows: 1000, loseAfter: 2, loss: "deleted" } })
-    expect(report.outcome).toBe("failed")
-    expect(report.problems.join()).toMatch(/node b lost: its heartbeat was deleted/)
-    expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "stopped"], ["b", "lost"]])
-    expect(await commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "stopped"])
-  })
+  it.live("a node whose heartbeat is deleted is lost: the launch fails and the other node is stopped", () =>
+    Effect.gen(function*() {
+      const { report, bus } = yield* launchOn({ a: { windows: 1000 }, b: { windows: 1000, loseAfter: 2, loss: "deleted" } })
+      expect(report.outcome).toBe("failed")
+      expect(report.problems.join()).toMatch(/node b lost: its heartbeat was deleted/)
+      expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "stopped"], ["b", "lost"]])
+      expect(yield* commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "stopped"])
+    }))
 
-  it("a node whose heartbeats no longer list the test, twice, is lost", async () => {
-    const { report } = await launchOn({ a: { windows: 1000 }, b: { windows: 1000, loseAfter: 2, loss: "unlisted" } })
-    expect(report.outcome).toBe("failed")
-    expect(report.problems.join()).toMatch(/node b lost: its heartbeat no longer lists the test/)
-  })
+  it.live("a node whose heartbeats no longer list the test, twice, is lost", () =>
+    Effect.gen(function*() {
+      const { report } = yield* launchOn({ a: { windows: 1000 }, b: { windows: 1000, loseAfter: 2, loss: "unlisted" } })
+      expect(report.outcome).toBe("failed")
+      expect(report.problems.join()).toMatch(/node b lost: its heartbeat no longer lists the test/)
+    }))
 
-  it("a node that goes silent is lost once its heartbeat would have expired", async () => {
-    const { report } = await launchOn({ a: { windows: 10_000 }, b: { windows: 1000, loseAfter: 1, loss: "silent" } }, {}, undefined, 200)
-    expect(report.outcome).toBe("failed")
-    expect(report.problems.join()).toMatch(/node b lost: no heartbeat for .* \(bucket TTL 0.2 s\)/)
-    expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "stopped"], ["b", "lost"]])
-  })
+  it.live("a node that goes silent is lost once its heartbeat would have expired", () =>
+    Effect.gen(function*() {
+      const { report } = yield* launchOn({ a: { windows: 10_000 }, b: { windows: 1000, loseAfter: 1, loss: "silent" } }, {}, undefined, 200)
+      expect(report.outcome).toBe("failed")
+      expect(report.problems.join()).toMatch(/node b lost: no heartbeat for .* \(bucket TTL 0.2 s\)/)
+      expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "stopped"], ["b", "lost"]])
+    }))
 
-  it("with tolerated node loss the launch goes on and the report says so", async () => {
-    const { report } = await launchOn({ a: { windows: 4 }, b: { windows: 1000, loseAfter: 1, loss: "deleted" } }, { tolerateNodeLoss: true })
-    expect(report.outcome).toBe("ok")
-    expect(report.tolerated).toEqual(["b"])
-    expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "finished"], ["b", "lost"]])
-  })
+  it.live("with tolerated node loss the launch goes on and the report says so", () =>
+    Effect.gen(function*() {
+      const { report } = yield* launchOn({ a: { windows: 4 }, b: { windows: 1000, loseAfter: 1, loss: "deleted" } }, { tolerateNodeLoss: true })
+      expect(report.outcome).toBe("ok")
+      expect(report.tolerated).toEqual(["b"])
+      expect(report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "finished"], ["b", "lost"]])
+    }))
 
-  it("messages that do not decode are skipped and unknown kinds ignored: the launch goes on", async () => {
-    const noise = [
-      "not json",
-      { kind: "finished", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z" },
-      { kind: "failed", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z", error: "no object" },
-      { kind: "paused", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z" }
-    ]
-    const { report } = await launchOn({ a: {}, b: { noise } })
-    expect(report.outcome).toBe("ok")
-    expect(report.nodes.map((n) => [n.nodeId, n.status, n.count])).toEqual([["a", "finished", 30], ["b", "finished", 30]])
-  })
+  it.live("messages that do not decode are skipped and unknown kinds ignored: the launch goes on", () =>
+    Effect.gen(function*() {
+      const noise = [
+        "not json",
+        { kind: "finished", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z" },
+        { kind: "failed", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z", error: "no object" },
+        { kind: "paused", testId: "mem-1", nodeId: "b", at: "2026-01-01T00:00:00Z" }
+      ]
+      const { report } = yield* launchOn({ a: {}, b: { noise } })
+      expect(report.outcome).toBe("ok")
+      expect(report.nodes.map((n) => [n.nodeId, n.status, n.count])).toEqual([["a", "finished", 30], ["b", "finished", 30]])
+    }))
 })
 
 describe("the Controller service over a memory bus", () => {
-  it("launch, report and stop are named spans; stop stops the running node and report rebuilds from history", async () => {
-    const spans: Array<string> = []
-    const tracer = Tracer.make({
-      span(options) {
-        spans.push(options.name)
-        return new Tracer.NativeSpan(options)
-      }
-    })
-    const result = await Effect.runPromise(
-      Effect.gen(function*() {
+  it.live("launch, report and stop are named spans; stop stops the running node and report rebuilds from history", () =>
+    Effect.gen(function*() {
+      const spans: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          spans.push(options.name)
+          return new Tracer.NativeSpan(options)
+        }
+      })
+      const result = yield* Effect.gen(function*() {
         const bus = yield* makeMemoryBus()
         yield* simulatedNode(bus, "a", { windows: 2 })
         yield* simulatedNode(bus, "b", { windows: 10_000 })
@@ -141,9 +146,8 @@ describe("the Controller service over a memory bus", () => {
           return { stopped, report }
         }).pipe(Effect.provide(Controller.layerPrimitives(bus)))
       }).pipe(Effect.scoped, Effect.provideService(Tracer.Tracer, tracer))
-    )
-    expect(result.stopped).toEqual([{ nodeId: "b", result: "stopped" }])
-    expect(result.report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "finished"], ["b", "stopped"]])
-    expect(spans).toEqual(expect.arrayContaining(["controller.launch", "controller.stop", "controller.history", "controller.report"]))
-  })
+      expect(result.stopped).toEqual([{ nodeId: "b", result: "stopped" }])
+      expect(result.report.nodes.map((n) => [n.nodeId, n.status])).toEqual([["a", "finished"], ["b", "stopped"]])
+      expect(spans).toEqual(expect.arrayContaining(["controller.launch", "controller.stop", "controller.history", "controller.report"]))
+    }))
 })
