@@ -1,11 +1,11 @@
 // Docs that cannot drift (issue 12, item 5): docs/cli.md is what scripts/cli-docs.ts generates
 // from the command definitions; docs/scenarios.md describes every field of the scenario and plan
 // schemas, and every example in it decodes; every subcommand's help has an example.
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
-import { describe, expect, it } from "vitest"
 import { cliDocs } from "../scripts/cli-docs.ts"
 import { decodePlan, PlanFile, PlanFileSchema } from "../src/controller/Plan.ts"
 import { ClosedLoad, ClosedStage, OpenLoad, OpenStage, RequestSpec, ScenarioFile } from "../src/engine/Scenario.ts"
@@ -25,9 +25,10 @@ const blocks = (kind: string): Array<string> =>
 const readText = () => Effect.succeed("term,user,id\ngrid,alice,1\n")
 
 describe("docs/cli.md", () => {
-  it("is what scripts/cli-docs.ts generates from the command definitions", async () => {
-    expect(read("docs/cli.md")).toBe(await cliDocs())
-  }, 30_000)
+  it.effect("is what scripts/cli-docs.ts generates from the command definitions", () =>
+    Effect.map(Effect.promise(() => cliDocs()), (generated) => {
+      expect(read("docs/cli.md")).toBe(generated)
+    }), 30_000)
 
   it("every subcommand's help has an example and the defaults newcomers asked for", () => {
     const cli = read("docs/cli.md")
@@ -57,23 +58,25 @@ describe("docs/scenarios.md", () => {
     expect(missing).toEqual([])
   })
 
-  it("every scenario example decodes", async () => {
-    const examples = blocks("scenario")
-    expect(examples.length).toBeGreaterThanOrEqual(5)
-    for (const text of examples) {
-      const r = await Effect.runPromise(Effect.result(decodeScenario(parseYaml(text), "docs", {}, readText)))
-      expect(r._tag === "Success" ? "ok" : r.failure.message, text).toBe("ok")
-    }
-  })
+  it.effect("every scenario example decodes", () =>
+    Effect.gen(function*() {
+      const examples = blocks("scenario")
+      expect(examples.length).toBeGreaterThanOrEqual(5)
+      for (const text of examples) {
+        const r = yield* Effect.result(decodeScenario(parseYaml(text), "docs", {}, readText))
+        expect(r._tag === "Success" ? "ok" : r.failure.message, text).toBe("ok")
+      }
+    }))
 
-  it("every plan example decodes", async () => {
-    const examples = blocks("plan")
-    expect(examples.length).toBeGreaterThanOrEqual(2)
-    for (const text of examples) {
-      const r = await Effect.runPromise(Effect.result(decodePlan(parseYaml(text), "docs", readText)))
-      expect(r._tag === "Success" ? "ok" : r.failure.message, text).toBe("ok")
-    }
-  })
+  it.effect("every plan example decodes", () =>
+    Effect.gen(function*() {
+      const examples = blocks("plan")
+      expect(examples.length).toBeGreaterThanOrEqual(2)
+      for (const text of examples) {
+        const r = yield* Effect.result(decodePlan(parseYaml(text), "docs", readText))
+        expect(r._tag === "Success" ? "ok" : r.failure.message, text).toBe("ok")
+      }
+    }))
 
   it("every threshold example parses", () => {
     const examples = blocks("thresholds").flatMap((b) => parseYaml(b) as Array<string>)
@@ -81,16 +84,17 @@ describe("docs/scenarios.md", () => {
     for (const t of examples) expect(typeof parseThreshold(t), t).toBe("object")
   })
 
-  it("the examples directory's plans and scenarios decode and agree with themselves", async () => {
-    for (const f of ["examples/plan.yaml", "examples/plan-open.json"]) {
-      const raw = parseYaml(read(f)) as { params?: unknown; scenario: { target: string } }
-      expect(raw.params, f).toBeUndefined() // no params contradicting the scenario
-      const r = await Effect.runPromise(Effect.result(decodePlan(raw, f, readText)))
-      expect(r._tag === "Success" ? "ok" : r.failure.message, f).toBe("ok")
-    }
-    const q = await Effect.runPromise(Effect.result(decodeScenario(parseYaml(read("examples/quickstart.yaml")), "q", {}, readText)))
-    expect(q._tag).toBe("Success")
-  })
+  it.effect("the examples directory's plans and scenarios decode and agree with themselves", () =>
+    Effect.gen(function*() {
+      for (const f of ["examples/plan.yaml", "examples/plan-open.json"]) {
+        const raw = parseYaml(read(f)) as { params?: unknown; scenario: { target: string } }
+        expect(raw.params, f).toBeUndefined() // no params contradicting the scenario
+        const r = yield* Effect.result(decodePlan(raw, f, readText))
+        expect(r._tag === "Success" ? "ok" : r.failure.message, f).toBe("ok")
+      }
+      const q = yield* Effect.result(decodeScenario(parseYaml(read("examples/quickstart.yaml")), "q", {}, readText))
+      expect(q._tag).toBe("Success")
+    }))
 
   it("the README points to both pages and lists grid engine", () => {
     const readme = read("README.md")
