@@ -39,6 +39,8 @@ export interface DaemonSettings {
   readonly sweepInterval: Duration.Duration
   /** Paths of tool binaries that are not on PATH (e.g. `{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
   readonly toolPaths: Readonly<Record<string, string>>
+  /** A node that cannot reach NATS this long stops its tests (`control_lost`); zero: never. */
+  readonly controlLossTimeout: Duration.Duration
   /** Where `/healthz`, `/readyz` and `/metrics` are served; none when absent (the default). */
   readonly httpAddr?: { readonly host: string; readonly port: number } | undefined
   /** Where this node may send load (`--allow-target`, parsed with parseAllowList); anywhere when absent. */
@@ -68,6 +70,7 @@ export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): Daemon
   resultsTimeout: Duration.seconds(60),
   sweepInterval: Duration.minutes(1),
   toolPaths: {},
+  controlLossTimeout: Duration.minutes(2),
   ...overrides
 })
 

@@ -5,10 +5,10 @@
 //
 // Building it: sweep what an earlier life left and publish the terminal events it owed (the
 // journal), then the test manager, then the workers (control listener, health reporter,
-// periodic sweep) as fibers of one FiberSet, whose first failure fails `done`. Releasing it
-// runs the reverse: stop accepting and stop the tests with their grace (their terminal events
-// go to the sink), stop the workers, delete the heartbeat; the ports, built below, go last
-// (the event outbox flushes, NATS drains).
+// control-loss watch, periodic sweep) as fibers of one FiberSet, whose first failure fails
+// `done`. Releasing it runs the reverse: stop accepting and stop the tests with their grace
+// (their terminal events go to the sink), stop the workers, delete the heartbeat; the ports,
+// built below, go last (the event outbox flushes, NATS drains).
 import { Cause, Context, Effect, FiberSet, Layer, Schema } from "effect"
 import { controlListener } from "../control/ControlListener.ts"
 import { healthReporter } from "../health/HealthReporter.ts"
@@ -21,6 +21,7 @@ import { reportRestartedTests, TestJournal } from "../runner/TestJournal.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { nodeWorkRoot } from "../runner/WorkDir.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import { controlLossWatch } from "./ControlLoss.ts"
 import type { DaemonSettings } from "./DaemonConfig.ts"
 
 export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", {
@@ -93,6 +94,7 @@ const workers = (settings: DaemonSettings) =>
       const run = FiberSet.run(set)
       yield* run(supervised("health", healthReporter(settings)))
       yield* run(supervised("control", controlListener(settings)))
+      yield* run(supervised("control-loss", controlLossWatch(settings.controlLossTimeout)))
       yield* orphans.periodic(
         Effect.map(manager.running, (ids) => ({ nodeId: settings.nodeId, running: new Set(ids), workRoot: nodeWorkRoot(settings) })),
         settings.sweepInterval
