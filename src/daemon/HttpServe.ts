@@ -14,13 +14,36 @@ export interface ServeOptions {
   readonly port: number
 }
 
+/** Node's server, whose `close` also ends its keep-alive connections: Prometheus scrapes over
+ * one, and with a scrape every second it is never idle long enough for `close` alone to finish,
+ * so a node or a run being shut down waited out the whole graceful-shutdown timeout (20 s). A
+ * response being written when it closes (the final scrape a run lingers for) still completes. */
+const closingServer = () => {
+  const server = createServer()
+  let closing = false
+  server.on("request", (_req, res) => {
+    if (closing) res.shouldKeepAlive = false
+    res.once("finish", () => {
+      if (closing) setImmediate(() => server.closeIdleConnections())
+    })
+  })
+  const close = server.close.bind(server)
+  server.close = ((callback?: (err?: Error) => void) => {
+    closing = true
+    close(callback)
+    server.closeIdleConnections()
+    return server
+  }) as typeof server.close
+  return server
+}
+
 export const serveRoutes = <R, F>(
   options: ServeOptions,
   routes: Layer.Layer<never, never, R>,
   failure: (message: string) => F
 ) =>
   HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layerServer(createServer, { host: options.host, port: options.port })),
+    Layer.provideMerge(NodeHttpServer.layerServer(closingServer, { host: options.host, port: options.port })),
     Layer.catchTag("ServeError", (e) => Layer.effectContext(Effect.fail(failure(`cannot listen on ${options.host}:${options.port}: ${e.message}`))))
   )
 
