@@ -86,6 +86,9 @@ describe("--http-addr on grid run and grid launch", () => {
         fs.writeFileSync(file, JSON.stringify(scenario(target)))
         const { mid } = yield* watched(() => ["run", file])
         expect(mid).not.toContain("grid_launch_node_status")
+        const doc = fs.readFileSync(path.resolve(import.meta.dirname, "../docs/operations.md"), "utf8")
+        for (const name of [...mid.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!)) expect(doc, name).toContain(`| \`${name}\` |`)
+        expect(doc).toContain("| `grid_launch_node_status` |")
       }).pipe(Effect.scoped), 120_000)
 
     it.effect("grid launch on one real daemon: the same, and the node's status", () =>
