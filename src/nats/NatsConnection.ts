@@ -17,6 +17,9 @@ export interface NatsSettings {
   readonly auth: NatsAuth
   /** Client name shown by the server (`grid-node-<id>`). */
   readonly name: string
+  /** Where replies to this client go (default `_INBOX`). A node uses its own, `_GRID_INBOX.<id>`,
+   * so that its credentials may subscribe to its replies only (docs/security.md). */
+  readonly inboxPrefix?: string | undefined
 }
 
 export class NatsConnection extends Context.Service<NatsConnection, {
@@ -61,6 +64,7 @@ const acquire = (settings: NatsSettings) =>
           connect({
             servers: [...fromUrl.servers],
             name: settings.name,
+            ...(settings.inboxPrefix !== undefined ? { inboxPrefix: settings.inboxPrefix } : {}),
             maxReconnectAttempts: -1,
             reconnectTimeWait: 500,
             pingInterval: 10_000,

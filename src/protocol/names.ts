@@ -51,5 +51,9 @@ export const subjects = (prefix: string) => ({
 })
 export type Subjects = ReturnType<typeof subjects>
 
+/** Where a node's replies come (its JetStream pulls, acks, KV reads): its own prefix, so NATS
+ * permissions can let a node's credentials subscribe to its replies and nothing else. */
+export const nodeInboxPrefix = (nodeId: string) => `_GRID_INBOX.${nodeId}`
+
 /** The durable consumer through which a node reads its commands. */
 export const consumerName = (nodeId: string) => `node-${nodeId}`

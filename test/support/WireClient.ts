@@ -56,10 +56,14 @@ export class WireClient extends Context.Service<WireClient, {
   /** Every message stored in GRID_RESULTS for a test (duplicates included, if any). */
   readonly results: (testId: string) => Effect.Effect<ReadonlyArray<ResultWindow>>
 }>()("grid/test/WireClient") {
-  static readonly make = (url: string, prefix = "grid"): Effect.Effect<WireClient["Service"], never, Scope.Scope> =>
+  static readonly make = (
+    url: string,
+    prefix = "grid",
+    auth?: { readonly user: string; readonly pass: string }
+  ): Effect.Effect<WireClient["Service"], never, Scope.Scope> =>
     Effect.gen(function*() {
       const nc = yield* Effect.acquireRelease(
-        Effect.promise(() => connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200 })),
+        Effect.promise(() => connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200, ...auth })),
         (nc) => Effect.promise(() => nc.close())
       )
       const js = jetstream(nc)
@@ -155,4 +159,7 @@ export class WireClient extends Context.Service<WireClient, {
   static readonly layer = (url: string, prefix?: string) => Layer.effect(WireClient, WireClient.make(url, prefix))
   /** A client of the suite's server (TestNats). */
   static readonly layerNats = Layer.effect(WireClient, Effect.flatMap(TestNats, (nats) => WireClient.make(nats.url)))
+  /** On the suite's server with these credentials (a server with accounts and permissions). */
+  static readonly layerNatsAs = (user: string, pass: string) =>
+    Layer.effect(WireClient, Effect.flatMap(TestNats, (nats) => WireClient.make(nats.url, "grid", { user, pass })))
 }

@@ -55,6 +55,8 @@ export interface NatsServerOptions {
   readonly maxPayload?: number | undefined
   /** Require this user and password. */
   readonly auth?: { readonly user: string; readonly password: string } | undefined
+  /** A whole configuration file (accounts, users, permissions): used as is, the other options ignored. */
+  readonly configFile?: string | undefined
 }
 
 export const startNatsServer = async (options: NatsServerOptions = {}): Promise<NatsServer> => {
@@ -65,7 +67,8 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
   const lines: Array<string> = []
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`)
   if (options.auth !== undefined) lines.push(`authorization { user: "${options.auth.user}", password: "${options.auth.password}" }`)
-  if (lines.length > 0) {
+  if (options.configFile !== undefined) config.push("-c", options.configFile)
+  else if (lines.length > 0) {
     const file = path.join(storeDir, "server.conf")
     fs.writeFileSync(file, `${lines.join("\n")}\n`)
     config.push("-c", file)
