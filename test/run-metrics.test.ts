@@ -13,7 +13,7 @@ import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { encodeHistogram, newHistogram, type ResultWindow } from "../src/protocol/results.ts"
 import { RunMetrics } from "../src/report/RunMetrics.ts"
 import { launchDaemon } from "./support/daemonProcess.ts"
-import { spawnGrid } from "./support/gridCli.ts"
+import { runGrid, spawnGrid } from "./support/gridCli.ts"
 import { freePort, TestNats } from "./support/natsServer.ts"
 import { prometheus, promtoolCheck, tempDir } from "./support/prometheus.ts"
 import { waitUntil, WireClient } from "./support/WireClient.ts"
@@ -103,6 +103,19 @@ describe("--http-addr on grid run and grid launch", () => {
         expect(mid).toContain(`grid_launch_node_status{node="metrics-1",status="running"} 1`)
         expect(yield* prom.query(`grid_launch_node_status{node="metrics-1",status="finished"}`)).toBe(1)
       }).pipe(Effect.scoped), 120_000)
+
+    it.effect("a port already taken fails grid run at once, saying why", () =>
+      Effect.gen(function*() {
+        const target = yield* Target
+        const dir = yield* tempDir("grid-runmetrics-busy-")
+        const file = path.join(dir, "scenario.json")
+        fs.writeFileSync(file, JSON.stringify(scenario(target)))
+        const taken = target.url.slice("http://".length).replace(/\/$/, "")
+        const r = yield* runGrid(["run", file, "--http-addr", taken])
+        expect(r.code).toBe(1)
+        expect(r.stderr).toContain(`grid run: cannot listen on ${taken}: listen EADDRINUSE`)
+        expect(r.stdout).not.toContain("0:01")
+      }).pipe(Effect.scoped))
 
     it.effect("labels past the cap fold into __other__, and no row is lost", () =>
       Effect.sync(() => {

@@ -44,7 +44,9 @@ export const serveRoutes = <R, F>(
 ) =>
   HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(NodeHttpServer.layerServer(closingServer, { host: options.host, port: options.port })),
-    Layer.catchTag("ServeError", (e) => Layer.effectContext(Effect.fail(failure(`cannot listen on ${options.host}:${options.port}: ${e.message}`))))
+    // ServeError's own message is empty: the reason (EADDRINUSE ...) is its cause's.
+    Layer.catchTag("ServeError", (e) =>
+      Layer.effectContext(Effect.fail(failure(`cannot listen on ${options.host}:${options.port}: ${e.cause instanceof Error ? e.cause.message : e.message}`))))
   )
 
 /** Where a server listens, as a URL (`http://127.0.0.1:9464`). */
