@@ -68,7 +68,7 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const prefix = settings.subjectPrefix ?? "grid"
     const assets = assetNames(prefix)
     const subjects = subjectNames(prefix)
-    const { kv, bucketTtlMs, leases } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15)).pipe(
+    const { kv, bucketTtlMs, leases, stops } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15)).pipe(
       Effect.provideService(NatsConnection, conn),
       Effect.mapError((e) => new ControllerError({ message: e.message }))
     )
@@ -144,7 +144,13 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
           catch: fail(`cannot renew the lease of ${testId}`)
         })).pipe(Effect.asVoid)
 
-    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease }
+    const putStopOrder: NonNullable<ControllerShape["putStopOrder"]> = (order) =>
+      Effect.tryPromise({
+        try: () => stops.put(order.orderId, JSON.stringify(order)),
+        catch: fail("cannot store the stop order")
+      }).pipe(Effect.asVoid)
+
+    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease, putStopOrder }
 
     return Controller.of({ ...primitives, ...flows(primitives) })
   })

@@ -1,9 +1,11 @@
 // The controller's flows over its primitives (NodeBus.ts), whichever bus carries them: launch
-// (Launch.ts), stop, report, and history. Each is a named span (`controller.<operation>`) so a
-// trace shows which flow a slow or failing call belongs to.
+// (Launch.ts), stop, the emergency stop of everything (EmergencyStop.ts), report, and history.
+// Each is a named span (`controller.<operation>`) so a trace shows which flow a slow or failing
+// call belongs to.
 import { type Duration, Effect, type Scope, Stream } from "effect"
 import type { Threshold } from "../engine/Thresholds.ts"
 import { terminalKinds } from "../protocol/events.ts"
+import { type EmergencyFilter, type EmergencyOutcome, emergencyStop } from "./EmergencyStop.ts"
 import { GridLaunchError, type Launch, type LaunchOptions, startLaunch } from "./Launch.ts"
 import { ControllerError, type Primitives } from "./NodeBus.ts"
 import type { Plan } from "./Plan.ts"
@@ -27,6 +29,9 @@ export interface Flows {
   readonly launch: (plan: Plan, selection: Selection, options?: LaunchOptions) => Effect.Effect<Launch, GridLaunchError | SelectionError | ControllerError, Scope.Scope>
   /** Stops a test on every node still running it and waits (bounded) for their terminal events. */
   readonly stop: (testId: string, options?: StopOptions) => Effect.Effect<ReadonlyArray<StopOutcome>, ControllerError>
+  /** Emergency stop (`grid stop --all`): a durable order every matching node obeys, then a
+   * bounded wait for the terminal events of the tests the matching nodes ran (EmergencyStop.ts). */
+  readonly stopAll: (filter: EmergencyFilter, options?: { readonly reason?: string; readonly timeout?: Duration.Input }) => Effect.Effect<EmergencyOutcome, ControllerError>
   /** The merged report of a test, rebuilt from its stored events and results. */
   readonly report: (testId: string, thresholds?: ReadonlyArray<Threshold>) => Effect.Effect<LaunchReport, ControllerError>
   /** Everything stored for a test, read to the end. */
@@ -77,5 +82,7 @@ export const flows = (p: Primitives): Flows => {
     return buildReport({ testId, events, windows, thresholds })
   })
 
-  return { launch, stop, report, history }
+  const stopAll: Flows["stopAll"] = (filter, options) => emergencyStop(p, filter, options)
+
+  return { launch, stop, stopAll, report, history }
 }

@@ -8,6 +8,7 @@ import type { DrainCommand, GoCommand, StartCommand, StopCommand } from "../prot
 import type { ReadEvent } from "../protocol/events.ts"
 import type { Heartbeat } from "../protocol/health.ts"
 import type { ResultWindow } from "../protocol/results.ts"
+import type { StopOrder } from "../protocol/stopOrders.ts"
 import type { NodeInfo } from "./Selection.ts"
 
 export class ControllerError extends Schema.TaggedError<ControllerError>()("ControllerError", {
@@ -44,6 +45,9 @@ export interface Primitives {
   readonly results: (testId: string) => Stream.Stream<ResultWindow, ControllerError>
   /** Puts (renews) the launch's lease of a test; a bus without leases leaves it out. */
   readonly renewLease?: ((testId: string, leaseSeconds: number) => Effect.Effect<void, ControllerError>) | undefined
+  /** Stores an emergency stop order (`grid_stops`), which every matching node obeys, now or
+   * when it comes back; a bus without it leaves it out. */
+  readonly putStopOrder?: ((order: StopOrder) => Effect.Effect<void, ControllerError>) | undefined
   /** Everything stored for a test, read to the end. */
   readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
 }

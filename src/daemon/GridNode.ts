@@ -5,12 +5,13 @@
 //
 // Building it: sweep what an earlier life left and publish the terminal events it owed (the
 // journal), then the test manager, then the workers (control listener, health reporter,
-// control-loss watch, periodic sweep) as fibers of one FiberSet, whose first failure fails
-// `done`. Releasing it runs the reverse: stop accepting and stop the tests with their grace
-// (their terminal events go to the sink), stop the workers, delete the heartbeat; the ports,
-// built below, go last (the event outbox flushes, NATS drains).
+// emergency stop orders, control-loss watch, periodic sweep) as fibers of one FiberSet, whose
+// first failure fails `done`. Releasing it runs the reverse: stop accepting and stop the tests
+// with their grace (their terminal events go to the sink), stop the workers, delete the
+// heartbeat; the ports, built below, go last (the event outbox flushes, NATS drains).
 import { Cause, Context, Effect, FiberSet, Layer, Schema } from "effect"
 import { controlListener } from "../control/ControlListener.ts"
+import { stopOrderListener } from "../control/StopOrders.ts"
 import { healthReporter } from "../health/HealthReporter.ts"
 import { NodeRegistry } from "../health/NodeRegistry.ts"
 import { clip } from "../protocol/bounded.ts"
@@ -94,6 +95,7 @@ const workers = (settings: DaemonSettings) =>
       const run = FiberSet.run(set)
       yield* run(supervised("health", healthReporter(settings)))
       yield* run(supervised("control", controlListener(settings)))
+      yield* run(supervised("stop-orders", stopOrderListener({ nodeId: settings.nodeId, gridId: settings.gridId, channel: settings.channel })))
       yield* run(supervised("control-loss", controlLossWatch(settings.controlLossTimeout)))
       yield* orphans.periodic(
         Effect.map(manager.running, (ids) => ({ nodeId: settings.nodeId, running: new Set(ids), workRoot: nodeWorkRoot(settings) })),

@@ -1,10 +1,10 @@
 // The four ports of a grid node over NATS, as one Layer: the connection (drained last), the
 // protocol's JetStream assets (created idempotently), the node's durable command consumer, the
 // event outbox (flushed on release), the result transport, the heartbeat registry, the
-// launch leases and the link status readiness reads. The
+// launch leases, the emergency stop orders and the link status readiness reads. The
 // node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
 import { Duration, Effect, Layer, Ref } from "effect"
-import { assets as assetNames, consumerName, nodeInboxPrefix, subjects as subjectNames } from "../protocol/names.ts"
+import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
 import { ensureAssets, ensureNodeConsumer } from "./JetStreamAssets.ts"
 import type { NatsAuth } from "./NatsAuth.ts"
 import { NatsConnection } from "./NatsConnection.ts"
@@ -14,6 +14,7 @@ import { natsLeaseWatchLayer } from "./NatsLeaseWatch.ts"
 import { natsLinkStatusLayer } from "./NatsLinkStatus.ts"
 import { natsNodeRegistryLayer } from "./NatsNodeRegistry.ts"
 import { natsResultTransportLayer } from "./NatsResultTransport.ts"
+import { natsStopOrdersLayer } from "./NatsStopOrders.ts"
 
 export interface NatsPortsOptions {
   readonly natsUrl: string
@@ -32,7 +33,7 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
   const subjects = subjectNames(options.subjectPrefix)
   const assets = assetNames(options.subjectPrefix)
   const ports = Layer.unwrap(Effect.gen(function*() {
-    const { kv, bucketTtlMs, leases } = yield* ensureAssets(assets, subjects, options.nodeTtl)
+    const { kv, bucketTtlMs, leases, stops } = yield* ensureAssets(assets, subjects, options.nodeTtl)
     if (bucketTtlMs > 0 && Duration.toMillis(options.heartbeatInterval) > bucketTtlMs / 3) {
       yield* Effect.logWarning(
         `heartbeat interval ${Duration.format(options.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`
@@ -45,10 +46,11 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
       natsNodeRegistryLayer(kv),
       natsControlSourceLayer(assets.control, consumerName(options.nodeId), ensureNodeConsumer(assets, subjects, options.nodeId), consumerOpen),
       natsResultTransportLayer(subjects),
-      natsLeaseWatchLayer(leases)
+      natsLeaseWatchLayer(leases),
+      natsStopOrdersLayer(stops)
     )
   }))
   return ports.pipe(
-    Layer.provide(NatsConnection.layer({ url: options.natsUrl, auth: options.nats, name: `grid-node-${options.nodeId}`, inboxPrefix: nodeInboxPrefix(options.nodeId) }))
+    Layer.provide(NatsConnection.layer({ url: options.natsUrl, auth: options.nats, name: `grid-node-${options.nodeId}` }))
   )
 }
