@@ -8,10 +8,14 @@
 import { layer } from "@effect/vitest"
 import { Context, Duration, Effect, Layer } from "effect"
 import { connect } from "node:net"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { describe, expect } from "vitest"
 import { type AllowList, guardedLookup, NOT_ALLOWED, parseAllowList } from "../src/engine/TargetAllowList.ts"
 import { countingTarget } from "./fixtures/countingTarget.ts"
 import { TestDaemon } from "./support/daemon.ts"
+import { runGrid } from "./support/gridCli.ts"
 import { TestNats } from "./support/natsServer.ts"
 import { WireClient } from "./support/WireClient.ts"
 
@@ -127,6 +131,19 @@ describe("target allow-list", () => {
         })
         yield* expectRejected("tool-unnamed", "locust")
       }))
+
+    it.effect("grid engine --allow-target refuses on its own: exit 3, target_not_allowed, nothing sent", () =>
+      Effect.gen(function*() {
+        const { allowed, other } = yield* Targets
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grid-allow-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+        const file = path.join(dir, "scenario.json")
+        fs.writeFileSync(file, scenario(other.url, [{ name: "home", path: "/" }])[0]!.content)
+        const ran = yield* runGrid(["engine", file, "--results", path.join(dir, "out.jtl"), "--allow-target", `127.0.0.1:${allowed.port}`])
+        expect(ran.code, ran.out).toBe(3)
+        expect(ran.stderr).toContain(`target_not_allowed: target 127.0.0.1:${other.port} is not allowed`)
+        expect(other.count()).toBe(0)
+      }).pipe(Effect.scoped))
 
     it.effect("the connect-time resolver refuses an address the list does not allow", () =>
       Effect.gen(function*() {
