@@ -4,7 +4,7 @@
 // launch leases, the emergency stop orders and the link status readiness reads. The
 // node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
 import { Duration, Effect, Layer, Ref } from "effect"
-import { assets as assetNames, consumerName, subjects as subjectNames } from "../protocol/names.ts"
+import { assets as assetNames, consumerName, nodeInboxPrefix, subjects as subjectNames } from "../protocol/names.ts"
 import { ensureAssets, ensureNodeConsumer } from "./JetStreamAssets.ts"
 import type { NatsAuth } from "./NatsAuth.ts"
 import { NatsConnection } from "./NatsConnection.ts"
@@ -51,6 +51,6 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
     )
   }))
   return ports.pipe(
-    Layer.provide(NatsConnection.layer({ url: options.natsUrl, auth: options.nats, name: `grid-node-${options.nodeId}` }))
+    Layer.provide(NatsConnection.layer({ url: options.natsUrl, auth: options.nats, name: `grid-node-${options.nodeId}`, inboxPrefix: nodeInboxPrefix(options.nodeId) }))
   )
 }
