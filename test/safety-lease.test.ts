@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { describe, expect } from "vitest"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { TestDaemon } from "./support/daemon.ts"
-import { spawnGrid } from "./support/gridCli.ts"
+import { runGrid, spawnGrid } from "./support/gridCli.ts"
 import { TestNats } from "./support/natsServer.ts"
 import { waitUntil, WireClient } from "./support/WireClient.ts"
 
@@ -105,5 +105,17 @@ layer(env, { excludeTestServices: true, timeout: "90 seconds" })((it) => {
         const end = yield* client.terminalOf("lease-detach", "20 seconds")
         expect(end.kind === "stopped" && end.reason).toBe("test over")
       }), 60_000)
+
+    it.effect("--lease 0 and --lease with --detach are refused before anything is sent", () =>
+      Effect.gen(function*() {
+        const nats = yield* TestNats
+        const file = yield* planFile()
+        const zero = yield* runGrid(["launch", file, "--nats-url", nats.url, "--nodes", ids[0]!, "--lease", "0"])
+        expect(zero.code).toBe(1)
+        expect(zero.stderr).toContain("--lease: must be more than 0")
+        const both = yield* runGrid(["launch", file, "--nats-url", nats.url, "--nodes", ids[0]!, "--lease", "5s", "--detach"])
+        expect(both.code).toBe(1)
+        expect(both.stderr).toContain("a detached launch carries no lease")
+      }), 30_000)
   })
 })
