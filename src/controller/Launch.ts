@@ -7,7 +7,8 @@
 // heartbeats, a clock tick) update it through pure transitions, and every wait is a filter
 // on its `changes`. The window merger and the live view stay mutable objects, told of each
 // node's status change after the update. What the live view is told, and when (a merged
-// second as soon as it is complete), is LiveView.ts's.
+// second as soon as it is complete), is LiveView.ts's; the state and its transitions are
+// LaunchState.ts's, waiting for busy nodes WaitIdle.ts's.
 import { Clock, Deferred, Duration, Effect, Option, Schedule, Schema, type Scope, Semaphore, Stream, SubscriptionRef } from "effect"
 import { isId } from "../protocol/names.ts"
 import type { ResultWindow } from "../protocol/results.ts"
@@ -16,8 +17,10 @@ import type { ControllerError, NodeChange, Primitives, WireEvent } from "./NodeB
 import { type LaunchUpdate, LiveView, type NodeView } from "./LiveView.ts"
 import { WindowMerger } from "./Merger.ts"
 import type { Plan } from "./Plan.ts"
-import { endedStatuses, finishReport, type LaunchReport, type NodeStatus } from "./Report.ts"
-import { type Selection, SelectionError, selectNodes } from "./Selection.ts"
+import { every, isEnded, type LaunchState, lose, setStatus, withNode } from "./LaunchState.ts"
+import { finishReport, type LaunchReport, type NodeStatus } from "./Report.ts"
+import { type Selection, SelectionError } from "./Selection.ts"
+import { waitForIdle } from "./WaitIdle.ts"
 import { type Share, splitProblem, startCommands } from "./Split.ts"
 
 /** A launch that could not start (a refusal, nodes not ready). Not the runner's LaunchError
@@ -69,53 +72,6 @@ export interface Launch {
   readonly await: Effect.Effect<LaunchReport>
   /** Stops every node still running, waits (bounded) for them, and reports as interrupted. */
   readonly abort: (reason: string) => Effect.Effect<LaunchReport>
-}
-
-interface NodeState {
-  readonly nodeId: string
-  readonly share: Share
-  readonly status: NodeStatus
-  readonly error?: string | undefined
-  readonly summary?: unknown
-  readonly lastSeen: number
-  /** Heartbeats in a row, since the node accepted, that do not list the test. */
-  readonly unlisted: number
-  /** Lost, failed or refused: it will deliver no more windows. */
-  readonly gone?: boolean
-}
-
-/** Everything the launch knows, replaced whole on every change. */
-export interface LaunchState {
-  readonly nodes: ReadonlyMap<string, NodeState>
-  /** Why the launch fails; non-empty means it does. */
-  readonly problems: ReadonlyArray<string>
-  /** Nodes lost while their loss is tolerated. */
-  readonly tolerated: ReadonlyArray<string>
-  /** The launch stops its nodes: a node ending now is no problem of its own. */
-  readonly stopping: boolean
-  /** Something failed the launch: stop the nodes and conclude. */
-  readonly mustAbort: boolean
-  /** The merger has every expected node's final window. */
-  readonly allFinal: boolean
-}
-
-const isEnded = (n: NodeState) => endedStatuses.has(n.status)
-const every = (s: LaunchState, f: (n: NodeState) => boolean) => [...s.nodes.values()].every(f)
-
-const withNode = (s: LaunchState, n: NodeState, patch: Partial<NodeState>): LaunchState => ({
-  ...s,
-  nodes: new Map(s.nodes).set(n.nodeId, { ...n, ...patch })
-})
-/** A new status (and its error) unless the node has it already; `extra` in any case. */
-const setStatus = (s: LaunchState, n: NodeState, status: NodeStatus, error?: string, extra: Partial<NodeState> = {}): LaunchState =>
-  withNode(s, n, n.status === status ? extra : { ...extra, status, ...(error !== undefined ? { error } : {}) })
-/** A node that ended badly: the launch fails, unless its loss is tolerated or the launch stops anyway. */
-const lose = (tolerate: boolean) => (s: LaunchState, n: NodeState, status: NodeStatus, why: string, extra: Partial<NodeState> = {}): LaunchState => {
-  const next = setStatus(s, n, status, why, { ...extra, gone: true })
-  if (s.stopping) return next
-  return tolerate
-    ? { ...next, tolerated: [...next.tolerated, n.nodeId] }
-    : { ...next, problems: [...next.problems, `node ${n.nodeId} ${why}`], mustAbort: true }
 }
 
 const testIdOf = (name: string, now: number) =>
@@ -361,27 +317,6 @@ export const startLaunch = (
       return yield* conclude(false)
     })
     return { testId, shares: commands.map((c) => c.share), await: once(run), abort } satisfies Launch
-  })
-
-/** Selects the nodes, waiting (bounded by `waitIdle`) while busy nodes are all that is missing:
- * a node ends its test a moment before its heartbeat says it is idle again. */
-const waitForIdle = (p: Primitives, plan: Plan, selection: Selection, options: LaunchOptions) =>
-  Effect.gen(function*() {
-    const waitMs = Duration.toMillis(Duration.fromInputUnsafe(options.waitIdle ?? "30 seconds"))
-    const deadline = (yield* Clock.currentTimeMillis) + waitMs
-    let said = false
-    for (;;) {
-      const chosen = selectNodes(yield* p.nodes, plan.tool, selection)
-      if (!(chosen instanceof SelectionError)) return chosen
-      const now = yield* Clock.currentTimeMillis
-      if (chosen.busy === undefined || waitMs <= 0) return yield* chosen
-      if (now >= deadline) return yield* new SelectionError({ message: `${chosen.message}, still after waiting ${waitMs / 1000} s (--wait-idle)` })
-      if (!said) {
-        said = true
-        options.onUpdate?.({ type: "phase", message: `waiting up to ${waitMs / 1000} s for ${chosen.busy.join(", ")} to become idle` })
-      }
-      yield* Effect.sleep("200 millis")
-    }
   })
 
 export type { Share }
