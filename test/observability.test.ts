@@ -5,13 +5,13 @@
 // and coming back.
 import { layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect } from "vitest"
 import { launchDaemon } from "./support/daemonProcess.ts"
 import { freePort, TestNats } from "./support/natsServer.ts"
+import { prometheus, promtoolCheck, tempDir } from "./support/prometheus.ts"
 import { waitUntil, WireClient } from "./support/WireClient.ts"
 
 const nodeId = "obs-1"
@@ -32,54 +32,6 @@ const get = (p: string) =>
     Effect.promise(() => fetch(base + p).then((r) => r.text().then((text) => ({ status: r.status, text })))))
 const status = (p: string) => Effect.map(get(p), (r) => r.status)
 const sh = (script: string) => ({ command: ["sh", "-c", script] })
-
-/** A temp dir of the scope, removed with it. */
-const tempDir = (prefix: string) =>
-  Effect.acquireRelease(Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))), (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-
-/** A real Prometheus scraping the daemon every second, stopped (and waited for) with the scope. */
-const prometheus = (base: string) =>
-  Effect.gen(function*() {
-    const dir = yield* tempDir("grid-prom-")
-    const promPort = yield* Effect.promise(() => freePort())
-    fs.writeFileSync(path.join(dir, "prometheus.yml"), [
-      "global:",
-      "  scrape_interval: 1s",
-      "scrape_configs:",
-      "  - job_name: grid",
-      "    static_configs:",
-      `      - targets: ["${base.slice("http://".length)}"]`,
-      ""
-    ].join("\n"))
-    let log = ""
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const prom = spawn("prometheus", [
-          `--config.file=${path.join(dir, "prometheus.yml")}`,
-          `--storage.tsdb.path=${path.join(dir, "data")}`,
-          `--web.listen-address=127.0.0.1:${promPort}`
-        ], { stdio: ["ignore", "ignore", "pipe"] })
-        prom.stderr!.on("data", (b) => (log += b))
-        return { prom, exited: new Promise((r) => prom.once("exit", r)) }
-      }),
-      ({ exited, prom }) =>
-        Effect.promise(() => {
-          prom.kill("SIGTERM")
-          return exited
-        })
-    )
-    const query = (q: string): Effect.Effect<number | undefined> =>
-      Effect.promise(() =>
-        fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`)
-          .then((r) => r.json() as Promise<{ data?: { result?: Array<{ value: [number, string] }> } }>)
-          .then((body) => {
-            const v = body.data?.result?.[0]?.value[1]
-            return v === undefined ? undefined : Number(v)
-          })
-          .catch(() => undefined)
-      )
-    return { query, log: () => log }
-  })
 
 describe("grid daemon --http-addr", () => {
   layer(env, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
@@ -114,12 +66,12 @@ describe("grid daemon --http-addr", () => {
         expect(metrics).not.toContain("obs-t1")
 
         // promtool's own judgement of the exposition (names, types, HELP, units).
-        const checked = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" })
-        expect(checked.stdout + checked.stderr).toBe("")
+        const checked = promtoolCheck(metrics)
+        expect(checked.problems).toBe("")
         expect(checked.status).toBe(0)
 
         // A real Prometheus scrapes the daemon.
-        const prom = yield* prometheus(base)
+        const prom = yield* prometheus(base.slice("http://".length))
         expect(yield* waitUntil(`Prometheus sees up == 1 (${prom.log().slice(-300)})`, Effect.map(prom.query(`up{job="grid"}`), (v) => (v === 1 ? v : undefined)), "30 seconds")).toBe(1)
         const ended = yield* waitUntil("grid_tests_ended_total in Prometheus", prom.query(`grid_tests_ended_total{outcome="finished"}`), "30 seconds")
         expect(ended).toBeGreaterThanOrEqual(1)

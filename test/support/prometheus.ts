@@ -1,7 +1,7 @@
 // A real Prometheus (Debian's `prometheus`) for tests: scraping one target every second, on
 // 127.0.0.1 and a free port, its storage in a temp dir, stopped (and waited for) with the scope;
-// `query` asks its HTTP API for an instant vector's first value. The same setup as
-// test/observability.test.ts's, for the tests of `grid run` and `grid launch --http-addr`.
+// `query` asks its HTTP API for an instant vector's first value. Used by the daemon's and the
+// runs' metrics tests alike.
 import { Effect } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
