@@ -9,7 +9,7 @@ import { parseAllowList } from "../engine/TargetAllowList.ts"
 import { GridDaemon } from "../daemon/GridDaemon.ts"
 import { isId, sanitizeId } from "../protocol/names.ts"
 import { onInterrupt } from "./exitCode.ts"
-import { natsAuthOf, natsFlags, parseDuration, stringFlag } from "./flags.ts"
+import { natsAuthOf, natsFlags, parseDuration, parseHostPort, stringFlag } from "./flags.ts"
 import { type LogFormat, logFormatFlag, logFormatLayer, plainLine } from "./logFormat.ts"
 import { otlpEndpointFlag, tracingLayer } from "./tracing.ts"
 
@@ -56,14 +56,6 @@ const flags = {
     Flag.atLeast(0)
   ),
   maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
-}
-
-/** `host:port` or `[v6]:port`; null when it is neither. */
-const parseHostPort = (text: string): { host: string; port: number } | null => {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim())
-  if (m === null) return null
-  const port = Number(m[3])
-  return port <= 65535 ? { host: m[1] ?? m[2]!, port } : null
 }
 
 export const daemonCommand = Command.make("daemon", flags, (f) =>

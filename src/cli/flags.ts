@@ -82,6 +82,14 @@ export const durationFlag = (name: string, description: string) =>
   )
 
 /** "5s", "500ms", "2m", "1h", "10" (seconds) or Effect's "5 seconds". */
+/** `host:port` or `[v6]:port`; null when it is neither. */
+export const parseHostPort = (text: string): { host: string; port: number } | null => {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim())
+  if (m === null) return null
+  const port = Number(m[3])
+  return port <= 65535 ? { host: m[1] ?? m[2]!, port } : null
+}
+
 export const parseDuration = (text: string): Duration.Duration | undefined => {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
   if (m) {

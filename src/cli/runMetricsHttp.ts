@@ -8,18 +8,11 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { serverUrl, serveRoutes } from "../daemon/HttpServe.ts"
 import type { RunMetrics } from "../report/RunMetrics.ts"
+import { parseHostPort } from "./flags.ts"
 
 export class RunHttpError extends Schema.TaggedError<RunHttpError>()("RunHttpError", {
   message: Schema.String
 }) {}
-
-/** `host:port` or `[v6]:port`; null when it is neither. */
-export const parseHostPort = (text: string): { host: string; port: number } | null => {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim())
-  if (m === null) return null
-  const port = Number(m[3])
-  return port <= 65535 ? { host: m[1] ?? m[2]!, port } : null
-}
 
 export interface RunHttp {
   /** Where it listens, e.g. `http://127.0.0.1:9464`. */

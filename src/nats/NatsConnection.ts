@@ -93,3 +93,11 @@ export const describe = (e: unknown): string => {
   }
   return String(e)
 }
+
+/** Room kept under the server's max_payload for a message's headers (Nats-Msg-Id). */
+const HEADER_ROOM = 512
+
+/** The largest payload the server connected now takes with our headers (it can change with a
+ * reconnect to another server); 1 MB, NATS's default, until the server has said. */
+export const maxPublishBytes = (nc: Conn): number => Math.max(0, (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM)
+

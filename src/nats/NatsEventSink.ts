@@ -9,12 +9,9 @@ import { clip } from "../protocol/bounded.ts"
 import { encodeEvent } from "../protocol/encodeEvent.ts"
 import type { Subjects } from "../protocol/names.ts"
 import { EventSink } from "../runner/EventSink.ts"
-import { NatsConnection } from "./NatsConnection.ts"
+import { maxPublishBytes, NatsConnection } from "./NatsConnection.ts"
 import { makeOutbox } from "./Outbox.ts"
 
-/** Room kept under the server's max_payload for the message's headers (Nats-Msg-Id). */
-const HEADER_ROOM = 512
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024
 
 export const natsEventSinkLayer = (subjects: Subjects, flushTimeout: Duration.Duration) =>
   Layer.effect(
@@ -29,8 +26,7 @@ export const natsEventSinkLayer = (subjects: Subjects, flushTimeout: Duration.Du
           Effect.flatMap((ok) => (ok ? Effect.void : Effect.flatMap(outbox.pending, (n) => Effect.logError(`${n} events could not be published before shutdown`))))
         )
       )
-      // The limit of the server connected now: it can change with a reconnect to another one.
-      const maxBytes = () => Math.max(0, (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM)
+      const maxBytes = () => maxPublishBytes(nc)
       return EventSink.of({
         publish: (event) =>
           Effect.suspend(() => {
