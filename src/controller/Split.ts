@@ -1,21 +1,14 @@
 // Splitting a plan's load across the chosen nodes and building each node's `start` command.
-// Users (and integer rates) are split so nothing is lost to rounding: 10 on 3 nodes is 4,3,3.
+// Users (and integer rates) are split so nothing is lost to rounding: 10 on 3 nodes is 4,3,3
+// (src/engine/LoadSplit.ts, the split the engine's workers use too).
 // For `builtin` with flat load the share goes into `params` (users / rate override the
 // scenario's); with stages each node gets its own scenario whose stages are scaled.
+import { splitInt, splitRate } from "../engine/LoadSplit.ts"
 import type { Load } from "../engine/Scenario.ts"
 import type { StartCommand } from "../protocol/commands.ts"
 import { type Plan, SCENARIO_FILE } from "./Plan.ts"
 
-/** `total` split into `n` integers differing by at most one, larger first; the sum is `total`. */
-export const splitInt = (total: number, n: number): Array<number> => {
-  const base = Math.floor(total / n)
-  const extra = total - base * n
-  return Array.from({ length: n }, (_, i) => base + (i < extra ? 1 : 0))
-}
-
-/** A rate split: integer rates like users, others equally (the sum stays the rate). */
-export const splitRate = (rate: number, n: number): Array<number> =>
-  Number.isInteger(rate) ? splitInt(rate, n) : Array.from({ length: n }, () => rate / n)
+export { splitInt, splitRate }
 
 /** Why the load cannot be split over `n` nodes, if it cannot. */
 export const splitProblem = (plan: Plan, n: number): string | undefined => {

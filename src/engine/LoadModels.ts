@@ -7,6 +7,7 @@
 // themselves run in Iteration.ts.
 import { Clock, Duration, Effect, FiberSet } from "effect"
 import { Cursor, type LoopContext, type Pause, runUntilPause } from "./Iteration.ts"
+import { alone, ownsArrival, shareOf, type WorkerShare } from "./LoadSplit.ts"
 import type { ClosedLoad, OpenLoad } from "./Scenario.ts"
 import type { Session, SessionFactory } from "./Session.ts"
 
@@ -24,6 +25,8 @@ export interface ModelContext extends LoopContext {
   readonly status: EngineStatus
   /** How long the end of the run waits for in-flight requests before aborting them. */
   readonly gracefulStopMs: number
+  /** This engine's part of the node's load when it is one of several workers (LoadSplit.ts). */
+  readonly share?: WorkerShare | undefined
 }
 
 interface Point {
@@ -129,7 +132,7 @@ export const runClosed = (ctx: ModelContext, load: ClosedLoad, durationMs: numbe
     while (true) {
       const elapsed = (yield* Clock.currentTimeMillis) - t0
       if (elapsed >= durationMs) break
-      const want = Math.ceil(target(elapsed) - 1e-9)
+      const want = shareOf(Math.ceil(target(elapsed) - 1e-9), ctx.share ?? alone)
       while (active.length < want) {
         const cursor = new Cursor()
         active.push(cursor)
@@ -148,7 +151,8 @@ export const runOpen = (ctx: ModelContext, load: OpenLoad, durationMs: number) =
   Effect.scoped(Effect.gen(function*() {
     const set = yield* FiberSet.make<unknown, unknown>()
     const fork = yield* FiberSet.runtime(set)<never>()
-    const max = load.maxConnections ?? 100
+    const share = ctx.share ?? alone
+    const max = Math.max(1, shareOf(load.maxConnections ?? 100, share))
     const idle: Array<Session> = []
     const all: Array<Session> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => all.forEach((s) => s.close())))
@@ -189,11 +193,13 @@ export const runOpen = (ctx: ModelContext, load: OpenLoad, durationMs: number) =
       }))))
     }
 
+    // Arrival k is worker k mod N's: every worker walks the whole schedule and keeps its own.
+    let k = 0
     let next = nextArrival()
     while (next < durationMs) {
       const elapsed = (yield* Clock.currentTimeMillis) - t0
       while (next <= elapsed) {
-        dispatch(next)
+        if (ownsArrival(k++, share)) dispatch(next)
         next = nextArrival()
       }
       ctx.status.users = inFlight
