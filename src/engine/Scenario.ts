@@ -3,6 +3,7 @@
 // `rampupSeconds` is not silently ignored); cross-field rules that a struct schema cannot
 // express live in ScenarioLoader.ts, which reports every problem with its path.
 import { Schema } from "effect"
+import { BrowserSpec } from "./browser/BrowserScenario.ts"
 import { parseThreshold } from "./Thresholds.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -85,7 +86,9 @@ export type Load = typeof Load.Type
 export const ScenarioFile = Schema.Struct({
   /** Base URL, e.g. http://127.0.0.1:8080 */
   target: Target,
-  requests: Schema.Array(RequestSpec),
+  requests: Schema.optional(Schema.Array(RequestSpec)),
+  /** Real Chromium users stepping through pages (src/engine/browser/), in place of `requests`. */
+  browser: Schema.optional(BrowserSpec),
   load: Load,
   /** CSV with a header row; `${column}` in path, header values and body is replaced per iteration. */
   data: Schema.optional(Schema.Struct({ file: Schema.NonEmptyString })),
@@ -104,6 +107,8 @@ export interface Scenario {
   readonly source: string
   readonly target: URL
   readonly requests: ReadonlyArray<RequestSpec>
+  /** Real Chromium users instead of requests (`requests` is then empty). */
+  readonly browser?: BrowserSpec | undefined
   readonly load: Load
   /** Rows of the data file as column -> value, empty without one. */
   readonly data: ReadonlyArray<Readonly<Record<string, string>>>

@@ -4,6 +4,7 @@
 // reported together, before any request is sent.
 import { Effect, FileSystem, Path, Result, Schema, SchemaIssue } from "effect"
 import { parse as parseYaml } from "yaml"
+import { browserLabels, checkBrowser } from "./browser/BrowserScenario.ts"
 import { csvRecords } from "./Csv.ts"
 import { fileProblem } from "./FileProblem.ts"
 import { type Load, type Scenario, ScenarioFile, type ScenarioOverrides } from "./Scenario.ts"
@@ -89,7 +90,9 @@ const check = Effect.fnUntraced(function*(
 ) {
   const problems: Array<string> = []
   const target = checkTarget(file.target, problems)
-  if (file.requests.length === 0) problems.push("requests: at least one request is required")
+  const requests = file.requests ?? []
+  if (file.browser !== undefined && file.requests !== undefined) problems.push("requests: not allowed together with browser (a scenario is HTTP requests or browser steps)")
+  else if (file.browser === undefined && requests.length === 0) problems.push("requests: at least one request is required (or give browser.steps)")
   const durationMs = checkLoad(file.load, problems)
 
   let data: Array<Record<string, string>> = []
@@ -111,7 +114,8 @@ const check = Effect.fnUntraced(function*(
       else if (columns.size > 0 && !columns.has(m[1]!)) problems.push(`${where}: \${${m[1]}} is not a column of ${file.data.file}`)
     }
   }
-  file.requests.forEach((r, i) => {
+  if (file.browser !== undefined) checkBrowser(file.browser, problems, checkVariables)
+  requests.forEach((r, i) => {
     const at = `requests[${i}]`
     checkVariables(`${at}.path`, r.path)
     for (const [name, value] of Object.entries(r.headers ?? {})) {
@@ -121,7 +125,7 @@ const check = Effect.fnUntraced(function*(
     if (typeof r.body === "string") checkVariables(`${at}.body`, r.body)
   })
 
-  const names = new Set(file.requests.map((r) => r.name))
+  const names = new Set(file.browser !== undefined ? browserLabels(file.browser) : requests.map((r) => r.name))
   const thresholds: Array<Threshold> = []
   file.thresholds?.forEach((s, i) => {
     const t = parseThreshold(s)
@@ -135,7 +139,8 @@ const check = Effect.fnUntraced(function*(
     file,
     source,
     target,
-    requests: file.requests,
+    requests,
+    browser: file.browser,
     load: file.load,
     data,
     thresholds,
