@@ -6,7 +6,7 @@
 // aborted, file flushed and closed), 1 unreachable target or I/O failure, 2 invalid scenario
 // (every problem on stderr, nothing sent, no file written), 3 a target the `--allow-target`
 // list refuses (before the first request, or at a connect whose address changed).
-import { Clock, Console, Duration, Effect, Exit } from "effect"
+import { Clock, Console, Duration, Effect, Exit, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { newStatus, runEngine } from "../engine/Engine.ts"
 import { JtlWriter } from "../engine/JtlWriter.ts"
@@ -26,9 +26,13 @@ export const engineCommand = Command.make(
       Flag.withDescription("Only send to this host, host:port, IP, CIDR or *.domain (repeatable; the daemon passes its own list)"),
       Flag.atLeast(0)
     ),
+    client: Flag.Literals("client", ["lean", "undici"]).pipe(
+      Flag.withDescription("HTTP client, over the scenario's `client` (the daemon passes its live flag engine.client)"),
+      Flag.optional
+    ),
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, results, allowTarget, ...o }) {
+  Effect.fn(function*({ scenario: file, results, allowTarget, client, ...o }) {
     const allow = allowTarget.length === 0 ? undefined : parseAllowList(allowTarget)
     const flagProblems = [...overrideProblems(o), ...(allow !== undefined && "problems" in allow ? allow.problems.map((p) => `--allow-target ${p}`) : [])]
     if (flagProblems.length > 0) {
@@ -42,7 +46,7 @@ export const engineCommand = Command.make(
       process.exitCode = EXIT_INVALID_SCENARIO
       return
     }
-    const scenario = loaded.success
+    const scenario = Option.isSome(client) ? { ...loaded.success, client: client.value } : loaded.success
     const status = newStatus()
     const opened = yield* Effect.result(Effect.try({
       try: () => new JtlWriter(results, () => status.users),

@@ -11,6 +11,8 @@
 // heartbeat; the ports, built below, go last (the event outbox flushes, NATS drains).
 import { Cause, Context, Effect, FiberSet, Layer, Schema } from "effect"
 import { controlListener } from "../control/ControlListener.ts"
+import { pathTools } from "../flags/FlagRegistry.ts"
+import { NodeFlags } from "../flags/NodeFlags.ts"
 import { stopOrderListener } from "../control/StopOrders.ts"
 import { healthReporter } from "../health/HealthReporter.ts"
 import { NodeRegistry } from "../health/NodeRegistry.ts"
@@ -41,6 +43,8 @@ export class GridNode extends Context.Service<GridNode, {
   static readonly layer = (settings: DaemonSettings) =>
     workers(settings).pipe(
       Layer.provideMerge(TestManager.layer(settings)),
+      // The live flags are read before the test manager exists, so before the first command.
+      Layer.provideMerge(nodeFlags(settings)),
       Layer.provideMerge(heartbeatRemoval(settings.nodeId)),
       Layer.provideMerge(recovery(settings)),
       Layer.provideMerge(Layer.mergeAll(
@@ -50,6 +54,23 @@ export class GridNode extends Context.Service<GridNode, {
       ))
     )
 }
+
+/** The node's live flags over the FlagStore port (none: its own values and the defaults). Its
+ * own --capacity, --default-runner and --tool-path are the values under the bucket's. */
+const nodeFlags = (settings: DaemonSettings) =>
+  NodeFlags.layer({
+    nodeId: settings.nodeId,
+    gridId: settings.gridId,
+    channel: settings.channel,
+    daemonFlags: {
+      capacity: settings.capacity,
+      // `inprocess` (grid run's node) is no value of runner.default: it stays the node's own.
+      ...(settings.defaultRunner === "process" || settings.defaultRunner === "docker" ? { "runner.default": settings.defaultRunner } : {}),
+      ...Object.fromEntries(
+        Object.entries(settings.toolPaths).filter(([tool]) => (pathTools as ReadonlyArray<string>).includes(tool)).map(([tool, path]) => [`tools.${tool}.path`, path])
+      )
+    }
+  }).pipe(Layer.catchTag("NodeFlagsError", (e) => Layer.effectContext(Effect.fail(new DaemonError({ component: "flags", message: e.message })))))
 
 /** What an earlier life of this node left (killed: no finalizer ran) is removed, and every
  * test it had accepted gets its terminal event, before any new command is read. */

@@ -4,6 +4,8 @@
 // record on clean shutdown, after the tests have ended (src/daemon/GridDaemon.ts orders that).
 // A failed put is logged and retried next tick: NATS being away must not bring the node down.
 import { Clock, Duration, Effect, Schedule, Stream } from "effect"
+import { booleanFlag, numberFlag } from "../flags/FlagResolver.ts"
+import { NodeFlags } from "../flags/NodeFlags.ts"
 import { Backends } from "../runner/Backends.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { EventSink } from "../runner/EventSink.ts"
@@ -36,6 +38,7 @@ export const healthReporter = (config: HealthOptions) => Effect.gen(function*() 
   const stuckAfterMs = 2 * Duration.toMillis(config.heartbeatInterval)
   const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
   const stats = makeStatsReader(config.workDir)
+  const nodeFlags = yield* Effect.serviceOption(NodeFlags)
 
   const heartbeat = Effect.gen(function*() {
     const runners = yield* backends.available
@@ -43,6 +46,7 @@ export const healthReporter = (config: HealthOptions) => Effect.gen(function*() 
     const problems = delivery.oldestAgeMs > stuckAfterMs
       ? [`${delivery.depth} event(s) unpublished, the oldest for ${Math.round(delivery.oldestAgeMs / 1000)} s`]
       : []
+    const flags = nodeFlags._tag === "Some" ? yield* nodeFlags.value.current : undefined
     const hb: Heartbeat = {
       nodeId: config.nodeId,
       gridId: config.gridId,
@@ -51,13 +55,14 @@ export const healthReporter = (config: HealthOptions) => Effect.gen(function*() 
       labels: config.labels,
       state: yield* manager.state,
       tests: yield* manager.running,
-      capacity: config.capacity,
+      capacity: numberFlag(flags, "capacity") ?? config.capacity,
       tools: yield* tools.usable(runners),
       runners,
       ...stats(),
       healthy: problems.length === 0,
       problems,
       outbox: { events: delivery },
+      ...(flags !== undefined ? { flagsRevision: flags.revision, accepting: booleanFlag(flags, "accept") !== false } : {}),
       startedAt,
       at: new Date(yield* Clock.currentTimeMillis).toISOString()
     }
@@ -69,7 +74,9 @@ export const healthReporter = (config: HealthOptions) => Effect.gen(function*() 
     Effect.catch((e) => Effect.logWarning(e.message))
   )
   yield* Effect.logDebug(`heartbeat every ${Duration.format(config.heartbeatInterval)}`)
-  const onChange = Stream.runForEach(manager.changes, () => beat)
+  // A change of the live flags is told at once too: `grid nodes` shows the revision applied.
+  const changes = nodeFlags._tag === "Some" ? Stream.merge(manager.changes, Stream.drop(nodeFlags.value.changes, 1)) : manager.changes
+  const onChange = Stream.runForEach(changes, () => beat)
   const onTimer = Effect.repeat(beat, Schedule.spaced(config.heartbeatInterval)).pipe(Effect.andThen(Effect.never))
   return yield* Effect.all([onTimer, onChange], { concurrency: 2, discard: true }).pipe(Effect.andThen(Effect.never))
 })

@@ -15,7 +15,8 @@ export const rejectCodes = [
   "duplicate_test",
   "internal_error",
   "workdir_failed",
-  "target_not_allowed"
+  "target_not_allowed",
+  "paused"
 ] as const
 export const RejectCode = Schema.Literals(rejectCodes)
 export type RejectCode = typeof RejectCode.Type
@@ -54,7 +55,16 @@ const base = {
 const event = <K extends string, F extends Schema.Struct.Fields>(kind: K, fields: F) =>
   Schema.Struct({ kind: Schema.Literal(kind), ...base, ...fields })
 
-export const AcceptedEvent = event("accepted", { runner: Schema.String, tool: Schema.String })
+/** A flag's value as the `accepted` event carries it. */
+export const FlagValueSchema = Schema.Union([Schema.String, Schema.Number, Schema.Boolean])
+export const AcceptedEvent = event("accepted", {
+  runner: Schema.String,
+  tool: Schema.String,
+  /** The effective flags the test runs under (issue #13); nodes older than flags send none. */
+  flags: Schema.optional(Schema.Record(Schema.String, FlagValueSchema)),
+  /** The highest `grid_flags` revision those flags include. */
+  flagsRevision: Schema.optional(Schema.Number)
+})
 /** Readers take any code: a newer node may refuse for a reason this reader does not know yet
  * (the node itself only builds the codes of `rejectCodes`, see `rejectedEvent`). */
 export const RejectedEvent = event("rejected", { code: Schema.String, message: Schema.String })

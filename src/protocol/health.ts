@@ -39,6 +39,10 @@ export const Heartbeat = Schema.Struct({
   /** Why it is not healthy, one short sentence each; empty when healthy. */
   problems: Schema.optionalKey(Schema.Array(Schema.String)),
   outbox: Schema.optionalKey(Schema.Struct({ events: DeliveryStats })),
+  /** The highest `grid_flags` revision the node has applied (nodes older than flags omit it). */
+  flagsRevision: Schema.optionalKey(Schema.Number),
+  /** False while the flag `accept` is false (the node answers starts with `paused`); absent: true. */
+  accepting: Schema.optionalKey(Schema.Boolean),
   /** RFC 3339 */
   startedAt: Schema.String,
   /** RFC 3339 */

@@ -34,7 +34,9 @@ export const assets = (prefix: string) => {
     /** Launch leases, a key per test renewed by its controller (docs/protocol.md "Leases"). */
     leases: `grid_leases${suffix}`,
     /** Emergency stop orders (`grid stop --all`), kept so a node reconnecting later obeys them. */
-    stops: `grid_stops${suffix}`
+    stops: `grid_stops${suffix}`,
+    /** Live flags by scope (`grid flags`), watched by every node (docs/protocol.md "Flags"). */
+    flags: `grid_flags${suffix}`
   }
 }
 export type Assets = ReturnType<typeof assets>

@@ -1,8 +1,11 @@
-// Decides on every typed command (capacity, duplicates, expiry, draining) and owns the
+// Decides on every typed command (pause and capacity by the live flags, duplicates, expiry,
+// draining) and owns the
 // fibers of the running tests. The control listener hands it commands; `grid run` and
 // tests call it directly. On shutdown (its scope closing) it stops every test with its
 // grace and waits for their terminal events; a second signal skips the grace (`force`).
 import { Clock, Context, Deferred, Duration, Effect, FiberSet, FileSystem, Layer, Path, PubSub, Ref, Stream } from "effect"
+import { booleanFlag, numberFlag } from "../flags/FlagResolver.ts"
+import { NodeFlags } from "../flags/NodeFlags.ts"
 import type { Command, StartCommand } from "../protocol/commands.ts"
 import { type RejectCode, rejectedEvent } from "../protocol/events.ts"
 import type { NodeState } from "../protocol/health.ts"
@@ -47,6 +50,9 @@ export class TestManager extends Context.Service<TestManager, {
       /** When each running test's command was taken (this node's clock, ms). */
       const takenAt = new Map<string, number>()
       const leases = yield* Effect.serviceOption(LeaseWatch)
+      // The live flags (NodeFlags.ts), read once per start: a change reaches the tests that
+      // start after it, never a running one.
+      const nodeFlags = yield* Effect.serviceOption(NodeFlags)
       /** Tests holding one of the node's `capacity` slots (decided valid, not yet ended). */
       const admitted = new Set<string>()
       const seenCommands = new Set<string>()
@@ -70,6 +76,12 @@ export class TestManager extends Context.Service<TestManager, {
 
       const start = Effect.fnUntraced(function*(command: StartCommand) {
         if (yield* Ref.get(draining)) return yield* reject(command, "draining", "the node is draining and accepts no new tests")
+        const flags = nodeFlags._tag === "Some" ? yield* nodeFlags.value.current : undefined
+        if (booleanFlag(flags, "accept") === false) {
+          const at = flags!.flags.accept
+          return yield* reject(command, "paused", `the node is paused (flag accept=false${at?.key !== undefined ? `, ${at.key}` : ""}) and takes no new tests`)
+        }
+        const capacity = numberFlag(flags, "capacity") ?? config.capacity
         if (command.notAfter !== undefined && Date.parse(command.notAfter) < (yield* Clock.currentTimeMillis)) {
           return yield* reject(command, "expired", `the command arrived after its notAfter (${command.notAfter})`)
         }
@@ -79,7 +91,7 @@ export class TestManager extends Context.Service<TestManager, {
         // Capacity is taken by the test itself once it proved valid (`admit`): an invalid start
         // on a busy node is answered with what is wrong with it, not `busy`.
         const admit = Effect.sync(() => {
-          if (admitted.size >= config.capacity) return `the node runs ${admitted.size} of ${config.capacity} tests at once`
+          if (admitted.size >= capacity) return `the node runs ${admitted.size} of ${capacity} tests at once`
           admitted.add(command.testId)
           return undefined
         })
@@ -92,9 +104,9 @@ export class TestManager extends Context.Service<TestManager, {
         // the node's grace; the watch ends with the test.
         const leaseSeconds = command.leaseSeconds
         const watched = leaseSeconds === undefined || leases._tag === "None"
-          ? runTest(command, control, config)
+          ? runTest(command, control, config, flags)
           : Effect.raceFirst(
-            runTest(command, control, config),
+            runTest(command, control, config, flags),
             leases.value.expired(command.testId, Duration.seconds(leaseSeconds)).pipe(
               Effect.andThen(Effect.logWarning(`test ${command.testId}: its lease was not renewed for ${leaseSeconds} s; stopping it`)),
               Effect.andThen(Deferred.succeed(control.stop, { reason: LEASE_EXPIRED, grace: config.stopGrace })),

@@ -6,9 +6,10 @@ import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } fr
 import type { StartCommand } from "../protocol/commands.ts"
 import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
 import type { AllowList } from "../engine/TargetAllowList.ts"
+import { type EffectiveFlags, flagValues, stringFlag } from "../flags/FlagResolver.ts"
 import type { ToolAdapter, ToolContext } from "../tools/Tool.ts"
 import { ToolRegistry } from "../tools/ToolRegistry.ts"
-import type { RunningTool, ToolExit } from "./Backend.ts"
+import type { RunnerName, RunningTool, ToolExit } from "./Backend.ts"
 import { Backends } from "./Backends.ts"
 import type { RunnerOptions } from "./RunnerOptions.ts"
 import { type CleanupLog, makeCleanupLog } from "./CleanupLog.ts"
@@ -35,7 +36,7 @@ const rejected = (code: "invalid_command" | "unsupported_tool" | "workdir_failed
 const MAX_INTERNAL_MESSAGE = 200
 const MAX_LOG_LINES = 50
 
-export const runTest = Effect.fn("runner.runTest")(function*(command: StartCommand, control: TestControl, config: RunnerOptions) {
+export const runTest = Effect.fn("runner.runTest")(function*(command: StartCommand, control: TestControl, config: RunnerOptions, flags?: EffectiveFlags) {
   const events = yield* EventSink
   const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
   const base = { testId: command.testId, nodeId: config.nodeId, labels: command.labels }
@@ -50,7 +51,7 @@ export const runTest = Effect.fn("runner.runTest")(function*(command: StartComma
   return yield* Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const ending = yield* restore(body(command, control, cleanup, publish, config).pipe(Scope.provide(scope))).pipe(
+      const ending = yield* restore(body(command, control, cleanup, publish, config, flags).pipe(Scope.provide(scope))).pipe(
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.succeed<Ending>({ kind: "stopped", reason: "interrupted", summary: null })
@@ -111,7 +112,8 @@ const body = (
   control: TestControl,
   cleanup: CleanupLog,
   publish: Publish,
-  config: RunnerOptions
+  config: RunnerOptions,
+  flags: EffectiveFlags | undefined
 ) =>
   Effect.gen(function*() {
     const tools = yield* ToolRegistry
@@ -133,9 +135,12 @@ const body = (
         ? rejected("invalid_command", written.failure.message)
         : rejected("workdir_failed", written.failure.message)
     }
-    const tool = tools.get(command.tool as never)
+    // The live flags this test runs under (read once, at its start): the tool's binary, the
+    // runner of a start that names none, the built-in engine's client, the tool's image.
+    const toolPath = stringFlag(flags, `tools.${command.tool}.path`)
+    const tool = tools.get(command.tool as never, toolPath === undefined ? undefined : { path: toolPath })
     if (!tool) return rejected("unsupported_tool", `tool ${command.tool} is not available on this node`)
-    const runnerName = command.runner ?? config.defaultRunner
+    const runnerName = command.runner ?? (stringFlag(flags, "runner.default") as RunnerName | undefined) ?? config.defaultRunner
     const backend = backends.get(runnerName)
     if (!backend || !(yield* backend.available)) {
       return rejected("unsupported_tool", `runner ${runnerName} is not available on this node`)
@@ -144,7 +149,8 @@ const body = (
       return rejected("unsupported_tool", `tool ${command.tool} cannot run with the ${runnerName} runner on this node`)
     }
     const local = yield* LocalRun
-    const toolCtx = { command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local, allowTargets: config.allowTargets?.text }
+    const engineClient = stringFlag(flags, "engine.client") as "lean" | "undici" | undefined
+    const toolCtx = { command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local, allowTargets: config.allowTargets?.text, engineClient }
     const planned = yield* Effect.result(tool.plan(toolCtx))
     if (planned._tag === "Failure") {
       return rejected(planned.failure.code === "workdir_failed" ? "workdir_failed" : "invalid_command", planned.failure.message)
@@ -171,7 +177,12 @@ const body = (
       }))
       if (noted._tag === "Failure") return rejected("workdir_failed", noted.failure.message)
     }
-    yield* publish({ kind: "accepted", runner: runnerName, tool: command.tool })
+    yield* publish({
+      kind: "accepted",
+      runner: runnerName,
+      tool: command.tool,
+      ...(flags !== undefined ? { flags: flagValues(flags), flagsRevision: flags.revision } : {})
+    })
     yield* Deferred.succeed(control.decided, { _tag: "Accepted" })
 
     // --- wait for the go / the start time, interruptible by a stop.
@@ -228,7 +239,7 @@ const body = (
       workDir,
       argv: plan.argv,
       env: plan.env,
-      image: plan.image ?? command.image ?? tool.defaultImage,
+      image: plan.image ?? command.image ?? stringFlag(flags, `tools.${command.tool}.image`) ?? tool.defaultImage,
       limits: command.limits,
       onLine,
       inProcess: plan.inProcess,

@@ -27,6 +27,8 @@ export interface ToolContext {
   readonly toolWorkDir: string
   /** The node's `--allow-target` entries, for a tool that enforces them itself at connect. */
   readonly allowTargets?: ReadonlyArray<string> | undefined
+  /** The built-in engine's HTTP client by the live flag `engine.client`, over the scenario's. */
+  readonly engineClient?: "lean" | "undici" | undefined
 }
 
 export interface ToolPlan {

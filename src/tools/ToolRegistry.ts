@@ -8,14 +8,24 @@ import { commandTool } from "./command.ts"
 import { loadToolAdapters } from "./loadToolAdapters.ts"
 import type { ToolAdapter } from "./Tool.ts"
 
+/** What a live flag changes of a tool for one test (`tools.<tool>.path`). */
+export interface ToolOverride {
+  readonly path?: string | undefined
+}
+
 export class ToolRegistry extends Context.Service<ToolRegistry, {
-  readonly get: (name: ToolName) => ToolAdapter | undefined
+  /** The adapter; with an override, one built for it (a load tool run from another binary). */
+  readonly get: (name: ToolName, override?: ToolOverride) => ToolAdapter | undefined
   /** Tools usable with at least one of the given runners. */
   readonly usable: (runners: ReadonlyArray<RunnerName>) => Effect.Effect<ReadonlyArray<ToolName>>
 }>()("grid/tools/ToolRegistry") {
-  static readonly make = (adapters: ReadonlyArray<ToolAdapter>) =>
+  static readonly make = (
+    adapters: ReadonlyArray<ToolAdapter>,
+    rebuild?: (name: ToolName, override: ToolOverride) => ToolAdapter | undefined
+  ) =>
     ToolRegistry.of({
-      get: (name) => adapters.find((a) => a.name === name),
+      get: (name, override) =>
+        (override?.path !== undefined ? rebuild?.(name, override) : undefined) ?? adapters.find((a) => a.name === name),
       usable: (runners) =>
         Effect.map(
           Effect.forEach(adapters, (a) =>
@@ -29,17 +39,16 @@ export class ToolRegistry extends Context.Service<ToolRegistry, {
 
   /** The tools a node has: the built-in engine, any command, and the load tools, found on
    * PATH or at the configured paths (`{ jmeter: "/opt/jmeter/bin/jmeter" }`). */
-  static readonly layerWith = (toolPaths: Readonly<Record<string, string>> = {}) =>
-    Layer.succeed(
+  static readonly layerWith = (toolPaths: Readonly<Record<string, string>> = {}) => {
+    const settings = Object.fromEntries(Object.entries(toolPaths).map(([tool, path]) => [tool, { command: [path] }]))
+    return Layer.succeed(
       ToolRegistry,
-      ToolRegistry.make([
-        builtinTool,
-        commandTool,
-        ...loadToolAdapters(
-          Object.fromEntries(Object.entries(toolPaths).map(([tool, path]) => [tool, { command: [path] }]))
-        )
-      ])
+      ToolRegistry.make(
+        [builtinTool, commandTool, ...loadToolAdapters(settings)],
+        (name, override) => loadToolAdapters({ ...settings, [name]: { command: [override.path!] } }).find((a) => a.name === name)
+      )
     )
+  }
 
   static readonly layer = ToolRegistry.layerWith()
 }

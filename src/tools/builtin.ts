@@ -7,6 +7,7 @@
 // its samples into ingestion: no child, no result file.
 // Under the node's allow-list the scenario's hosts are checked before `accepted`
 // (`checkTargets`) and the engine checks them again at every connect (`--allow-target`).
+// The live flag `engine.client` (src/flags/) picks the engine's HTTP client over the scenario's.
 import { Effect } from "effect"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
@@ -33,7 +34,8 @@ export const builtinTool: ToolAdapter = {
         ...(p.rampUpSeconds !== undefined ? ["--ramp-up", String(p.rampUpSeconds)] : []),
         ...(p.durationSeconds !== undefined ? ["--duration", String(p.durationSeconds)] : []),
         ...(p.rate !== undefined ? ["--rate", String(p.rate)] : []),
-        ...(ctx.allowTargets ?? []).flatMap((t) => ["--allow-target", t])
+        ...(ctx.allowTargets ?? []).flatMap((t) => ["--allow-target", t]),
+        ...(ctx.engineClient !== undefined ? ["--client", ctx.engineClient] : [])
       ]
       if (ctx.runner === "inprocess") {
         // The engine's live counters: `grid run`'s progress line reads them when it is the node.
@@ -54,7 +56,9 @@ export const builtinTool: ToolAdapter = {
                   rampUpSeconds: p.rampUpSeconds,
                   durationSeconds: p.durationSeconds,
                   rate: p.rate
-                }).pipe(Effect.flatMap((scenario) => {
+                }).pipe(Effect.flatMap((loaded) => {
+                  // The live flag `engine.client` is over the scenario's own choice.
+                  const scenario = ctx.engineClient === undefined ? loaded : { ...loaded, client: ctx.engineClient }
                   const allow = ctx.allowTargets === undefined ? undefined : parseAllowList(ctx.allowTargets)
                   return runEngine(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
                 }))
