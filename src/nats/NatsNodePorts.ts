@@ -1,7 +1,8 @@
 // The four ports of a grid node over NATS, as one Layer: the connection (drained last), the
 // protocol's JetStream assets (created idempotently), the node's durable command consumer, the
 // event outbox (flushed on release), the result transport, the heartbeat registry, the
-// launch leases, the emergency stop orders and the link status readiness reads. The
+// launch leases, the emergency stop orders, the live flags (KV grid_flags) and the link status
+// readiness reads. The
 // node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
 import { Duration, Effect, Layer, Ref } from "effect"
 import { assets as assetNames, consumerName, nodeInboxPrefix, subjects as subjectNames } from "../protocol/names.ts"
@@ -10,6 +11,7 @@ import type { NatsAuth } from "./NatsAuth.ts"
 import { NatsConnection } from "./NatsConnection.ts"
 import { natsControlSourceLayer } from "./NatsControlSource.ts"
 import { natsEventSinkLayer } from "./NatsEventSink.ts"
+import { natsFlagStoreLayer } from "./NatsFlagStore.ts"
 import { natsLeaseWatchLayer } from "./NatsLeaseWatch.ts"
 import { natsLinkStatusLayer } from "./NatsLinkStatus.ts"
 import { natsNodeRegistryLayer } from "./NatsNodeRegistry.ts"
@@ -47,7 +49,8 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
       natsControlSourceLayer(assets.control, consumerName(options.nodeId), ensureNodeConsumer(assets, subjects, options.nodeId), consumerOpen),
       natsResultTransportLayer(subjects),
       natsLeaseWatchLayer(leases),
-      natsStopOrdersLayer(stops)
+      natsStopOrdersLayer(stops),
+      natsFlagStoreLayer(assets.flags)
     )
   }))
   return ports.pipe(
