@@ -9,6 +9,8 @@ import { Clock, Context, Duration, Effect, Layer, Stream } from "effect"
 import * as crypto from "node:crypto"
 import type { NatsAuth } from "../nats/NatsAuth.ts"
 import { ensureAssets } from "../nats/JetStreamAssets.ts"
+import { ensureFlagBucket } from "../nats/NatsFlagStore.ts"
+import { decodeFlag, flagDef, keyOf } from "../flags/FlagRegistry.ts"
 import { describe, NatsConnection } from "../nats/NatsConnection.ts"
 import { assets as assetNames, subjects as subjectNames } from "../protocol/names.ts"
 import { type Flows, flows } from "./Flows.ts"
@@ -73,6 +75,11 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
       Effect.mapError((e) => new ControllerError({ message: e.message }))
     )
     const { js } = conn
+    // The flags bucket exists once a controller ran (a node's credentials may only read it).
+    const flagsKv = yield* ensureFlagBucket(assets.flags).pipe(
+      Effect.provideService(NatsConnection, conn),
+      Effect.mapError((e) => new ControllerError({ message: e.message }))
+    )
 
     const nodes: ControllerShape["nodes"] = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       listNodes(kv, assets.nodes, now))
@@ -150,7 +157,18 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
         catch: fail("cannot store the stop order")
       }).pipe(Effect.asVoid)
 
-    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease, putStopOrder }
+    const launchChannel: NonNullable<ControllerShape["launchChannel"]> = (gridId) =>
+      Effect.gen(function*() {
+        const key = keyOf({ scope: "grid", target: gridId, flag: "launch.channel" })
+        const entry = yield* Effect.tryPromise({ try: () => flagsKv.get(key), catch: fail(`cannot read ${assets.flags} ${key}`) })
+        if (entry === null || entry.operation !== "PUT") return undefined
+        const read = decodeFlag(flagDef("launch.channel")!, entry.string())
+        if (read._tag === "Success") return read.success as string
+        yield* Effect.logWarning(`${assets.flags} ${key} ignored: ${read.failure}`)
+        return undefined
+      })
+
+    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease, putStopOrder, launchChannel }
 
     return Controller.of({ ...primitives, ...flows(primitives) })
   })

@@ -7,6 +7,7 @@ import type { Threshold } from "../engine/Thresholds.ts"
 import { terminalKinds } from "../protocol/events.ts"
 import { type EmergencyFilter, type EmergencyOutcome, emergencyStop } from "./EmergencyStop.ts"
 import { GridLaunchError, type Launch, type LaunchOptions, startLaunch } from "./Launch.ts"
+import { pinnedSelection } from "./LaunchChannel.ts"
 import { ControllerError, type Primitives } from "./NodeBus.ts"
 import type { Plan } from "./Plan.ts"
 import { buildReport, type LaunchReport } from "./Report.ts"
@@ -46,7 +47,8 @@ export const flows = (p: Primitives): Flows => {
   })
 
   const launch = Effect.fn("controller.launch")(function*(plan: Plan, selection: Selection, options?: LaunchOptions) {
-    return yield* startLaunch(p, plan, selection, options ?? {})
+    const pinned = yield* pinnedSelection(p, selection, options?.onUpdate)
+    return yield* startLaunch(p, plan, pinned, options ?? {})
   })
 
   const stop = Effect.fn("controller.stop")(function*(testId: string, options: StopOptions = {}) {

@@ -48,6 +48,9 @@ export interface Primitives {
   /** Stores an emergency stop order (`grid_stops`), which every matching node obeys, now or
    * when it comes back; a bus without it leaves it out. */
   readonly putStopOrder?: ((order: StopOrder) => Effect.Effect<void, ControllerError>) | undefined
+  /** The channel a grid is pinned to by the flag `launch.channel` (KV `grid_flags`), if any; a
+   * bus without flags leaves it out. */
+  readonly launchChannel?: ((gridId: string) => Effect.Effect<string | undefined, ControllerError>) | undefined
   /** Everything stored for a test, read to the end. */
   readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
 }
