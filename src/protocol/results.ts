@@ -4,6 +4,7 @@
 // percentiles) is src/report's.
 import * as hdr from "hdr-histogram-js"
 import { Schema } from "effect"
+import { encodeHdr } from "./hdrWire.ts"
 
 /** Latency statistics in milliseconds; percentiles come from the HdrHistogram. */
 export const LatencyStats = Schema.Struct({
@@ -69,7 +70,8 @@ export const resultMsgId = (w: Pick<ResultWindow, "testId" | "nodeId" | "seq">):
 export const newHistogram = (): hdr.Histogram =>
   hdr.build({ numberOfSignificantValueDigits: 3, bitBucketSize: 64, autoResize: true })
 
-export const encodeHistogram = (h: hdr.Histogram): string => hdr.encodeIntoCompressedBase64(h)
+/** A window's `hdr` field; hdrWire.ts says why not the library's own encoder. */
+export const encodeHistogram = (h: hdr.Histogram): string => encodeHdr(h)
 
 /** Decodes a window's `hdr` field back into a histogram (microseconds). */
 export const decodeHistogram = (base64: string): hdr.Histogram => {

@@ -3,7 +3,7 @@
 // the controller adds result-window rows from many nodes, and every summary, window row and
 // point is read from it, so percentiles always come from merged histograms, never averages.
 import type * as hdr from "hdr-histogram-js"
-import { decodeHistogram, type LabelWindow, latencyStats } from "../protocol/results.ts"
+import { type LabelWindow, latencyStats } from "../protocol/results.ts"
 import { Recorder } from "./Recorder.ts"
 import type { LabelSummary } from "./Summary.ts"
 
@@ -99,12 +99,11 @@ export class LabelAcc {
     this.bytesOut += l.bytesOut
     for (const k in l.status) this.addStatus(k, l.status[k]!)
     if (l.count === 0) return
-    const h = decodeHistogram(l.hdr)
-    if (h.totalCount === 0) return
+    const n = this.rec.addEncoded(l.hdr)
+    if (n === 0) return
     if (l.latencyMs.min < this.min) this.min = l.latencyMs.min
     if (l.latencyMs.max > this.max) this.max = l.latencyMs.max
-    this.sum += l.latencyMs.mean * h.totalCount
-    this.rec.addHistogram(h)
+    this.sum += l.latencyMs.mean * n
   }
 
   /** Mean over the samples that had a latency. */

@@ -4,7 +4,8 @@
 // clz32 and an array increment. It remembers which buckets it touched, so turning it into a
 // real HdrHistogram (at window close) and resetting it cost the touched buckets, not the array.
 import type * as hdr from "hdr-histogram-js"
-import { newHistogram } from "../protocol/results.ts"
+import { addHdrCounts } from "../protocol/hdrWire.ts"
+import { decodeHistogram, newHistogram } from "../protocol/results.ts"
 
 /** Buckets for values below 2^31 µs (~35 minutes); larger values take a slow path. */
 const SIZE = 22528
@@ -64,22 +65,30 @@ export class Recorder {
     other.total += this.total
   }
 
-  /** Adds a protocol HdrHistogram (a decoded window row): its counts array has this layout. */
-  addHistogram(h: hdr.Histogram): void {
-    const js = h as unknown as { countsArrayLength: number; getCountAtIndex(i: number): number }
-    const n = js.countsArrayLength
-    for (let idx = 0; idx < n; idx++) {
-      const c = js.getCountAtIndex(idx)
-      if (c === 0) continue
-      if (idx >= SIZE) {
-        this.overflow.push(valueAtIndex(idx), c)
-        this.total += c
-        continue
-      }
-      if (this.counts[idx] === 0) this.touch(idx)
-      this.counts[idx]! += c
-      this.total += c
+  /** Adds a window row's `hdr` field (base64) without building a histogram; returns how many
+   * values it held. */
+  addEncoded(base64: string): number {
+    const n = addHdrCounts(base64, this)
+    if (n !== undefined) return n
+    // Another bucket layout (a writer with other settings): value by value.
+    const h = decodeHistogram(base64) as unknown as hdr.Histogram & { countsArrayLength: number; getCountAtIndex(i: number): number; valueFromIndex(i: number): number }
+    for (let idx = 0; idx < h.countsArrayLength; idx++) {
+      const c = h.getCountAtIndex(idx)
+      if (c > 0) this.record(h.valueFromIndex(idx), c)
     }
+    return h.totalCount
+  }
+
+  /** One bucket of the protocol's layout (hdrWire.ts's CountSink). */
+  addCount(idx: number, c: number): void {
+    this.total += c
+    if (idx >= SIZE) {
+      this.overflow.push(valueAtIndex(idx), c)
+      return
+    }
+    const old = this.counts[idx]!
+    if (old === 0) this.touch(idx)
+    this.counts[idx] = old + c
   }
 
   /** Adds every recorded value into an HdrHistogram. */
