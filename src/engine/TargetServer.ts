@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, Schema } from "effect"
+import { servePage } from "./TargetPage.ts"
 
 export interface Route {
   readonly latencyMs: number
@@ -67,6 +68,8 @@ const handler = (options: TargetOptions, stats: TargetStats) => (req: IncomingMe
   stats.total++
   stats.paths[path] = (stats.paths[path] ?? 0) + 1
   stats.methods[req.method ?? "?"] = (stats.methods[req.method ?? "?"] ?? 0) + 1
+  // The browser engine's page: a form and a result a script shows later (TargetPage.ts).
+  if (path === "/browser") return servePage(req, res, q === -1 ? undefined : new URLSearchParams(url.slice(q + 1)), (options.routes[path] ?? options.defaults).latencyMs)
   const route = options.routes[path] ?? options.defaults
   let latency = route.latencyMs
   let status = Math.random() < route.errorRate ? 500 : 200
