@@ -7,13 +7,15 @@ import { connect } from "node:net"
 import { Clock, Effect, Schema } from "effect"
 import type { SampleSink } from "../ingest/Sample.ts"
 import { type EngineStatus, type ModelContext, runClosed, runOpen } from "./LoadModels.ts"
+import { runPhase } from "./flows/SetupPhase.ts"
 import { compilePlan, type Origin } from "./RequestPlan.ts"
 import type { Scenario } from "./Scenario.ts"
 import { type ConnectGuard, leanSessions, UndiciPools, undiciSessions } from "./Session.ts"
 import { type AllowList, checkScenario, guardedLookup, NOT_ALLOWED } from "./TargetAllowList.ts"
 
 export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
-  /** `unreachable` when a target refuses or times out the first connection; `target_not_allowed`
+  /** `unreachable` when a target refuses or times out the first connection; `setup_failed` when a
+   * `setup:` request fails (nothing else is sent); `target_not_allowed`
    * when the node's allow-list refuses one of the scenario's hosts (before or at connect). */
   code: Schema.String,
   message: Schema.String
@@ -81,7 +83,16 @@ export const runEngine = (
     const model = scenario.load.model === "open"
       ? runOpen(ctx, scenario.load, scenario.durationMs)
       : runClosed(ctx, scenario.load, scenario.durationMs)
-    yield* model.pipe(
+    yield* Effect.gen(function*() {
+      // `setup:` once before the load, its captures every user's start; `teardown:` once after.
+      const setup = yield* runPhase(plan, plan.setup, sink, ctx.newSession, undefined)
+      if (setup.failure !== undefined) {
+        return yield* new EngineError({ code: "setup_failed", message: `setup failed, no load sent: ${setup.failure}` })
+      }
+      ctx.shared = setup.vars
+      yield* model
+      yield* runPhase(plan, plan.teardown, sink, ctx.newSession, setup.vars)
+    }).pipe(
       Effect.ensuring(pools === undefined ? Effect.void : Effect.promise(() => pools.close()))
     )
     return status

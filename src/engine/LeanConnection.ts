@@ -8,9 +8,22 @@
 import { connect as netConnect, type LookupFunction, type Socket } from "node:net"
 import { connect as tlsConnect } from "node:tls"
 import { HTTPParser } from "http-parser-js"
+import { BodyCollector } from "./flows/Response.ts"
 
-/** Called once per request: `error` is set for transport failures (no HTTP status). */
-export type ResponseCallback = (error: string | undefined, status: number, bytesIn: number) => void
+/**
+ * Called once per request: `error` is set for transport failures (no HTTP status). `headers`
+ * (flat name, value list) and `body` come only when the send asked for them (`collect`).
+ */
+export type ResponseCallback = (
+  error: string | undefined,
+  status: number,
+  bytesIn: number,
+  headers?: ReadonlyArray<string> | undefined,
+  body?: ReadonlyArray<Buffer> | undefined
+) => void
+
+/** What to hand back beyond the status: 0 nothing, 1 headers, 2 headers and body (bounded). */
+export type Collect = 0 | 1 | 2
 
 export interface Endpoint {
   readonly host: string
@@ -23,6 +36,7 @@ export interface Endpoint {
 
 const kOnHeadersComplete = HTTPParser.kOnHeadersComplete
 const kOnMessageComplete = HTTPParser.kOnMessageComplete
+const kOnBody = HTTPParser.kOnBody
 
 export class LeanConnection {
   private socket: Socket | undefined = undefined
@@ -34,6 +48,9 @@ export class LeanConnection {
   private bytesIn = 0
   private keepAlive = true
   private skipBody = false
+  private collect: Collect = 0
+  private headers: ReadonlyArray<string> | undefined = undefined
+  private body: BodyCollector | undefined = undefined
   private closed = false
   /** The request in flight, kept to resend once if a reused socket turns out stale. */
   private inFlight: Buffer | undefined = undefined
@@ -49,7 +66,7 @@ export class LeanConnection {
   }
 
   /** Sends one request; `head` tells the parser the response has no body. */
-  send(request: Buffer, head: boolean, callback: ResponseCallback): void {
+  send(request: Buffer, head: boolean, callback: ResponseCallback, collect: Collect = 0): void {
     if (this.callback !== undefined) {
       callback("request already in flight on this connection", 0, 0)
       return
@@ -62,6 +79,9 @@ export class LeanConnection {
     this.status = 0
     this.bytesIn = 0
     this.skipBody = head
+    this.collect = collect
+    this.headers = undefined
+    this.body = undefined
     this.inFlight = request
     this.reused = this.served > 0
     if (this.socket === undefined) this.open()
@@ -86,10 +106,15 @@ export class LeanConnection {
 
   private installParser(): void {
     const parser = this.parser as unknown as Record<number, unknown>
-    parser[kOnHeadersComplete] = (info: { statusCode: number; shouldKeepAlive: boolean }) => {
+    parser[kOnHeadersComplete] = (info: { statusCode: number; shouldKeepAlive: boolean; headers: Array<string> }) => {
       this.status = info.statusCode
       this.keepAlive = info.shouldKeepAlive
+      if (this.collect > 0) this.headers = info.headers
+      if (this.collect === 2) this.body = new BodyCollector()
       return this.skipBody ? 1 : 0
+    }
+    parser[kOnBody] = (chunk: Buffer, offset: number, length: number) => {
+      if (this.body !== undefined) this.body.add(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length))
     }
     parser[kOnMessageComplete] = () => this.complete()
   }
@@ -151,8 +176,12 @@ export class LeanConnection {
     this.served++
     const cb = this.callback
     this.callback = undefined
+    const headers = this.headers
+    const body = this.body
+    this.headers = undefined
+    this.body = undefined
     if (!this.keepAlive) this.reset()
-    if (cb !== undefined) cb(undefined, this.status, this.bytesIn)
+    if (cb !== undefined) cb(undefined, this.status, this.bytesIn, headers, body?.chunks)
   }
 
   private drop(reason: string): void {

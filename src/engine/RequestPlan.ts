@@ -1,7 +1,14 @@
-// Compiles the scenario's requests once, before the run: each becomes an origin plus
-// either one pre-serialised HTTP/1.1 request Buffer (no `${var}` anywhere) or a template
-// serialised per data row. The hot path then only writes Buffers to sockets.
-import type { Scenario } from "./Scenario.ts"
+// Compiles the scenario's requests once, before the run: each becomes an origin plus either
+// one pre-serialised HTTP/1.1 request Buffer (no `${var}` anywhere) or templates compiled
+// into functions of the user's environment (flows/Variables.ts). A user's cookies, when its
+// jar holds any, are one more header line. Captures and checks are compiled here too, with
+// what each needs from the response, so the hot path keeps a body only when one is read.
+import { type Capture, compileCapture } from "./flows/Captures.ts"
+import { type CompiledChecks, compileChecks } from "./flows/Checks.ts"
+import type { OnCaptureFail } from "./flows/FlowSchema.ts"
+import { flowPicker } from "./flows/FlowPicker.ts"
+import { compileTemplate, type Env, type Template } from "./flows/Variables.ts"
+import type { RequestSpec, Scenario } from "./Scenario.ts"
 
 export interface Origin {
   /** "http://host:port", the key connections are pooled by. */
@@ -12,8 +19,13 @@ export interface Origin {
 }
 
 export type Row = Readonly<Record<string, string>> | undefined
+export type { Env }
+
+/** What the connection must hand back beyond the status: 0 nothing, 1 headers, 2 headers and body. */
+export type Collect = 0 | 1 | 2
 
 export interface CompiledRequest {
+  /** The label samples carry. */
   readonly name: string
   readonly method: string
   readonly origin: Origin
@@ -21,15 +33,23 @@ export interface CompiledRequest {
   readonly head: boolean
   readonly thinkTimeMs: number
   readonly isExpected: (status: number) => boolean
-  /** The request bytes for the lean client. */
-  readonly bytes: (row: Row) => Buffer
+  readonly checks: CompiledChecks
+  readonly captures: ReadonlyArray<Capture>
+  readonly onCaptureFail: OnCaptureFail
+  /** Captures and checks beyond the status need this much of the response (cookies aside). */
+  readonly collect: Collect
+  /** The absolute URL, for the cookie jar. */
+  readonly url: (env: Env) => string
+  /** The request bytes for the lean client; `cookie` is the jar's header value ("" for none). */
+  readonly bytes: (env: Env, cookie: string) => Buffer
   /** The same request for undici's `Pool.request`. */
-  readonly parts: (row: Row) => { path: string; headers: Record<string, string>; body: string | undefined }
+  readonly parts: (env: Env, cookie: string) => { path: string; headers: Record<string, string>; body: string | undefined }
 }
 
-const variable = /\$\{([^}]*)\}/g
-const substitute = (text: string, row: Row): string =>
-  row === undefined ? text : text.replace(variable, (_, name: string) => row[name] ?? "")
+export interface CompiledFlow {
+  readonly name: string
+  readonly requests: ReadonlyArray<CompiledRequest>
+}
 
 export const originOf = (url: URL): Origin => {
   const tls = url.protocol === "https:"
@@ -37,8 +57,10 @@ export const originOf = (url: URL): Origin => {
   return { key: `${url.protocol}//${url.hostname}:${port}`, host: url.hostname.replace(/^\[|\]$/g, ""), port, tls }
 }
 
-const compileOne = (scenario: Scenario, index: number): CompiledRequest => {
-  const spec = scenario.requests[index]!
+const variable = /\$\{([^}]*)\}/g
+const constant = (text: string): Template => () => text
+
+export const compileRequest = (scenario: Scenario, spec: RequestSpec): CompiledRequest => {
   const method = spec.method ?? "GET"
   const absolute = /^https?:\/\//i.test(spec.path)
   // Resolve against the target's URL but keep `${...}` intact: URL() would escape the braces.
@@ -55,52 +77,102 @@ const compileOne = (scenario: Scenario, index: number): CompiledRequest => {
     if (typeof spec.body !== "string" && !lower.has("content-type")) headers["content-type"] = "application/json"
   }
   if (!lower.has("user-agent")) headers["user-agent"] = "grid"
-  const templated = spec.path.includes("${") || bodyTemplate?.includes("${") === true ||
+  const userCookie = Object.keys(headers).find((h) => h.toLowerCase() === "cookie")
+
+  const path = compileTemplate(rawPath, "path") ?? constant(rawPath)
+  const headerTemplates = Object.entries(headers).map(([k, v]) => [k, compileTemplate(v, "header") ?? constant(v)] as const)
+  const body = bodyTemplate === undefined
+    ? undefined
+    : compileTemplate(bodyTemplate, typeof spec.body === "string" ? "body" : "json") ?? constant(bodyTemplate)
+  const templated = rawPath.includes("${") || bodyTemplate?.includes("${") === true ||
     Object.values(headers).some((v) => v.includes("${"))
 
-  const parts = (row: Row) => {
+  const parts = (env: Env, cookie: string) => {
     const h: Record<string, string> = {}
-    for (const k in headers) h[k] = substitute(headers[k]!, row)
-    return { path: substitute(rawPath, row), headers: h, body: bodyTemplate === undefined ? undefined : substitute(bodyTemplate, row) }
+    for (const [k, t] of headerTemplates) h[k] = t(env)
+    if (cookie !== "") {
+      if (userCookie !== undefined) h[userCookie] = `${h[userCookie]}; ${cookie}`
+      else h.cookie = cookie
+    }
+    return { path: path(env), headers: h, body: body?.(env) }
   }
-  const serialise = (row: Row): Buffer => {
-    const p = parts(row)
+  const serialise = (env: Env, cookie: string): Buffer => {
+    const p = parts(env, cookie)
     let head = `${method} ${p.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`
     for (const k in p.headers) head += `${k}: ${p.headers[k]}\r\n`
     if (p.body !== undefined) {
-      const body = Buffer.from(p.body)
-      head += `content-length: ${body.length}\r\n\r\n`
-      return Buffer.concat([Buffer.from(head, "latin1"), body])
+      const b = Buffer.from(p.body)
+      head += `content-length: ${b.length}\r\n\r\n`
+      return Buffer.concat([Buffer.from(head, "latin1"), b])
     }
     if (method === "POST" || method === "PUT" || method === "PATCH") head += "content-length: 0\r\n"
     return Buffer.from(`${head}\r\n`, "latin1")
   }
-  const fixed = templated ? undefined : serialise(undefined)
-  const expect = spec.expect === undefined ? undefined : typeof spec.expect === "number" ? [spec.expect] : spec.expect
+  const fixed = templated ? undefined : serialise({ row: undefined, vars: {}, vu: 0, iterations: 0 }, "")
+
+  // A loaded scenario's checks and captures compile (FlowLoader.ts reported any that do not).
+  const compiled = compileChecks(spec.check, spec.expect)
+  const checks = Array.isArray(compiled) ? compileChecks(undefined, spec.expect) as CompiledChecks : compiled
+  const captures = Object.entries(spec.capture ?? {})
+    .map(([name, c]) => compileCapture(name, c))
+    .filter((c): c is Capture => typeof c !== "string")
+  const needsBody = checks.needsBody || captures.some((c) => c.needsBody)
+  const collect: Collect = needsBody ? 2 : checks.inspects || captures.length > 0 ? 1 : 0
+  const originUrl = `${origin.tls ? "https" : "http"}://${hostHeader}`
+  const fixedUrl = rawPath.includes("${") ? undefined : originUrl + rawPath
   return {
     name: spec.name,
     method,
     origin,
     head: method === "HEAD",
     thinkTimeMs: spec.thinkTimeMs ?? 0,
-    isExpected: expect === undefined ? (s) => s >= 200 && s < 400 : (s) => expect.includes(s),
-    bytes: fixed !== undefined ? () => fixed : serialise,
+    isExpected: checks.isExpected,
+    checks,
+    captures,
+    onCaptureFail: spec.onCaptureFail ?? "end",
+    collect,
+    url: fixedUrl !== undefined ? () => fixedUrl : (env) => originUrl + path(env),
+    bytes: fixed !== undefined ? (env, cookie) => (cookie === "" ? fixed : serialise(env, cookie)) : serialise,
     parts
   }
 }
 
 export interface RequestPlan {
+  /** Every request of every flow (the first flow's first request first). */
   readonly requests: ReadonlyArray<CompiledRequest>
+  readonly flows: ReadonlyArray<CompiledFlow>
+  /** Draws the flow of an iteration (or arrival) by weight. */
+  readonly pickFlow: () => CompiledFlow
+  readonly setup: ReadonlyArray<CompiledRequest>
+  readonly teardown: ReadonlyArray<CompiledRequest>
+  /** Whether users keep cookie jars. */
+  readonly cookies: boolean
+  /** Every origin any request (setup and teardown included) goes to. */
   readonly origins: ReadonlyArray<Origin>
   /** Data rows handed out in order, shared by all users (wraps around). */
   readonly nextRow: () => Row
+  /** The data file's first row: what setup and teardown read. */
+  readonly firstRow: Row
 }
 
 export const compilePlan = (scenario: Scenario): RequestPlan => {
-  const requests = scenario.requests.map((_, i) => compileOne(scenario, i))
-  const origins = [...new Map(requests.map((r) => [r.origin.key, r.origin])).values()]
+  const flows = scenario.flows.map((f) => ({ name: f.name, weight: f.weight, requests: f.requests.map((r) => compileRequest(scenario, r)) }))
+  const setup = scenario.setup.map((r) => compileRequest(scenario, r))
+  const teardown = scenario.teardown.map((r) => compileRequest(scenario, r))
+  const requests = flows.flatMap((f) => f.requests)
+  const origins = [...new Map([...setup, ...requests, ...teardown].map((r) => [r.origin.key, r.origin])).values()]
   let cursor = 0
   const rows = scenario.data
   const nextRow = rows.length === 0 ? () => undefined : () => rows[cursor++ % rows.length]
-  return { requests, origins, nextRow }
+  return {
+    requests,
+    flows,
+    pickFlow: flowPicker(flows.map((f) => ({ weight: f.weight, value: f as CompiledFlow }))),
+    setup,
+    teardown,
+    cookies: scenario.cookies,
+    origins,
+    nextRow,
+    firstRow: rows[0]
+  }
 }

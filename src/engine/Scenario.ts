@@ -3,6 +3,7 @@
 // `rampupSeconds` is not silently ignored); cross-field rules that a struct schema cannot
 // express live in ScenarioLoader.ts, which reports every problem with its path.
 import { Schema } from "effect"
+import { CaptureSpec, CheckSpec, OnCaptureFail } from "./flows/FlowSchema.ts"
 import { BrowserSpec } from "./browser/BrowserScenario.ts"
 import { parseThreshold } from "./Thresholds.ts"
 
@@ -51,9 +52,24 @@ export const RequestSpec = Schema.Struct({
   /** Expected status (or statuses); default: any 2xx or 3xx. */
   expect: Schema.optional(Schema.Union([PositiveInt, Schema.Array(PositiveInt)])),
   /** Pause after this request, per virtual user. */
-  thinkTimeMs: Schema.optional(NonNegative)
+  thinkTimeMs: Schema.optional(NonNegative),
+  /** Variable name -> where in the response to take it from (flows/FlowSchema.ts). */
+  capture: Schema.optional(Schema.Record(Schema.String, CaptureSpec)),
+  /** What the response must say; a failed check makes the sample an error naming it. */
+  check: Schema.optional(CheckSpec),
+  /** A capture that finds nothing: `end` (default) ends the user's iteration, `continue` goes on. */
+  onCaptureFail: Schema.optional(OnCaptureFail)
 })
 export type RequestSpec = typeof RequestSpec.Type
+
+export const FlowSpec = Schema.Struct({
+  /** Labels are `flow/request` when the scenario has more than one flow. */
+  name: Schema.NonEmptyString,
+  /** Relative share of iterations (closed model) or arrivals (open model). Default 1. */
+  weight: Schema.optional(Schema.Finite.check(Schema.isGreaterThan(0))),
+  requests: Schema.Array(RequestSpec)
+})
+export type FlowSpec = typeof FlowSpec.Type
 
 export const ClosedStage = Schema.Struct({ durationSeconds: Positive, users: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)) })
 export const OpenStage = Schema.Struct({ durationSeconds: Positive, rate: NonNegative })
@@ -86,9 +102,18 @@ export type Load = typeof Load.Type
 export const ScenarioFile = Schema.Struct({
   /** Base URL, e.g. http://127.0.0.1:8080 */
   target: Target,
+  /** One flow's requests (the shorthand); give either this or `flows`. */
   requests: Schema.optional(Schema.Array(RequestSpec)),
+  /** Weighted flows: each iteration of a user runs one, drawn by weight. */
+  flows: Schema.optional(Schema.Array(FlowSpec)),
   /** Real Chromium users stepping through pages (src/engine/browser/), in place of `requests`. */
   browser: Schema.optional(BrowserSpec),
+  /** Requests run once before the load; their captures are visible to every user. */
+  setup: Schema.optional(Schema.Array(RequestSpec)),
+  /** Requests run once after the load. */
+  teardown: Schema.optional(Schema.Array(RequestSpec)),
+  /** A cookie jar per virtual user (default true). */
+  cookies: Schema.optional(Schema.Boolean),
   load: Load,
   /** CSV with a header row; `${column}` in path, header values and body is replaced per iteration. */
   data: Schema.optional(Schema.Struct({ file: Schema.NonEmptyString })),
@@ -106,8 +131,15 @@ export interface Scenario {
   /** Where the scenario came from (for messages). */
   readonly source: string
   readonly target: URL
+  /** Every request of every flow, `name` set to its label (`flow/request` with several flows). */
   readonly requests: ReadonlyArray<RequestSpec>
-  /** Real Chromium users instead of requests (`requests` is then empty). */
+  /** The flows (`requests:` alone makes one flow), names as labels like `requests`. */
+  readonly flows: ReadonlyArray<{ readonly name: string; readonly weight: number; readonly requests: ReadonlyArray<RequestSpec> }>
+  /** Run once before / after the load, labelled `[setup] name` / `[teardown] name`. */
+  readonly setup: ReadonlyArray<RequestSpec>
+  readonly teardown: ReadonlyArray<RequestSpec>
+  readonly cookies: boolean
+  /** Real Chromium users instead of requests (`requests` and `flows` are then empty). */
   readonly browser?: BrowserSpec | undefined
   readonly load: Load
   /** Rows of the data file as column -> value, empty without one. */

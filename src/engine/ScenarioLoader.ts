@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml"
 import { browserLabels, checkBrowser } from "./browser/BrowserScenario.ts"
 import { csvRecords } from "./Csv.ts"
 import { fileProblem } from "./FileProblem.ts"
+import { checkFlows } from "./flows/FlowLoader.ts"
 import { type Load, type Scenario, ScenarioFile, type ScenarioOverrides } from "./Scenario.ts"
 import { parseThreshold, type Threshold } from "./Thresholds.ts"
 
@@ -27,7 +28,6 @@ const standard = SchemaIssue.makeFormatterStandardSchemaV1()
 const decodeFile = Schema.decodeUnknownResult(ScenarioFile)
 
 const variablePattern = /\$\{([^}]*)\}/g
-const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 const applyOverrides = (file: ScenarioFile, o: ScenarioOverrides): ScenarioFile => {
   let load: Load = file.load
@@ -92,7 +92,7 @@ const check = Effect.fnUntraced(function*(
   const target = checkTarget(file.target, problems)
   const requests = file.requests ?? []
   if (file.browser !== undefined && file.requests !== undefined) problems.push("requests: not allowed together with browser (a scenario is HTTP requests or browser steps)")
-  else if (file.browser === undefined && requests.length === 0) problems.push("requests: at least one request is required (or give browser.steps)")
+  else if (file.browser === undefined && file.flows === undefined && requests.length === 0) problems.push("requests: at least one request is required (or give browser.steps)")
   const durationMs = checkLoad(file.load, problems)
 
   let data: Array<Record<string, string>> = []
@@ -115,17 +115,10 @@ const check = Effect.fnUntraced(function*(
     }
   }
   if (file.browser !== undefined) checkBrowser(file.browser, problems, checkVariables)
-  requests.forEach((r, i) => {
-    const at = `requests[${i}]`
-    checkVariables(`${at}.path`, r.path)
-    for (const [name, value] of Object.entries(r.headers ?? {})) {
-      if (!tokenPattern.test(name)) problems.push(`${at}.headers: "${name}" is not a valid header name`)
-      checkVariables(`${at}.headers.${name}`, value)
-    }
-    if (typeof r.body === "string") checkVariables(`${at}.body`, r.body)
-  })
+  // Requests, flows, setup and teardown: variables, captures, checks, labels (flows/FlowLoader.ts).
+  const flows = checkFlows(file, { file: file.data?.file, columns }, problems)
 
-  const names = new Set(file.browser !== undefined ? browserLabels(file.browser) : requests.map((r) => r.name))
+  const names = new Set(file.browser !== undefined ? browserLabels(file.browser) : flows.labels)
   const thresholds: Array<Threshold> = []
   file.thresholds?.forEach((s, i) => {
     const t = parseThreshold(s)
@@ -139,7 +132,11 @@ const check = Effect.fnUntraced(function*(
     file,
     source,
     target,
-    requests,
+    requests: flows.flows.flatMap((f) => f.requests),
+    flows: flows.flows,
+    setup: flows.setup,
+    teardown: flows.teardown,
+    cookies: file.cookies ?? true,
     browser: file.browser,
     load: file.load,
     data,

@@ -4,12 +4,17 @@
 // not cover). Callback-based: the hot loop in Iteration.ts drives it without Effect.
 import type { LookupFunction } from "node:net"
 import { Pool } from "undici"
-import { LeanConnection, type ResponseCallback } from "./LeanConnection.ts"
-import type { CompiledRequest, Origin, Row } from "./RequestPlan.ts"
+import { BodyCollector } from "./flows/Response.ts"
+import { type Collect, LeanConnection, type ResponseCallback } from "./LeanConnection.ts"
+import type { CompiledRequest, Env, Origin } from "./RequestPlan.ts"
 
 export interface Session {
-  /** Sends one request; returns the bytes written (for the sample's `bytesOut`). */
-  send(request: CompiledRequest, row: Row, callback: ResponseCallback): number
+  /**
+   * Sends one request for the user `env` with its jar's `cookie` header value ("" for none),
+   * asking for the response's headers and body as `collect` says; returns the bytes written
+   * (for the sample's `bytesOut`).
+   */
+  send(request: CompiledRequest, env: Env, cookie: string, collect: Collect, callback: ResponseCallback): number
   /** Fails the in-flight request and drops the connection (reconnects on next send). */
   abort(): void
   /** Aborts and releases every socket of the session. */
@@ -33,7 +38,7 @@ class LeanSession implements Session {
     this.guard = guard
   }
 
-  send(request: CompiledRequest, row: Row, callback: ResponseCallback): number {
+  send(request: CompiledRequest, env: Env, cookie: string, collect: Collect, callback: ResponseCallback): number {
     const origin = request.origin
     let conn = origin.key === this.lastKey ? this.last : this.connections.get(origin.key)
     if (conn === undefined) {
@@ -42,8 +47,8 @@ class LeanSession implements Session {
     }
     this.last = conn
     this.lastKey = origin.key
-    const bytes = request.bytes(row)
-    conn.send(bytes, request.head, callback)
+    const bytes = request.bytes(env, cookie)
+    conn.send(bytes, request.head, callback, collect)
     return bytes.length
   }
 
@@ -91,6 +96,17 @@ export class UndiciPools {
   }
 }
 
+/** undici's header object as the flat list the lean parser gives (one entry per Set-Cookie). */
+const flatHeaders = (headers: Record<string, string | Array<string> | undefined>): Array<string> => {
+  const out: Array<string> = []
+  for (const k in headers) {
+    const v = headers[k]
+    if (Array.isArray(v)) for (const one of v) out.push(k, one)
+    else if (v !== undefined) out.push(k, v)
+  }
+  return out
+}
+
 const failure = (err: NodeJS.ErrnoException): string => {
   const code = err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code
   return code !== undefined ? `${code}: ${err.message}` : err.message
@@ -103,16 +119,16 @@ class UndiciSession implements Session {
     this.pools = pools
   }
 
-  send(request: CompiledRequest, row: Row, callback: ResponseCallback): number {
-    const p = request.parts(row)
+  send(request: CompiledRequest, env: Env, cookie: string, collect: Collect, callback: ResponseCallback): number {
+    const p = request.parts(env, cookie)
     const controller = new AbortController()
     this.controller = controller
     let done = false
-    const finish: ResponseCallback = (e, s, b) => {
+    const finish: ResponseCallback = (e, s, b, h, body) => {
       if (done) return
       done = true
       if (this.controller === controller) this.controller = undefined
-      callback(e, s, b)
+      callback(e, s, b, h, body)
     }
     this.pools.get(request.origin).request({
       path: p.path,
@@ -123,8 +139,12 @@ class UndiciSession implements Session {
     }).then((res) => {
       // Events, not `for await`: async iteration of the body costs a third of the throughput.
       let bytes = 0
-      res.body.on("data", (chunk: Buffer) => (bytes += chunk.length))
-      res.body.on("end", () => finish(undefined, res.statusCode, bytes))
+      const body = collect === 2 ? new BodyCollector() : undefined
+      res.body.on("data", (chunk: Buffer) => {
+        bytes += chunk.length
+        body?.add(chunk)
+      })
+      res.body.on("end", () => finish(undefined, res.statusCode, bytes, collect > 0 ? flatHeaders(res.headers) : undefined, body?.chunks))
       res.body.on("error", (err: NodeJS.ErrnoException) => finish(failure(err), 0, bytes))
     }, (err: NodeJS.ErrnoException) => finish(failure(err), 0, 0))
     return p.body === undefined ? 0 : Buffer.byteLength(p.body)

@@ -156,7 +156,7 @@ export const scenarioTargets = (scenario: Scenario): ReadonlyArray<{ readonly ho
     }
   }
   add(scenario.target.href)
-  for (const r of scenario.requests) {
+  for (const r of [...scenario.setup, ...scenario.requests, ...scenario.teardown]) {
     if (!/^https?:\/\//i.test(r.path)) continue
     if (!r.path.includes("${")) add(r.path)
     else for (const row of scenario.data) add(r.path.replace(/\$\{([^}]*)\}/g, (_, name: string) => row[name] ?? ""))

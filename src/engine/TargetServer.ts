@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { Effect, Schema } from "effect"
 import { servePage } from "./TargetPage.ts"
+import { TargetApp } from "./TargetApp.ts"
 
 export interface Route {
   readonly latencyMs: number
@@ -49,7 +50,7 @@ export const parseRoute = (spec: string): [string, Route] | string => {
 
 const body = Buffer.from("hello from grid target\n")
 
-const handler = (options: TargetOptions, stats: TargetStats) => (req: IncomingMessage, res: ServerResponse) => {
+const handler = (options: TargetOptions, stats: TargetStats, app = new TargetApp()) => (req: IncomingMessage, res: ServerResponse) => {
   const url = req.url ?? "/"
   const q = url.indexOf("?")
   const path = q === -1 ? url : url.slice(0, q)
@@ -70,6 +71,8 @@ const handler = (options: TargetOptions, stats: TargetStats) => (req: IncomingMe
   stats.methods[req.method ?? "?"] = (stats.methods[req.method ?? "?"] ?? 0) + 1
   // The browser engine's page: a form and a result a script shows later (TargetPage.ts).
   if (path === "/browser") return servePage(req, res, q === -1 ? undefined : new URLSearchParams(url.slice(q + 1)), (options.routes[path] ?? options.defaults).latencyMs)
+  // The user-flow app (/login, /cart, /json, /app: TargetApp.ts).
+  if (app.handle(req, res, path, q === -1 ? undefined : new URLSearchParams(url.slice(q + 1)))) return
   const route = options.routes[path] ?? options.defaults
   let latency = route.latencyMs
   let status = Math.random() < route.errorRate ? 500 : 200

@@ -3,7 +3,7 @@
 // before any request; evaluated as a pure function over the end-of-run summary.
 import type { LabelSummary, RunSummary, ThresholdResult } from "../report/Summary.ts"
 
-export type Metric = "min" | "mean" | "p50" | "p90" | "p95" | "p99" | "max" | "errors" | "count" | "rps"
+export type Metric = "min" | "mean" | "p50" | "p90" | "p95" | "p99" | "max" | "errors" | "checks" | "count" | "rps"
 export type Op = "<" | "<=" | ">" | ">="
 
 export interface Threshold {
@@ -36,6 +36,11 @@ export const parseThreshold = (source: string): Threshold | string => {
   if (latencyMetrics.has(metric)) {
     if (u === "%") return `"${source}": a latency takes ms, s or us, not %`
     value = u === "s" ? n * 1000 : u === "us" ? n / 1000 : n
+  } else if (metric === "checks") {
+    // The share of samples that passed every check (the status one included): 100% - errors%.
+    if (u !== "%") return `"${source}": checks take % (e.g. "checks > 99%")`
+    value = n
+    percent = true
   } else if (metric === "errors") {
     if (u !== undefined && u !== "%") return `"${source}": errors take % or a plain count`
     value = n
@@ -44,13 +49,15 @@ export const parseThreshold = (source: string): Threshold | string => {
     if (u !== undefined) return `"${source}": ${metric} takes a plain number`
     value = n
   } else {
-    return `"${source}": unknown metric "${rawMetric}" (min, mean, p50, p90, p95, p99, max, errors, count, rps)`
+    return `"${source}": unknown metric "${rawMetric}" (min, mean, p50, p90, p95, p99, max, errors, checks, count, rps)`
   }
   return { source, label: label?.trim() ?? "*", metric: metric as Metric, op: op as Op, value, percent }
 }
 
 const measure = (t: Threshold, s: LabelSummary): number => {
   switch (t.metric) {
+    case "checks":
+      return s.count === 0 ? 100 : ((s.count - s.errors) / s.count) * 100
     case "errors":
       return t.percent ? (s.count === 0 ? 0 : (s.errors / s.count) * 100) : s.errors
     case "count":

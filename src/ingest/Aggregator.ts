@@ -11,6 +11,7 @@
 // beyond the oldest open window) is clamped to that horizon, so one bad timestamp cannot make
 // memory grow. Memory is bounded by open windows x labels, never by the run's length.
 import { LabelAcc } from "../report/LabelAcc.ts"
+import { countsInTotal } from "../report/Phase.ts"
 import { RecorderPool } from "../report/Recorder.ts"
 import type { Sample } from "./Sample.ts"
 
@@ -160,7 +161,7 @@ export class Aggregator {
       else w.labels.delete("*")
       labels.push(all)
       for (const acc of w.labels.values()) {
-        all.merge(acc)
+        if (countsInTotal(acc.label)) all.merge(acc)
         labels.push(acc)
       }
     }

@@ -2,6 +2,7 @@
 // `windows`), from the window's accumulators: the same reduction for `grid run`'s windows, a
 // report's windows and the controller's merged seconds.
 import { LabelAcc } from "./LabelAcc.ts"
+import { countsInTotal } from "./Phase.ts"
 import type { WindowPoint } from "./Summary.ts"
 
 /** p95 of one accumulator, clamped to its exact min and max. */
@@ -21,7 +22,7 @@ export const pointOf = (seq: number, start: number, durationMs: number, labels: 
   }
   if (all === undefined && rows.length > 0) {
     all = new LabelAcc("*")
-    for (const acc of rows) all.merge(acc)
+    for (const acc of rows) if (countsInTotal(acc.label)) all.merge(acc)
   }
   const per: Record<string, { count: number; errors: number; p95: number }> = {}
   for (const acc of rows) per[acc.label] = { count: acc.count, errors: acc.errors, p95: p95Of(acc) }

@@ -3,6 +3,7 @@
 // turned into the one RunSummary. Exact: histograms add, nothing is averaged.
 import type { LabelWindow, Summary } from "../protocol/results.ts"
 import { LabelAcc } from "./LabelAcc.ts"
+import { countsInTotal } from "./Phase.ts"
 import { emptyLabel, emptyLatency, inRequestOrder, type RunSummary } from "./Summary.ts"
 
 export class Totals {
@@ -36,7 +37,7 @@ export class Totals {
   /** Builds label `*` from the other labels' totals (for windows closed without `*`). */
   addStar(): void {
     const all = new LabelAcc("*")
-    for (const acc of this.labels.values()) if (acc.label !== "*") all.merge(acc)
+    for (const acc of this.labels.values()) if (acc.label !== "*" && countsInTotal(acc.label)) all.merge(acc)
     const old = this.labels.get("*")
     if (old !== undefined) all.merge(old)
     this.labels.delete("*")
