@@ -19,6 +19,7 @@ const subcommands: Record<string, () => Promise<AnyCommand>> = {
   nodes: () => import("./nodes.ts").then((m) => m.nodesCommand),
   launch: () => import("./launch.ts").then((m) => m.launchCommand),
   stop: () => import("./stop.ts").then((m) => m.stopCommand),
+  flags: () => import("./flagsCommand.ts").then((m) => m.flagsCommand),
   results: () => import("./results.ts").then((m) => m.resultsCommand),
   version: () => import("./version.ts").then((m) => m.versionCommand)
 }
