@@ -1,5 +1,6 @@
 // `grid nodes [--grid G] [--json]`: the live nodes from the `grid_nodes` bucket, one line each:
-// id, state, running tests, tools, runners, cpu and memory, version, channel, labels, and the
+// id, state, running tests, tools, runners, cpu and memory, version, channel, the live flags'
+// revision it applied (and `paused` while the flag accept is false), labels, and the
 // age of the last heartbeat. Exit codes: 0 listed (even none), 1 NATS unreachable.
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
@@ -10,7 +11,7 @@ import { natsFlags } from "./flags.ts"
 
 export const nodesTable = (nodes: ReadonlyArray<NodeInfo>): string => {
   if (nodes.length === 0) return "no live nodes"
-  const header = ["node", "state", "tests", "tools", "runners", "cpu", "memory", "version", "channel", "labels", "age"]
+  const header = ["node", "state", "tests", "tools", "runners", "cpu", "memory", "version", "channel", "flags", "labels", "age"]
   const rows = nodes.map(({ heartbeat: h, ageMs }) => [
     h.nodeId,
     h.state,
@@ -21,6 +22,8 @@ export const nodesTable = (nodes: ReadonlyArray<NodeInfo>): string => {
     `${h.memory.freeMb}/${h.memory.totalMb} MB free`,
     h.version,
     h.channel,
+    // The grid_flags revision the node applied, and whether the flag accept paused it.
+    `${h.flagsRevision !== undefined ? `rev ${h.flagsRevision}` : "-"}${h.accepting === false ? " paused" : ""}`,
     Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(",") || "-",
     `${(ageMs / 1000).toFixed(1)} s`
   ])

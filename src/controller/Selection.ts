@@ -26,7 +26,9 @@ export interface Selection {
   readonly labels?: Readonly<Record<string, string>> | undefined
 }
 
-const describeNode = (h: Heartbeat) => `${h.nodeId} (${h.state}${h.tests.length > 0 ? `: ${h.tests.join(",")}` : ""})`
+const describeNode = (h: Heartbeat) => `${h.nodeId} (${h.state}${h.accepting === false ? ", paused" : ""}${h.tests.length > 0 ? `: ${h.tests.join(",")}` : ""})`
+/** Idle and taking tests: a node the live flag accept=false paused answers starts with `paused`. */
+const available = (h: Heartbeat) => h.state === "idle" && h.accepting !== false
 
 /** The chosen node ids, sorted by id (named nodes keep their order). */
 export const selectNodes = (live: ReadonlyArray<NodeInfo>, tool: string, sel: Selection): Array<string> | SelectionError => {
@@ -44,7 +46,7 @@ export const selectNodes = (live: ReadonlyArray<NodeInfo>, tool: string, sel: Se
     }
     const noTool = sel.nodes.filter((n) => !byId.get(n)!.tools.includes(tool))
     if (noTool.length > 0) return err(`tool ${tool} is not offered by ${noTool.map((n) => `${n} (offers ${byId.get(n)!.tools.join(", ")})`).join(", ")}`)
-    const busy = sel.nodes.filter((n) => byId.get(n)!.state !== "idle")
+    const busy = sel.nodes.filter((n) => !available(byId.get(n)!))
     if (busy.length > 0) {
       const described = busy.map((n) => describeNode(byId.get(n)!))
       return new SelectionError({ message: `not idle: ${described.join(", ")}`, busy: described })
@@ -69,11 +71,11 @@ export const selectNodes = (live: ReadonlyArray<NodeInfo>, tool: string, sel: Se
     const offered = [...new Set(matching.flatMap((h) => h.tools))].sort()
     return err(`no node${scope} offers tool ${tool} (offered: ${offered.join(", ") || "nothing"})`)
   }
-  const idle = withTool.filter((h) => h.state === "idle").sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+  const idle = withTool.filter(available).sort((a, b) => a.nodeId.localeCompare(b.nodeId))
   const want = sel.count ?? idle.length
   if (want < 1) return err("--count must be at least 1")
   if (idle.length < want || idle.length === 0) {
-    const others = withTool.filter((h) => h.state !== "idle").map(describeNode)
+    const others = withTool.filter((h) => !available(h)).map(describeNode)
     const message = `too few idle nodes${scope} with tool ${tool}: need ${want || 1}, ${idle.length} idle${others.length > 0 ? ` (not idle: ${others.join(", ")})` : ""}`
     // Only busy nodes (not draining ones) can become idle.
     const busy = withTool.filter((h) => h.state === "busy").map(describeNode)

@@ -29,6 +29,8 @@ export class NodeFlags extends Context.Service<NodeFlags, {
   readonly changes: Stream.Stream<EffectiveFlags>
   /** Values ignored because they failed their Schema, since start. */
   readonly invalid: Effect.Effect<number>
+  /** The node's own values (under the bucket's), which `grid flags effective` resolves with. */
+  readonly own: Readonly<Record<string, FlagValue>>
 }>()("grid/flags/NodeFlags") {
   /** Over the FlagStore when one is provided; the daemon's values and defaults otherwise. */
   static readonly layer = (options: NodeFlagsOptions) => Layer.effect(NodeFlags, make(options))
@@ -48,7 +50,7 @@ const make = Effect.fnUntraced(function*(options: NodeFlagsOptions) {
   const invalid = yield* Ref.make(0)
   const snapshot = yield* SubscriptionRef.make(resolveFlags(stored, options, options.daemonFlags, 0))
   const store = yield* Effect.serviceOption(FlagStore)
-  const service = NodeFlags.of({ current: SubscriptionRef.get(snapshot), changes: SubscriptionRef.changes(snapshot), invalid: Ref.get(invalid) })
+  const service = NodeFlags.of({ current: SubscriptionRef.get(snapshot), changes: SubscriptionRef.changes(snapshot), invalid: Ref.get(invalid), own: options.daemonFlags })
   if (store._tag === "None") return service
 
   /** The entry's value, or undefined (warned and counted) when it fails its Schema. */

@@ -62,7 +62,9 @@ export const healthReporter = (config: HealthOptions) => Effect.gen(function*() 
       healthy: problems.length === 0,
       problems,
       outbox: { events: delivery },
-      ...(flags !== undefined ? { flagsRevision: flags.revision, accepting: booleanFlag(flags, "accept") !== false } : {}),
+      ...(flags !== undefined && nodeFlags._tag === "Some"
+        ? { flagsRevision: flags.revision, accepting: booleanFlag(flags, "accept") !== false, ownFlags: nodeFlags.value.own }
+        : {}),
       startedAt,
       at: new Date(yield* Clock.currentTimeMillis).toISOString()
     }

@@ -43,6 +43,9 @@ export const Heartbeat = Schema.Struct({
   flagsRevision: Schema.optionalKey(Schema.Number),
   /** False while the flag `accept` is false (the node answers starts with `paused`); absent: true. */
   accepting: Schema.optionalKey(Schema.Boolean),
+  /** The node's own flag values (its --capacity, --default-runner, --tool-path), under the
+   * bucket's: what `grid flags effective` resolves the node's flags with. */
+  ownFlags: Schema.optionalKey(Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Number, Schema.Boolean]))),
   /** RFC 3339 */
   startedAt: Schema.String,
   /** RFC 3339 */
