@@ -20,7 +20,6 @@ import { localNode } from "../daemon/LocalNode.ts"
 import { newStatus } from "../engine/Engine.ts"
 import type { MemoryTransport } from "../ingest/ResultTransport.ts"
 import type { GridEvent } from "../protocol/events.ts"
-import { htmlReport } from "../engine/HtmlReport.ts"
 import type { ScenarioOverrides } from "../engine/Scenario.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { fsProblem } from "../engine/FileProblem.ts"
@@ -32,6 +31,11 @@ import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { evaluateThresholds } from "../engine/Thresholds.ts"
 import { outputProblem, overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 import { httpAddrFlag, httpLingerFlag, serveMetrics } from "./runHttpFlags.ts"
+import { DashboardFeed } from "../dashboard/Feed.ts"
+import type { DashboardMeta } from "../dashboard/Model.ts"
+import { reportData, reportHtml } from "../dashboard/ReportData.ts"
+import { runSource } from "../dashboard/Sources.ts"
+import { commandLine, dashboardFlag, flagsInForce, serveFeed, titleOf } from "./dashboardFlags.ts"
 
 export { overrideFlags, toOverrides }
 
@@ -43,14 +47,14 @@ const writeOutputs = (
   view: NodeWindows,
   out: Option.Option<string>,
   html: Option.Option<string>,
-  title: string,
+  htmlText: () => string,
   node: GridEvent | undefined
 ) => {
   // `node`: the runner's own terminal event (ingestion's summary, cleanup report), as a daemon
   // would have published it.
   const json = reportDocumentJson(reportDocument("run", summary, view.points, node === undefined ? {} : { node }))
   if (Option.isSome(out)) out.value === "-" ? process.stdout.write(json) : writeFileSync(out.value, json)
-  if (Option.isSome(html)) writeFileSync(html.value, htmlReport(title, summary, view.points))
+  if (Option.isSome(html)) writeFileSync(html.value, htmlText())
 }
 
 export const runCommand = Command.make(
@@ -62,9 +66,10 @@ export const runCommand = Command.make(
     verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Also print the node's log lines"), Flag.withDefault(false)),
     httpAddr: httpAddrFlag,
     httpLinger: httpLingerFlag,
+    dashboard: dashboardFlag,
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, ...o }) {
+  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, dashboard, ...o }) {
     const flagProblems = [...overrideProblems(o), outputProblem("--out", out), outputProblem("--html", html)].filter((p) => p !== undefined)
     if (flagProblems.length > 0) {
       yield* Console.error(flagProblems.map((p) => `grid run: ${p}`).join("\n"))
@@ -104,6 +109,33 @@ export const runCommand = Command.make(
     /** The node's result windows, once it is up (LocalNode's memory transport). */
     let published = undefined as MemoryTransport | undefined
     const elapsed = (now: number) => now - (view.firstStart ?? startedAt)
+    // The page's (and the HTML report's) view of the run: the same windows, the load sampled
+    // as each arrives.
+    const order = scenario.requests.map((r) => r.name)
+    const load = scenario.load
+    const meta: DashboardMeta = {
+      kind: "run",
+      title: titleOf(file),
+      commandLine: commandLine(),
+      flags: flagsInForce({
+        scenario: file,
+        target: scenario.target.origin,
+        model: load.model,
+        users: load.model === "closed" ? load.users : undefined,
+        "ramp-up": load.model === "closed" && load.rampUpSeconds !== undefined ? `${load.rampUpSeconds}s` : undefined,
+        rate: load.model === "open" && load.rate !== undefined ? `${load.rate}/s` : undefined,
+        stages: load.stages === undefined ? undefined : load.stages.length,
+        duration: `${scenario.durationMs / 1000}s`,
+        timeout: `${scenario.timeoutMs / 1000}s`,
+        client: scenario.client,
+        thresholds: scenario.thresholds.map((t) => t.source).join("; ")
+      }),
+      plannedMs: scenario.durationMs,
+      load: open ? "arrivals" : "users",
+      target: scenario.target.origin,
+      windowMs: 1000
+    }
+    const feed = new DashboardFeed(meta, runSource({ view, status, open, order, thresholds: scenario.thresholds, startedAt }))
 
     // A line per window the node published, read as it closes (500 ms after its end, the
     // push path's lateness); a quiet second (no window) still moves the clock on.
@@ -113,6 +145,7 @@ export const runCommand = Command.make(
         yield* Effect.sleep(Duration.millis(100))
         const now = yield* Clock.currentTimeMillis
         const added = published === undefined ? 0 : view.update(published.windows)
+        if (added > 0) feed.sampleLoad(now)
         if (added === 0 && (view.firstStart === undefined || now - lineAt < 1200)) continue
         lineAt = now
         const line = progressLine(elapsed(now), scenario.durationMs, status, view.points.at(-1), view.soFar, open ? { arrivalsPerSec: arrivalRate(now) } : undefined)
@@ -130,7 +163,8 @@ export const runCommand = Command.make(
         const endedAt = nodeSummary != null && view.firstStart !== undefined
           ? view.firstStart + nodeSummary.durationMs
           : yield* Clock.currentTimeMillis
-        const base = view.summary({ endedAt, fallbackStart: startedAt, order: scenario.requests.map((r) => r.name), dropped: status.dropped, interrupted })
+        feed.sampleLoad(endedAt)
+        const base = view.summary({ endedAt, fallbackStart: startedAt, order, dropped: status.dropped, interrupted })
         // The last line covers the whole run: its end, the last (partial) second, all errors.
         const last = progressLine(Math.round(elapsed(endedAt) / 1000) * 1000, scenario.durationMs, status, view.points.at(-1), base.total, open ? { arrivalsPerSec: arrivalRate(endedAt) } : undefined)
         stream.write(tty ? `\r\x1b[2K${last}\n` : `${last}\n`)
@@ -143,7 +177,10 @@ export const runCommand = Command.make(
         const lines = [summaryTable(summary)]
         if (summary.thresholds.length > 0) lines.push("", "thresholds:", thresholdLines(summary))
         yield* say(`\n${lines.join("\n")}`)
-        writeOutputs(summary, view, out, html, `grid run ${file}`, terminal)
+        const problems = terminal !== undefined && terminal.kind !== "finished" ? [terminalProblem(terminal)] : []
+        feed.finish(view.points, { summary, nodes: [], problems }, endedAt)
+        const htmlText = () => reportHtml(reportData({ meta, summary, points: view.points, at: endedAt, load: feed.load, problems }))
+        writeOutputs(summary, view, out, html, htmlText, terminal)
         const breached = summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
         if (breached.length > 0) {
           yield* Console.error(`thresholds breached: ${breached.join("; ")}`)
@@ -157,8 +194,17 @@ export const runCommand = Command.make(
       process.exitCode = EXIT_ERROR
       return
     }
-    const linger = http === undefined ? Effect.void : http.success.lingerForScrape(Option.getOrElse(httpLinger, () => Duration.zero))
+    const lingerMetrics = http === undefined ? Effect.void : http.success.lingerForScrape(Option.getOrElse(httpLinger, () => Duration.zero))
     if (http !== undefined) yield* say(`serving /metrics and /healthz on ${http.success.url}`)
+    const page = Option.isSome(dashboard) ? yield* Effect.result(serveFeed(dashboard.value, feed)) : undefined
+    if (page?._tag === "Failure") {
+      yield* Console.error(`grid run: ${page.failure.message}`)
+      process.exitCode = EXIT_ERROR
+      return
+    }
+    if (page !== undefined) yield* say(`dashboard: ${page.success.url}`)
+    // Open pages are sent the final figures before the server closes (at most 5 s).
+    const linger = Effect.andThen(page === undefined ? Effect.void : page.success.drain(Duration.seconds(5)), lingerMetrics)
     yield* say(`grid run ${file}: ${scenario.load.model} model, ${(scenario.durationMs / 1000).toFixed(0)} s against ${scenario.target.origin}`)
     // The same runner and ingestion as a daemon, on an in-memory bus: the scenario (and its
     // data file) travel in a `start` command; the engine runs in-process, pushes its samples
@@ -197,15 +243,10 @@ export const runCommand = Command.make(
       yield* finish(false)
       return yield* linger
     }
-    const problem = end === undefined
-      ? "the run ended without a result"
-      : end.kind === "failed"
-      ? end.error.message
-      : end.kind === "rejected"
-      ? end.message
-      : `stopped: ${end.reason}`
+    const problem = end === undefined ? "the run ended without a result" : terminalProblem(end)
     yield* Console.error(problem.startsWith("grid engine: ") ? `grid run: ${problem.slice(13)}` : `grid run: ${problem}`)
     if (published !== undefined && published.windows.length > 0) yield* finish(false)
+    else feed.finish([], { summary: view.totals.summary({ startedAt, durationMs: 1, order }), nodes: [], problems: [problem] }, yield* Clock.currentTimeMillis)
     process.exitCode = EXIT_ERROR
     yield* linger
   }, Effect.scoped)
@@ -237,6 +278,10 @@ const scenarioFiles = (file: string) =>
     },
     catch: (e) => new Error(fsProblem((e as { path?: string }).path ?? file, e))
   }).pipe(Effect.orDie)
+
+/** Why a run's node ended without finishing. */
+const terminalProblem = (end: GridEvent): string =>
+  end.kind === "failed" ? end.error.message : end.kind === "rejected" ? end.message : end.kind === "stopped" ? `stopped: ${end.reason}` : end.kind
 
 /** Command-line overrides as the protocol's `params`. */
 const paramsOf = (o: ScenarioOverrides): Record<string, unknown> =>

@@ -1,0 +1,43 @@
+// The dashboard page as one HTML document: uPlot and the page's scripts and styles inline (no
+// CDN, no second request), and either the test's data embedded (the HTML report, which opens
+// offline) or the address of the live event stream (`grid run --dashboard`). The same page
+// draws both; the scripts are src/dashboard/page/.
+import { pageAssets } from "./Assets.ts"
+import type { DashboardData } from "./Model.ts"
+
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" })[c]!)
+
+/** JSON inside a <script> element: `<` escaped, so no `</script>` or `<!--` can end it early. */
+const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")
+
+/** Inline script text: a `</script` inside a string literal would end the element. */
+const scriptText = (s: string): string => s.replace(/<\/script/gi, "<\\/script")
+
+export type PageSource =
+  | { readonly kind: "report"; readonly data: DashboardData }
+  | { readonly kind: "live"; readonly title: string; readonly events: string }
+
+export const dashboardPage = (source: PageSource): string => {
+  const a = pageAssets()
+  const title = source.kind === "report" ? source.data.meta.title : source.title
+  const boot = source.kind === "report"
+    ? `<script id="grid-data" type="application/json">${scriptJson(source.data)}</script>`
+    : `<script id="grid-live" type="application/json">${scriptJson({ events: source.events })}</script>`
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="generator" content="grid">
+<title>${esc(title)}</title>
+<style>${a.uplotCss}</style>
+<style>${a.appCss}</style>
+</head><body>
+<noscript><p>This report draws its charts and tables with JavaScript; its data is the JSON in the grid-data element of this file.</p></noscript>
+<div id="app"></div>
+${boot}
+<script>${scriptText(a.uplotJs)}</script>
+<script>${scriptText(a.appJs)}</script>
+</body></html>
+`
+}

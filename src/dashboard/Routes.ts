@@ -1,0 +1,87 @@
+// The dashboard's HTTP routes (served by src/cli/dashboardHttp.ts over the one HTTP server):
+// `/` the live page, `/events` the event stream (server-sent events: a message a second with the
+// points after the reader's seq and the state so far; `end` with the final figures closes it),
+// `/data.json` everything so far, `/report.html` the shareable report of the test so far. A
+// reader resumes from `?since=<seq>` or the Last-Event-ID header its EventSource sends.
+import { Deferred, Duration, Effect, Schema, Stream, SubscriptionRef } from "effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import type { DashboardFeed } from "./Feed.ts"
+import { dashboardPage } from "./Page.ts"
+
+export class DashboardError extends Schema.TaggedError<DashboardError>()("DashboardError", {
+  message: Schema.String
+}) {}
+
+/** Largest seq a reader may name (a week of one-second windows is 604800). */
+const MAX_SEQ = 100_000_000
+
+/** The seq a reader resumes after: `?since=`, else Last-Event-ID, else -1 (from the start). */
+export const sinceOf = (url: string, lastEventId: string | undefined): number | string => {
+  const q = new URL(url, "http://dashboard").searchParams.get("since")
+  const raw = q ?? lastEventId
+  if (raw === undefined || raw === null || raw === "") return -1
+  if (!/^-?\d{1,9}$/.test(raw)) return `${q !== null ? "since" : "Last-Event-ID"} ${JSON.stringify(raw.slice(0, 40))}: must be a window seq (an integer from -1)`
+  const n = Number(raw)
+  return n < -1 || n > MAX_SEQ ? `${q !== null ? "since" : "Last-Event-ID"} ${n}: must be from -1 to ${MAX_SEQ}` : n
+}
+
+export interface Streams {
+  /** Event streams open (each ends once it has sent the test's end). */
+  readonly waiting: SubscriptionRef.SubscriptionRef<number>
+  /** Completed when the server closes: open streams end. */
+  readonly closing: Deferred.Deferred<void>
+}
+
+/** One reader's messages: the first at once, then one a second, and `end` as soon as the test
+ * has ended (then the stream completes). */
+const eventStream = (feed: DashboardFeed, since: number, s: Streams, done: Deferred.Deferred<void>) => {
+  let last = since
+  let first = true
+  const frame = Effect.gen(function*() {
+    if (!first) yield* Effect.raceFirst(Effect.sleep(Duration.seconds(1)), Deferred.await(done))
+    first = false
+    const d = feed.since(last)
+    last = Math.max(last, d.points.at(-1)?.seq ?? last)
+    const ended = d.state.done
+    return { ended, text: `${ended ? "event: end\n" : ""}id: ${last}\ndata: ${JSON.stringify(d)}\n\n` }
+  })
+  return Stream.make({ ended: false, text: "retry: 1000\n\n" }).pipe(
+    Stream.concat(Stream.fromEffectRepeat(frame)),
+    Stream.takeUntil((f) => f.ended),
+    Stream.map((f) => f.text),
+    Stream.interruptWhen(Deferred.await(s.closing)),
+    // Sent its end, dropped by the reader, or cut by the server closing: no longer waited for.
+    Stream.ensuring(SubscriptionRef.update(s.waiting, (n) => n - 1)),
+    Stream.encodeText
+  )
+}
+
+export const dashboardRoutes = (feed: DashboardFeed, s: Streams) =>
+  HttpRouter.use(Effect.fn("dashboard.routes")(function*(router) {
+    const done = yield* Deferred.make<void>()
+    feed.whenDone(() => Deferred.doneUnsafe(done, Effect.void))
+    yield* router.add("GET", "/", Effect.sync(() => HttpServerResponse.html(dashboardPage({ kind: "live", title: feed.meta.title, events: "events" }))))
+    yield* router.add("GET", "/data.json", Effect.sync(() => HttpServerResponse.jsonUnsafe(feed.data())))
+    yield* router.add(
+      "GET",
+      "/report.html",
+      Effect.sync(() =>
+        HttpServerResponse.text(dashboardPage({ kind: "report", data: feed.data() }), {
+          contentType: "text/html; charset=utf-8",
+          headers: { "content-disposition": `attachment; filename="grid-report.html"` }
+        })
+      )
+    )
+    yield* router.add("GET", "/events", (req: HttpServerRequest.HttpServerRequest) =>
+      Effect.gen(function*() {
+        const since = sinceOf(req.url, req.headers["last-event-id"])
+        if (typeof since === "string") return HttpServerResponse.text(`${since}\n`, { status: 400 })
+        yield* SubscriptionRef.update(s.waiting, (n) => n + 1)
+        return HttpServerResponse.stream(eventStream(feed, since, s, done), {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+        })
+      }))
+  }))
