@@ -15,6 +15,7 @@ const subcommands: Record<string, () => Promise<AnyCommand>> = {
   run: () => import("./run.ts").then((m) => m.runCommand),
   engine: () => import("./engine.ts").then((m) => m.engineCommand),
   target: () => import("./target.ts").then((m) => m.targetCommand),
+  convert: () => import("./convert.ts").then((m) => m.convertCommand),
   report: () => import("./report.ts").then((m) => m.reportCommand),
   nodes: () => import("./nodes.ts").then((m) => m.nodesCommand),
   launch: () => import("./launch.ts").then((m) => m.launchCommand),

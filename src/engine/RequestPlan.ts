@@ -7,7 +7,7 @@ import { type Capture, compileCapture } from "./flows/Captures.ts"
 import { type CompiledChecks, compileChecks } from "./flows/Checks.ts"
 import type { OnCaptureFail } from "./flows/FlowSchema.ts"
 import { flowPicker } from "./flows/FlowPicker.ts"
-import { compileTemplate, type Env, type Template } from "./flows/Variables.ts"
+import { compileTemplate, type Env, joinParts, type Part, type Template, templateParts } from "./flows/Variables.ts"
 import type { RequestSpec, Scenario } from "./Scenario.ts"
 
 export interface Origin {
@@ -96,17 +96,26 @@ export const compileRequest = (scenario: Scenario, spec: RequestSpec): CompiledR
     }
     return { path: path(env), headers: h, body: body?.(env) }
   }
+  // The head as one template (literal runs merged), the cookie header and the length added per send.
+  const headParts: Array<Part> = [`${method} `, ...templateParts(rawPath, "path"), ` HTTP/1.1\r\nhost: ${hostHeader}\r\n`]
+  for (const [k, v] of Object.entries(headers)) {
+    if (k === userCookie) continue
+    headParts.push(`${k}: `, ...templateParts(v, "header"), "\r\n")
+  }
+  const headOf = joinParts(headParts)
+  const userCookieOf = userCookie === undefined ? undefined : compileTemplate(headers[userCookie]!, "header") ?? constant(headers[userCookie]!)
+  const emptyBody = method === "POST" || method === "PUT" || method === "PATCH" ? "content-length: 0\r\n" : ""
   const serialise = (env: Env, cookie: string): Buffer => {
-    const p = parts(env, cookie)
-    let head = `${method} ${p.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`
-    for (const k in p.headers) head += `${k}: ${p.headers[k]}\r\n`
-    if (p.body !== undefined) {
-      const b = Buffer.from(p.body)
-      head += `content-length: ${b.length}\r\n\r\n`
-      return Buffer.concat([Buffer.from(head, "latin1"), b])
+    let head = headOf(env)
+    const mine = userCookieOf?.(env)
+    if (mine !== undefined || cookie !== "") {
+      head += `${userCookie ?? "cookie"}: ${mine === undefined ? cookie : cookie === "" ? mine : `${mine}; ${cookie}`}\r\n`
     }
-    if (method === "POST" || method === "PUT" || method === "PATCH") head += "content-length: 0\r\n"
-    return Buffer.from(`${head}\r\n`, "latin1")
+    if (body !== undefined) {
+      const b = Buffer.from(body(env))
+      return Buffer.concat([Buffer.from(`${head}content-length: ${b.length}\r\n\r\n`, "latin1"), b])
+    }
+    return Buffer.from(`${head}${emptyBody}\r\n`, "latin1")
   }
   const fixed = templated ? undefined : serialise({ row: undefined, vars: {}, vu: 0, iterations: 0 }, "")
 

@@ -51,26 +51,42 @@ const escapers: Record<Where, (v: string) => string> = {
   json: (v) => JSON.stringify(v).slice(1, -1)
 }
 
-/** A text without `${` stays a constant (undefined: nothing to substitute). */
-export const compileTemplate = (text: string, where: Where): Template | undefined => {
-  if (!text.includes("${")) return undefined
+export type Part = string | ((env: Env) => string)
+
+/** A text as literal pieces and substitutions, for joining with other templates. */
+export const templateParts = (text: string, where: Where): Array<Part> => {
   const escape = escapers[where]
-  const parts: Array<string | ((env: Env) => string)> = []
+  const parts: Array<Part> = []
   let last = 0
   for (const m of text.matchAll(variable)) {
     if (m.index > last) parts.push(text.slice(last, m.index))
     const name = m[1]!
     const b = builtin(name)
-    parts.push((env) => {
-      const v = env.vars[name] ?? env.row?.[name] ?? (b === undefined ? "" : b(env))
-      return escape(v)
-    })
+    parts.push((env) => escape(env.vars[name] ?? env.row?.[name] ?? (b === undefined ? "" : b(env))))
     last = m.index + m[0].length
   }
   if (last < text.length) parts.push(text.slice(last))
+  return parts
+}
+
+/** Joins parts into one function, adjacent literals merged. */
+export const joinParts = (parts: ReadonlyArray<Part>): Template => {
+  const merged: Array<Part> = []
+  for (const p of parts) {
+    const prev = merged.length - 1
+    if (typeof p === "string" && typeof merged[prev] === "string") merged[prev] = (merged[prev] as string) + p
+    else if (p !== "") merged.push(p)
+  }
   return (env) => {
     let out = ""
-    for (const p of parts) out += typeof p === "string" ? p : p(env)
+    for (let i = 0; i < merged.length; i++) {
+      const p = merged[i]!
+      out += typeof p === "string" ? p : p(env)
+    }
     return out
   }
 }
+
+/** A text without `${` stays a constant (undefined: nothing to substitute). */
+export const compileTemplate = (text: string, where: Where): Template | undefined =>
+  text.includes("${") ? joinParts(templateParts(text, where)) : undefined
