@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process"
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { Script } from "node:vm"
-import { build, type BuildOptions } from "esbuild"
+import { build, type BuildOptions, type Plugin } from "esbuild"
 
 const root = join(import.meta.dirname, "..")
 const dist = join(root, "dist")
@@ -36,6 +36,36 @@ const defines = (kind: string): Record<string, string> => ({
   __GRID_LOCUST_HOOK__: JSON.stringify(readFileSync(join(root, "src/tools/locust/grid_locust_hook.py"), "utf8"))
 })
 
+// Two libraries build an Intl object when their module loads, for output the daemon never
+// prints: hdr-histogram-js's log writer a NumberFormat, effect/cli's help a grapheme Segmenter.
+// Each makes ICU page in its locale and break-iterator data (measured: several MB of RSS for
+// the life of an idle daemon), so both are built on first use instead. Fails the build if
+// either text changed, rather than silently keeping the cost.
+const lazyIntl: Array<{ file: RegExp; from: string; to: string }> = [
+  {
+    file: /hdr-histogram-js[\\/]dist[\\/]HistogramLogWriter\.js$/,
+    from: "const timeFormatter = (0, formatters_1.floatFormatter)(5, 3);",
+    to: "let timeFormatterCache; const timeFormatter = (v) => (timeFormatterCache ??= (0, formatters_1.floatFormatter)(5, 3))(v);"
+  },
+  {
+    file: /effect[\\/]dist[\\/]cli[\\/]CliOutput\.js$/,
+    from: "const graphemeSegmenter = /*#__PURE__*/new Intl.Segmenter(undefined, {",
+    to: "let graphemeSegmenterCache; const graphemeSegmenter = { segment: (text) => (graphemeSegmenterCache ??= new Intl.Segmenter(undefined, graphemeSegmenterOptions)).segment(text) }; const graphemeSegmenterOptions = ({"
+  }
+]
+const lazyIntlPlugin: Plugin = {
+  name: "lazy-intl",
+  setup(b) {
+    for (const { file, from, to } of lazyIntl) {
+      b.onLoad({ filter: file }, (args) => {
+        const text = readFileSync(args.path, "utf8")
+        if (!text.includes(from)) throw new Error(`lazy-intl: ${args.path} no longer contains ${JSON.stringify(from)}`)
+        return { contents: text.replace(from, to), loader: "js" }
+      })
+    }
+  }
+}
+
 const common: BuildOptions = {
   entryPoints: [join(root, "src/cli/main.ts")],
   bundle: true,
@@ -44,7 +74,8 @@ const common: BuildOptions = {
   minify: true,
   // Effect's error messages and spans use names, not function names: minifying them is safe.
   legalComments: "none",
-  logLevel: "warning"
+  logLevel: "warning",
+  plugins: [lazyIntlPlugin]
 }
 
 const buildNpm = async (): Promise<void> => {

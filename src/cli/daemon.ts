@@ -9,6 +9,7 @@ import { parseAllowList } from "../engine/TargetAllowList.ts"
 import { GridDaemon } from "../daemon/GridDaemon.ts"
 import { isId, sanitizeId } from "../protocol/names.ts"
 import { onInterrupt } from "./exitCode.ts"
+import { trimAfterStart } from "./idleTrim.ts"
 import { natsAuthOf, natsFlags, parseDuration, parseHostPort, stringFlag } from "./flags.ts"
 import { type LogFormat, logFormatFlag, logFormatLayer, plainLine } from "./logFormat.ts"
 import { otlpEndpointFlag, tracingLayer } from "./tracing.ts"
@@ -128,6 +129,8 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
     yield* Effect.gen(function*() {
       const daemon = yield* GridDaemon
       force.run = daemon.force
+      // The node is up: drop what starting it left behind (src/cli/idleTrim.ts).
+      yield* Effect.forkScoped(trimAfterStart)
       yield* daemon.done
     }).pipe(
       Effect.provide(GridDaemon.layer(settings)),
