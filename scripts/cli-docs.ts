@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { DURATION_SYNTAX } from "../src/cli/flags.ts"
 
-const order = ["run", "target", "report", "daemon", "nodes", "launch", "stop", "results", "engine", "version"] as const
+const order = ["run", "target", "convert", "report", "daemon", "nodes", "launch", "stop", "results", "engine", "version"] as const
 
 const load = (name: string): Promise<Command.Command<any, any, any, any, any>> =>
   import(`../src/cli/${name}.ts`).then((m: Record<string, unknown>) => m[`${name}Command`] as Command.Command<any, any, any, any, any>)

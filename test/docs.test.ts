@@ -8,7 +8,8 @@ import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
 import { cliDocs } from "../scripts/cli-docs.ts"
 import { decodePlan, PlanFile, PlanFileSchema } from "../src/controller/Plan.ts"
-import { ClosedLoad, ClosedStage, OpenLoad, OpenStage, RequestSpec, ScenarioFile } from "../src/engine/Scenario.ts"
+import { CheckSpec } from "../src/engine/flows/FlowSchema.ts"
+import { ClosedLoad, ClosedStage, FlowSpec, OpenLoad, OpenStage, RequestSpec, ScenarioFile } from "../src/engine/Scenario.ts"
 import { decodeScenario } from "../src/engine/ScenarioLoader.ts"
 import { parseThreshold } from "../src/engine/Thresholds.ts"
 import { Limits } from "../src/protocol/commands.ts"
@@ -46,6 +47,8 @@ describe("docs/scenarios.md", () => {
     const fields = [
       ScenarioFile,
       RequestSpec,
+      FlowSpec,
+      CheckSpec,
       ClosedLoad,
       OpenLoad,
       ClosedStage,
