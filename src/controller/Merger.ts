@@ -21,6 +21,8 @@ interface SeqState {
   /** Longest window of this seq (a final window may be partial). */
   span: number
   emitted: boolean
+  /** Emitted, then added to (a late window): its point is refreshed when read, not per window. */
+  stale: boolean
 }
 
 /** Per node, what its windows said. */
@@ -46,7 +48,7 @@ export interface MergerOptions {
 export class WindowMerger {
   readonly nodes = new Map<string, NodeResults>()
   /** Emitted seqs, by seq (points are refreshed while their seq is within the horizon). */
-  readonly points: Array<WindowPoint> = []
+  private readonly points: Array<WindowPoint> = []
   private readonly open = new Map<number, SeqState>()
   private readonly seen = new Map<string, Set<number>>()
   private readonly totals = new Totals()
@@ -110,7 +112,9 @@ export class WindowMerger {
       target.nodes.add(w.nodeId)
       target.start = Math.min(target.start, w.start)
       target.span = Math.max(target.span, w.end - w.start)
-      if (target.emitted) this.points[w.seq] = this.pointOf(target)
+      // Recomputing the point is a dozen percentile walks: with a thousand nodes a late second
+      // gets hundreds of windows, so it is done once, when the point is read or folded.
+      if (target.emitted) target.stale = true
     } else if (this.points[w.seq] !== undefined) {
       const p = this.points[w.seq]!
       const all = w.labels.find((l) => l.label === "*")
@@ -170,6 +174,7 @@ export class WindowMerger {
 
   /** Emitted points in seq order (gaps left by seqs nobody delivered are skipped). */
   get series(): Array<WindowPoint> {
+    for (const s of this.open.values()) this.refresh(s)
     return this.points.filter((p) => p !== undefined)
   }
 
@@ -185,7 +190,7 @@ export class WindowMerger {
   private stateOf(seq: number, now: number): SeqState {
     let s = this.open.get(seq)
     if (s === undefined) {
-      s = { seq, labels: new Map(), nodes: new Set(), firstAt: now, start: Infinity, span: 0, emitted: false }
+      s = { seq, labels: new Map(), nodes: new Set(), firstAt: now, start: Infinity, span: 0, emitted: false, stale: false }
       this.open.set(seq, s)
     }
     return s
@@ -200,8 +205,15 @@ export class WindowMerger {
     return a
   }
 
+  private refresh(s: SeqState): void {
+    if (!s.stale) return
+    s.stale = false
+    this.points[s.seq] = this.pointOf(s)
+  }
+
   private fold(s: SeqState): void {
     if (!s.emitted) this.points[s.seq] = this.pointOf(s)
+    else this.refresh(s)
     for (const acc of s.labels.values()) this.totals.of(acc.label).merge(acc)
     for (const acc of s.labels.values()) this.pool.give(acc.rec)
     this.open.delete(s.seq)

@@ -17,6 +17,9 @@ export interface SampleFigures {
   readonly latencyMs: number
 }
 
+/** What percentiles are read from: a built HdrHistogram, or the Recorder itself. */
+export type Percentiles = Pick<hdr.Histogram, "totalCount" | "getValueAtPercentile">
+
 export class LabelAcc {
   count = 0
   errors = 0
@@ -112,13 +115,13 @@ export class LabelAcc {
   }
 
   /** Latency statistics; `h` is the recorder's histogram when the caller has built it already. */
-  latency(h: hdr.Histogram = this.rec.toHistogram()) {
+  latency(h: Percentiles = this.rec) {
     const has = this.rec.total > 0
-    return latencyStats(h, { min: has ? this.min : 0, mean: this.mean, max: has ? this.max : 0 })
+    return latencyStats(h as hdr.Histogram, { min: has ? this.min : 0, mean: this.mean, max: has ? this.max : 0 })
   }
 
   /** The label's row as the protocol states it (a window's row, less its `hdr`). */
-  stats(h: hdr.Histogram = this.rec.toHistogram()) {
+  stats(h: Percentiles = this.rec) {
     return {
       label: this.label,
       count: this.count,

@@ -7,7 +7,7 @@ import type { WindowPoint } from "./Summary.ts"
 
 /** p95 of one accumulator, clamped to its exact min and max. */
 const p95Of = (acc: LabelAcc): number =>
-  acc.rec.total > 0 ? Math.min(acc.max, Math.max(acc.min, acc.rec.toHistogram().getValueAtPercentile(95) / 1000)) : 0
+  acc.rec.total > 0 ? Math.min(acc.max, Math.max(acc.min, acc.rec.getValueAtPercentile(95) / 1000)) : 0
 
 /**
  * The point of window `seq`: `labels` are its accumulators, label `*` among them or not (a

@@ -26,6 +26,8 @@ export class Recorder {
   readonly counts = new Float64Array(SIZE)
   private touched = new Int32Array(256)
   private nTouched = 0
+  /** Whether `touched` is in bucket order (percentiles walk it in order). */
+  private sorted = true
   /** Values of 2^31 µs and above, rare enough to keep as (value, count) pairs. */
   private overflow: Array<number> = []
   total = 0
@@ -51,6 +53,7 @@ export class Recorder {
       this.touched = t
     }
     this.touched[this.nTouched++] = idx
+    this.sorted = false
   }
 
   /** Adds every recorded value into `other` (merging windows into run totals). */
@@ -91,6 +94,31 @@ export class Recorder {
     this.counts[idx] = old + c
   }
 
+  /** Values recorded (HdrHistogram's name: a Recorder answers percentiles like one). */
+  get totalCount(): number {
+    return this.total
+  }
+
+  /** HdrHistogram's getValueAtPercentile (the highest value equivalent to the one at that
+   * rank), read from the buckets without building a histogram: a controller asks for the
+   * percentiles of a dozen merged labels every second. */
+  getValueAtPercentile(p: number): number {
+    if (this.overflow.length > 0) return this.toHistogram().getValueAtPercentile(p)
+    if (!this.sorted) {
+      this.touched.subarray(0, this.nTouched).sort()
+      this.sorted = true
+    }
+    const want = (Math.min(p, 100) / 100) * this.total
+    const rank = Math.max(Math.ceil(want - 2 ** (Math.floor(Math.log2(want)) - 52)), 1)
+    let n = 0
+    for (let i = 0; i < this.nTouched; i++) {
+      const idx = this.touched[i]!
+      n += this.counts[idx]!
+      if (n >= rank) return p === 0 ? valueAtIndex(idx) : valueAtIndex(idx) + 2 ** Math.max(0, (idx >> 10) - 1) - 1
+    }
+    return 0
+  }
+
   /** Adds every recorded value into an HdrHistogram. */
   addToHistogram(h: hdr.Histogram): void {
     for (let i = 0; i < this.nTouched; i++) {
@@ -109,6 +137,7 @@ export class Recorder {
   reset(): void {
     for (let i = 0; i < this.nTouched; i++) this.counts[this.touched[i]!] = 0
     this.nTouched = 0
+    this.sorted = true
     this.overflow = []
     this.total = 0
   }
