@@ -3,7 +3,7 @@
 // before any request; evaluated as a pure function over the end-of-run summary.
 import type { LabelSummary, RunSummary, ThresholdResult } from "../report/Summary.ts"
 
-export type Metric = "min" | "mean" | "p50" | "p90" | "p95" | "p99" | "max" | "errors" | "checks" | "count" | "rps"
+export type Metric = "min" | "mean" | "p50" | "p75" | "p90" | "p95" | "p99" | "max" | "errors" | "checks" | "count" | "rps"
 export type Op = "<" | "<=" | ">" | ">="
 
 export interface Threshold {
@@ -18,8 +18,10 @@ export interface Threshold {
   readonly percent: boolean
 }
 
-const latencyMetrics = new Set(["min", "mean", "avg", "p50", "med", "p90", "p95", "p99", "max"])
-const pattern = /^\s*(?:([^:]+?)\s*:\s*)?([a-z0-9]+)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|s|us|%)?\s*$/i
+const latencyMetrics = new Set(["min", "mean", "avg", "p50", "med", "p75", "p90", "p95", "p99", "max"])
+// The label ends at a colon or a space before the metric, so a label may hold colons itself:
+// a browser page metric ("home:lcp p75 < 2.5s") reads as label `home:lcp`.
+const pattern = /^\s*(?:(.+?)(?:\s*:\s*|\s+))?([a-z0-9]+)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|s|us|%)?\s*$/i
 
 /** Parses one threshold; `Error` carries a message naming what is wrong. */
 export const parseThreshold = (source: string): Threshold | string => {
@@ -49,7 +51,7 @@ export const parseThreshold = (source: string): Threshold | string => {
     if (u !== undefined) return `"${source}": ${metric} takes a plain number`
     value = n
   } else {
-    return `"${source}": unknown metric "${rawMetric}" (min, mean, p50, p90, p95, p99, max, errors, checks, count, rps)`
+    return `"${source}": unknown metric "${rawMetric}" (min, mean, p50, p75, p90, p95, p99, max, errors, checks, count, rps)`
   }
   return { source, label: label?.trim() ?? "*", metric: metric as Metric, op: op as Op, value, percent }
 }
@@ -64,6 +66,9 @@ const measure = (t: Threshold, s: LabelSummary): number => {
       return s.count
     case "rps":
       return s.rps
+    case "p75":
+      // Absent from summaries written before p75 existed: nothing measured.
+      return s.latencyMs.p75 ?? Number.NaN
     default:
       return s.latencyMs[t.metric]
   }

@@ -11,6 +11,8 @@ export const LatencyStats = Schema.Struct({
   min: Schema.Finite,
   mean: Schema.Finite,
   p50: Schema.Finite,
+  /** Optional: added with the browser engine's Web Vitals thresholds (`home:lcp p75 < 2.5s`). */
+  p75: Schema.optional(Schema.Finite),
   p90: Schema.Finite,
   p95: Schema.Finite,
   p99: Schema.Finite,
@@ -82,9 +84,9 @@ export const decodeHistogram = (base64: string): hdr.Histogram => {
 
 /** Percentiles of a microsecond histogram, in ms; min/mean/max given exactly by the caller. */
 export const latencyStats = (h: hdr.Histogram, exact: { min: number; mean: number; max: number }): LatencyStats => {
-  if (h.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 }
+  if (h.totalCount === 0) return { min: 0, mean: 0, p50: 0, p75: 0, p90: 0, p95: 0, p99: 0, max: 0 }
   // A histogram bucket's upper edge can pass the recorded max (p99 300.1 with max 300):
   // percentiles are clamped to the exact min and max.
   const at = (p: number) => Math.min(exact.max, Math.max(exact.min, h.getValueAtPercentile(p) / 1000))
-  return { min: exact.min, mean: exact.mean, p50: at(50), p90: at(90), p95: at(95), p99: at(99), max: exact.max }
+  return { min: exact.min, mean: exact.mean, p50: at(50), p75: at(75), p90: at(90), p95: at(95), p99: at(99), max: exact.max }
 }
