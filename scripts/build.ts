@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process"
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { Script } from "node:vm"
-import { build, type BuildOptions, type Plugin } from "esbuild"
+import { build, type BuildOptions, type Plugin, transformSync } from "esbuild"
+import { readAssets } from "../src/dashboard/Assets.ts"
 
 const root = join(import.meta.dirname, "..")
 const dist = join(root, "dist")
@@ -31,7 +32,15 @@ if (major! < 24) {
   process.exit(1)
 }
 
+// The dashboard page's scripts and styles (src/dashboard/page/, uPlot) inlined into the bundles,
+// the page's own scripts minified: the npm package and dist/grid serve and write the page alone.
+const pageAssets = (() => {
+  const a = readAssets(join(root, "src/dashboard/page"), join(root, "node_modules/uplot/dist"))
+  return { ...a, appJs: transformSync(a.appJs, { minify: true, target: "es2020", legalComments: "none" }).code }
+})()
+
 const defines = (kind: string): Record<string, string> => ({
+  __GRID_DASHBOARD_ASSETS__: JSON.stringify(pageAssets),
   __GRID_BUILD__: JSON.stringify({ commit, builtAt, kind }),
   __GRID_LOCUST_HOOK__: JSON.stringify(readFileSync(join(root, "src/tools/locust/grid_locust_hook.py"), "utf8"))
 })

@@ -14,8 +14,10 @@ import { writeFileSync } from "node:fs"
 import { Controller } from "../controller/Controller.ts"
 import type { LaunchUpdate } from "../controller/Launch.ts"
 import { loadPlan } from "../controller/Plan.ts"
-import { type LaunchReport, reportHtml, reportJson, reportText } from "../controller/Report.ts"
+import { type LaunchReport, reportJson, reportText } from "../controller/Report.ts"
+import { dashboardFlag } from "./dashboardFlags.ts"
 import { onInterrupt } from "./exitCode.ts"
+import { launchPage } from "./launchDashboard.ts"
 import { durationFlag, natsAuthOf, natsFlags } from "./flags.ts"
 import { outputProblem } from "./overrides.ts"
 import { EXIT_ERROR, EXIT_THRESHOLDS } from "./run.ts"
@@ -62,13 +64,13 @@ export const updateLine = (u: LaunchUpdate): string => {
 }
 
 /** Prints the report, writes `--out` / `--html`, and sets the exit code from the outcome. */
-export const finishOutputs = (r: LaunchReport, title: string, out: Option.Option<string>, html: Option.Option<string>) =>
+export const finishOutputs = (r: LaunchReport, htmlText: (r: LaunchReport) => string, out: Option.Option<string>, html: Option.Option<string>) =>
   Effect.gen(function*() {
     // `--out -`: stdout carries the JSON alone, the text goes to stderr.
     const piped = Option.isSome(out) && out.value === "-"
     yield* (piped ? Console.error : Console.log)(`\n${reportText(r)}`)
     if (Option.isSome(out)) piped ? process.stdout.write(reportJson(r, "launch")) : writeFileSync(out.value, reportJson(r, "launch"))
-    if (Option.isSome(html)) writeFileSync(html.value, reportHtml(title, r))
+    if (Option.isSome(html)) writeFileSync(html.value, htmlText(r))
     const breached = r.summary.thresholds.filter((t) => !t.ok).map((t) => t.threshold)
     if (breached.length > 0) yield* Console.error(`thresholds breached: ${breached.join("; ")}`)
     const code = r.outcome === "failed" ? EXIT_ERROR : r.outcome === "interrupted" ? 130 : r.outcome === "thresholds" ? EXIT_THRESHOLDS : 0
@@ -99,7 +101,8 @@ export const launchCommand = Command.make(
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
     otlpEndpoint: otlpEndpointFlag,
     httpAddr: httpAddrFlag,
-    httpLinger: httpLingerFlag
+    httpLinger: httpLingerFlag,
+    dashboard: dashboardFlag
   },
   Effect.fn(function*(f) {
     const flagProblems = [
@@ -122,15 +125,17 @@ export const launchCommand = Command.make(
       return
     }
     const plan = loaded.success
-    const title = `grid launch ${f.plan}`
     const say = Option.isSome(f.out) && f.out.value === "-" ? console.error : console.log
     const program = Effect.gen(function*() {
       // `--http-addr`: the merged windows and node statuses for Prometheus, served from here on.
       const metrics = Option.isSome(f.httpAddr) ? new (yield* Effect.promise(() => import("../report/RunMetrics.ts"))).RunMetrics("launch") : undefined
       const http = metrics === undefined ? undefined : yield* serveMetrics(f.httpAddr, metrics)
       if (http !== undefined) say(`serving /metrics and /healthz on ${http.url}`)
+      // `--dashboard`: the live page; the HTML report's description of the launch either way.
+      const page = yield* launchPage(plan, f.plan, Option.getOrUndefined(f.testId), f.dashboard, say)
       const onUpdate = (u: LaunchUpdate) => {
         if (u.type === "node") metrics?.nodeStatus(u.nodeId, u.status)
+        page.onUpdate(u)
         say(updateLine(u))
       }
       const controller = yield* Controller
@@ -149,8 +154,12 @@ export const launchCommand = Command.make(
         lease: f.detach ? undefined : Option.getOrElse(f.lease, () => Duration.seconds(plan.leaseSeconds ?? DEFAULT_LEASE_SECONDS)),
         detach: f.detach,
         onUpdate,
-        onWindow: metrics === undefined ? undefined : (w) => metrics.add(w)
+        onWindow: (w) => {
+          metrics?.add(w)
+          page.onWindow(w)
+        }
       })
+      page.started(launch.testId, launch.shares)
       for (const share of launch.shares) metrics?.addNode(share.nodeId)
       if (f.detach) {
         say(`test ${launch.testId} detached on ${launch.shares.map((s) => s.nodeId).join(", ")}: no lease; follow it with \`grid report ${launch.testId}\`, end it with \`grid stop ${launch.testId}\``)
@@ -161,11 +170,13 @@ export const launchCommand = Command.make(
           Effect.gen(function*() {
             say("\ninterrupted: stopping the test on every node")
             const r = yield* launch.abort("interrupted (Ctrl-C)")
-            yield* finishOutputs(r, title, f.out, f.html)
+            yield* finishOutputs(r, page.html, f.out, f.html)
+            yield* page.finished(r)
           })
         )
       )
-      yield* finishOutputs(report, title, f.out, f.html)
+      yield* finishOutputs(report, page.html, f.out, f.html)
+      yield* page.finished(report)
       if (http !== undefined) yield* http.lingerForScrape(Option.getOrElse(f.httpLinger, () => Duration.zero))
     }).pipe(
       Effect.scoped,

@@ -8,7 +8,6 @@
 import { writeFileSync } from "node:fs"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { htmlReport } from "../engine/HtmlReport.ts"
 import { fsProblem } from "../engine/FileProblem.ts"
 import { evaluateThresholds, parseThreshold, type Threshold } from "../engine/Thresholds.ts"
 import { detectFile, type FileReport, reportFile } from "../ingest/Report.ts"
@@ -16,6 +15,8 @@ import { reportDocument, reportDocumentJson } from "../report/Document.ts"
 import type { RunSummary } from "../report/Summary.ts"
 import { summaryTable, thresholdLines } from "../report/Table.ts"
 import { type ResultFormat, resultFormats } from "../ingest/parsers/Parser.ts"
+import { reportData, reportHtml } from "../dashboard/ReportData.ts"
+import { commandLine, flagsInForce, titleOf } from "./dashboardFlags.ts"
 import { outputProblem } from "./overrides.ts"
 
 export const EXIT_ERROR = 1
@@ -119,7 +120,17 @@ export const reportCommand = Command.make(
     if (detected !== undefined && !json) yield* Console.log(`format ${r.format}, detected: ${detected}`)
     yield* Console.log(out)
     if (thresholds.length > 0 && !json) yield* Console.log(`\nthresholds:\n${thresholdLines(summary)}`)
-    if (Option.isSome(html)) writeFileSync(html.value, htmlReport(`grid report ${file}`, summary, r.points))
+    if (Option.isSome(html)) {
+      const meta = {
+        kind: "report" as const,
+        title: titleOf(file),
+        commandLine: commandLine(),
+        flags: flagsInForce({ file, format: r.format, detected, "window-ms": r.windowMs, thresholds: threshold.join("; ") }),
+        windowMs: r.windowMs
+      }
+      const problems = r.badLines.count > 0 ? [`${r.badLines.count} bad line(s) in ${file}`] : []
+      writeFileSync(html.value, reportHtml(reportData({ meta, summary, points: r.points, at: summary.startedAt + summary.durationMs, problems })))
+    }
 
     const samples = summary.total.count
     const failures: Array<string> = []

@@ -3,12 +3,16 @@
 // HdrHistogram, repeated windows dropped), printed like `grid launch`'s; `--plan` evaluates
 // that plan's thresholds. Exit codes: 0 reported, 1 nothing stored for the test, an invalid
 // plan or NATS unreachable, 99 a threshold breached.
-import { Console, Effect, Option } from "effect"
+import { Clock, Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { writeFileSync } from "node:fs"
 import { Controller } from "../controller/Controller.ts"
 import { loadPlan } from "../controller/Plan.ts"
-import { reportHtml, reportJson, reportText } from "../controller/Report.ts"
+import { reportJson, reportText } from "../controller/Report.ts"
+import { DashboardFeed } from "../dashboard/Feed.ts"
+import type { DashboardMeta } from "../dashboard/Model.ts"
+import { launchData, reportHtml } from "../dashboard/ReportData.ts"
+import { commandLine, dashboardFlag, flagsInForce, serveFeed, titleOf } from "./dashboardFlags.ts"
 import { controllerLayer } from "./launch.ts"
 import { natsFlags } from "./flags.ts"
 import { EXIT_THRESHOLDS } from "./run.ts"
@@ -20,10 +24,12 @@ export const resultsCommand = Command.make(
     testId: Argument.String("testId").pipe(Argument.withDescription("The test to report on")),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print the report as JSON (the same as grid launch --out)"), Flag.withDefault(false)),
     html: Flag.String("html").pipe(Flag.withDescription("Write a self-contained HTML report"), Flag.optional),
-    plan: Flag.String("plan").pipe(Flag.withDescription("Evaluate this plan's thresholds"), Flag.optional)
+    plan: Flag.String("plan").pipe(Flag.withDescription("Evaluate this plan's thresholds"), Flag.optional),
+    dashboard: dashboardFlag
   },
   Effect.fn(function*(f) {
     let thresholds: ReadonlyArray<import("../engine/Thresholds.ts").Threshold> = []
+    let planName: string | undefined
     if (Option.isSome(f.plan)) {
       const plan = yield* Effect.result(loadPlan(f.plan.value))
       if (plan._tag === "Failure") {
@@ -32,6 +38,7 @@ export const resultsCommand = Command.make(
         return
       }
       thresholds = plan.success.thresholds
+      planName = titleOf(f.plan.value, plan.success.name)
     }
     const result = yield* Effect.result(
       Effect.flatMap(Controller, (c) => c.report(f.testId, thresholds)).pipe(Effect.provide(controllerLayer(f)))
@@ -43,8 +50,32 @@ export const resultsCommand = Command.make(
     }
     const r = result.success
     yield* Console.log(f.json ? reportJson(r, "results").trimEnd() : reportText(r))
-    if (Option.isSome(f.html)) writeFileSync(f.html.value, reportHtml(`grid results ${f.testId}`, r))
+    const meta: DashboardMeta = {
+      kind: "results",
+      title: planName ?? f.testId,
+      testId: f.testId,
+      commandLine: commandLine(),
+      flags: flagsInForce({ plan: Option.getOrUndefined(f.plan), thresholds: thresholds.map((t) => t.source).join("; ") }),
+      windowMs: 1000
+    }
+    const data = launchData(meta, r, r.summary.startedAt + r.summary.durationMs)
+    if (Option.isSome(f.html)) writeFileSync(f.html.value, reportHtml(data))
     if (r.summary.thresholds.some((t) => !t.ok)) process.exitCode = EXIT_THRESHOLDS
+    const addr = f.dashboard
+    if (Option.isSome(addr)) {
+      // A finished test: the page gets everything at once, and is served until Ctrl-C.
+      const feed = new DashboardFeed(data.meta, { points: () => data.points, state: () => data.state })
+      feed.finish(data.points, data.state, yield* Clock.currentTimeMillis)
+      const served = yield* Effect.result(Effect.scoped(Effect.gen(function*() {
+        const page = yield* serveFeed(addr.value, feed)
+        yield* Console.error(`dashboard: ${page.url} (Ctrl-C to stop)`)
+        return yield* Effect.never
+      })))
+      if (served._tag === "Failure") {
+        yield* Console.error(`grid results: ${served.failure.message}`)
+        process.exitCode = 1
+      }
+    }
   })
 ).pipe(
   Command.withDescription("Rebuild a test's merged report from the result and event streams"),

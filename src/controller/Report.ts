@@ -1,7 +1,7 @@
 // The report of a launch (live, at its end) or of a past test (rebuilt from GRID_RESULTS and
 // GRID_EVENTS): the merged RunSummary with thresholds, the per-second points, and one line
-// per node. The text, JSON and HTML forms are src/report's, the same for every command.
-import { htmlReport } from "../engine/HtmlReport.ts"
+// per node. The text and JSON forms are src/report's, the same for every command; the HTML
+// report is the dashboard page with the data embedded (src/dashboard/ReportData.ts).
 import { evaluateThresholds, type Threshold } from "../engine/Thresholds.ts"
 import type { ReadEvent } from "../protocol/events.ts"
 import type { ResultWindow } from "../protocol/results.ts"
@@ -139,5 +139,3 @@ export const reportJson = (r: LaunchReport, command: "launch" | "results"): stri
       duplicates: r.duplicates
     })
   )
-
-export const reportHtml = (title: string, r: LaunchReport): string => htmlReport(title, r.summary, r.points)
