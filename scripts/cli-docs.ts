@@ -9,13 +9,18 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { DURATION_SYNTAX } from "../src/cli/flags.ts"
 
-const order = ["run", "target", "convert", "report", "daemon", "nodes", "launch", "stop", "results", "engine", "version"] as const
+const order = ["run", "target", "convert", "report", "daemon", "nodes", "launch", "stop", "flags", "results", "engine", "version"] as const
+
+/** Modules whose name is not the command's (src/cli/flags.ts is the flag parsers). */
+const moduleOf: Record<string, string> = { flags: "flagsCommand" }
+/** Commands whose subcommands each get their own page. */
+const subcommandsOf: Record<string, ReadonlyArray<string>> = { flags: ["list", "get", "set", "unset", "history", "rollback", "effective"] }
 
 const load = (name: string): Promise<Command.Command<any, any, any, any, any>> =>
-  import(`../src/cli/${name}.ts`).then((m: Record<string, unknown>) => m[`${name}Command`] as Command.Command<any, any, any, any, any>)
+  import(`../src/cli/${moduleOf[name] ?? name}.ts`).then((m: Record<string, unknown>) => m[`${name}Command`] as Command.Command<any, any, any, any, any>)
 
 /** One subcommand's help page, without colours. */
-const helpOf = (root: Command.Command<any, any, any, any, any>, name: string): Promise<string> => {
+const helpOf = (root: Command.Command<any, any, any, any, any>, name: ReadonlyArray<string>): Promise<string> => {
   let text = ""
   const formatter = CliOutput.defaultFormatter({ colors: false, globalFlags: "none" })
   const capture = CliOutput.layerPresenter({
@@ -24,7 +29,7 @@ const helpOf = (root: Command.Command<any, any, any, any, any>, name: string): P
     })
   })
   return Effect.runPromise(
-    Command.runWith(root, { version: "docs" })([name, "--help"]).pipe(
+    Command.runWith(root, { version: "docs" })([...name, "--help"]).pipe(
       Effect.provide(Layer.mergeAll(capture, CliOutput.layer(formatter))),
       Effect.provide(NodeServices.layer)
     ) as Effect.Effect<void>
@@ -34,7 +39,8 @@ const helpOf = (root: Command.Command<any, any, any, any, any>, name: string): P
 export const cliDocs = async (): Promise<string> => {
   const commands = await Promise.all(order.map(load))
   const root = Command.make("grid").pipe(Command.withSubcommands(commands))
-  const pages = await Promise.all(order.map((name) => helpOf(root, name)))
+  const pages = await Promise.all(order.map((name) =>
+    Promise.all([helpOf(root, [name]), ...(subcommandsOf[name] ?? []).map((sub) => helpOf(root, [name, sub]))])))
   return [
     "# grid command line",
     "",
@@ -52,7 +58,10 @@ export const cliDocs = async (): Promise<string> => {
     "",
     "Scenario, plan and threshold syntax: [scenarios.md](scenarios.md).",
     "",
-    ...order.flatMap((name, i) => [`## grid ${name}`, "", "```text", pages[i]!, "```", ""])
+    ...order.flatMap((name, i) => [
+      `## grid ${name}`, "", "```text", pages[i]![0]!, "```", "",
+      ...(subcommandsOf[name] ?? []).flatMap((sub, j) => [`### grid ${name} ${sub}`, "", "```text", pages[i]![j + 1]!, "```", ""])
+    ])
   ].join("\n")
 }
 
