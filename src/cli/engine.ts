@@ -12,6 +12,7 @@ import { newStatus, runEngine } from "../engine/Engine.ts"
 import { JtlWriter } from "../engine/JtlWriter.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { parseAllowList } from "../engine/TargetAllowList.ts"
+import { runBrowserScenario } from "../engine/browser/BrowserEntry.ts"
 import { overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 
 export const EXIT_INVALID_SCENARIO = 2
@@ -30,9 +31,17 @@ export const engineCommand = Command.make(
       Flag.withDescription("HTTP client, over the scenario's `client` (the daemon passes its live flag engine.client)"),
       Flag.optional
     ),
+    browserPath: Flag.String("browser-path").pipe(
+      Flag.withDescription("Chromium for a browser scenario (default: GRID_BROWSER_PATH, then /usr/bin/chromium and the other usual places)"),
+      Flag.optional
+    ),
+    screenshots: Flag.String("screenshots").pipe(
+      Flag.withDescription("Folder for a browser scenario's screenshots (failed steps, screenshot steps); none without it"),
+      Flag.optional
+    ),
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, results, allowTarget, client, ...o }) {
+  Effect.fn(function*({ scenario: file, results, allowTarget, client, browserPath, screenshots, ...o }) {
     const allow = allowTarget.length === 0 ? undefined : parseAllowList(allowTarget)
     const flagProblems = [...overrideProblems(o), ...(allow !== undefined && "problems" in allow ? allow.problems.map((p) => `--allow-target ${p}`) : [])]
     if (flagProblems.length > 0) {
@@ -73,7 +82,12 @@ export const engineCommand = Command.make(
     })
     yield* Console.log(`grid engine ${file}: ${scenario.load.model} model, ${scenario.durationMs / 1000} s against ${scenario.target.origin}, results in ${results}`)
     const result = yield* Effect.result(
-      runEngine(scenario, jtl.sink, status, allow !== undefined && "entries" in allow ? allow : undefined).pipe(
+      (scenario.browser !== undefined
+        ? runBrowserScenario(scenario, jtl.sink, status, allow !== undefined && "entries" in allow ? allow : undefined, {
+          path: Option.getOrUndefined(browserPath),
+          screenshotDir: Option.getOrUndefined(screenshots)
+        })
+        : runEngine(scenario, jtl.sink, status, allow !== undefined && "entries" in allow ? allow : undefined)).pipe(
         Effect.raceFirst(Effect.andThen(ticker, Effect.never)),
         Effect.onExit((exit) =>
           Effect.sync(() => {
