@@ -6,6 +6,7 @@ import { nanos } from "@nats-io/transport-node"
 import { Duration, Effect } from "effect"
 import { type Assets, consumerName, type Subjects } from "../protocol/names.ts"
 import { describe, NatsConnection, NatsError } from "./NatsConnection.ts"
+import { ensureFlagBucket } from "./NatsFlagStore.ts"
 
 const HOUR = 60 * 60 * 1000
 const DAY = 24 * HOUR
@@ -56,6 +57,9 @@ export const ensureAssets = (assets: Assets, subjects: Subjects, nodeTtl: Durati
     const leases = yield* bucket(assets.leases, HOUR)
     // Emergency stops live a day, longer than a test's default bound (--max-duration 24h).
     const stops = yield* bucket(assets.stops, DAY)
+    // Live flags (`grid flags`): 20 revisions per key, no TTL. Created here too, so a node whose
+    // credentials cannot create buckets finds it once any controller ran.
+    yield* ensureFlagBucket(assets.flags).pipe(Effect.mapError((e) => new NatsError({ message: e.message })))
     return { kv, bucketTtlMs: status.ttl, leases, stops }
   })
 
