@@ -119,6 +119,11 @@ describe("node selection", () => {
     expect(err(selectNodes(live, "k6", {}))).toMatch(/no node offers tool k6/)
     expect(err(selectNodes(live, "builtin", { grid: "g2" }))).toMatch(/no live node matching grid g2/)
   })
+  it("takes a node listed twice once (its heartbeat renewed while the bucket was listed), by its freshest heartbeat", () => {
+    const twice = [...live, { ...hb("a", { state: "busy", tests: ["t9"] }), ageMs: 5000 }, hb("c")]
+    expect(selectNodes(twice, "builtin", {})).toEqual(["a", "c"])
+    expect(err(selectNodes(twice, "builtin", { count: 3 }))).toMatch(/need 3, 2 idle/)
+  })
 })
 
 /** A window whose `*` label holds exactly the given latencies (ms). */

@@ -30,8 +30,20 @@ const describeNode = (h: Heartbeat) => `${h.nodeId} (${h.state}${h.accepting ===
 /** Idle and taking tests: a node the live flag accept=false paused answers starts with `paused`. */
 const available = (h: Heartbeat) => h.state === "idle" && h.accepting !== false
 
+/** One entry per node, its freshest: listing the bucket while heartbeats are renewed can meet
+ * a key twice (a launch over 1,000 simulated nodes listed 34 twice and sent them two starts). */
+const onePerNode = (listed: ReadonlyArray<NodeInfo>): Array<NodeInfo> => {
+  const byId = new Map<string, NodeInfo>()
+  for (const n of listed) {
+    const seen = byId.get(n.heartbeat.nodeId)
+    if (seen === undefined || n.ageMs < seen.ageMs) byId.set(n.heartbeat.nodeId, n)
+  }
+  return [...byId.values()]
+}
+
 /** The chosen node ids, sorted by id (named nodes keep their order). */
-export const selectNodes = (live: ReadonlyArray<NodeInfo>, tool: string, sel: Selection): Array<string> | SelectionError => {
+export const selectNodes = (listed: ReadonlyArray<NodeInfo>, tool: string, sel: Selection): Array<string> | SelectionError => {
+  const live = onePerNode(listed)
   const err = (message: string) => new SelectionError({ message })
   const byId = new Map(live.map((n) => [n.heartbeat.nodeId, n.heartbeat]))
   if (sel.nodes !== undefined && sel.nodes.length > 0) {
