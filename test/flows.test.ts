@@ -69,6 +69,15 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(doc.total.count).toBe(paths["/login"]! + paths["/cart"]!)
       }))
 
+    it.effect("the undici client runs the same flow: captures, checks and cookies alike", () =>
+      Effect.gen(function*() {
+        const { code, doc, paths, stderr } = yield* run("auth-undici", { client: "undici", requests: [login, cart], load: closed(1, 2) })
+        expect(code, stderr).toBe(0)
+        expect(doc.total.errors).toBe(0)
+        expect(row(doc, "cart").count).toBeGreaterThan(10)
+        expect(row(doc, "cart").count).toBe(paths["/cart"])
+      }))
+
     it.effect("without the capture every /cart is a 401 error", () =>
       Effect.gen(function*() {
         const { doc, paths } = yield* run("no-capture", {
