@@ -56,7 +56,11 @@ const flags = {
     Flag.withDescription("Tools whose targets grid cannot check (jmeter, locust, k6, gatling, artillery, command) run anyway under --allow-target (repeatable or comma-separated)"),
     Flag.atLeast(0)
   ),
-  maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional)
+  maxCommandBytes: Flag.Int("max-command-bytes").pipe(Flag.withDescription("Larger commands are rejected (default 1048576)"), Flag.optional),
+  engineWorkers: Flag.Int("engine-workers").pipe(
+    Flag.withDescription("Built-in engine processes per test that names none (params.workers, the scenario's load.workers); default: the cores available, bounded by the cgroup's CPU quota"),
+    Flag.optional
+  )
 }
 
 export const daemonCommand = Command.make("daemon", flags, (f) =>
@@ -80,11 +84,14 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
     if (capacity < 1) return yield* new FlagError({ message: `--capacity must be at least 1` })
     const httpAddr = Option.isSome(f.httpAddr) ? parseHostPort(f.httpAddr.value) : undefined
     if (httpAddr === null) return yield* new FlagError({ message: `--http-addr ${JSON.stringify(Option.getOrElse(f.httpAddr, () => ""))}: must be host:port, e.g. 127.0.0.1:9464` })
+    const engineWorkers = Option.getOrUndefined(f.engineWorkers)
+    if (engineWorkers !== undefined && engineWorkers < 1) return yield* new FlagError({ message: `--engine-workers ${engineWorkers}: must be at least 1` })
     const allowTargets = f.allowTarget.length === 0 ? undefined : parseAllowList(f.allowTarget)
     if (allowTargets !== undefined && "problems" in allowTargets) return yield* new FlagError({ message: `--allow-target ${allowTargets.problems.join("; ")}` })
     const settings = defaultSettings({
       httpAddr,
       allowTargets,
+      engineWorkers,
       allowTools: f.allowTools.flatMap((t) => t.split(",").map((s) => s.trim()).filter((s) => s !== "")),
       natsUrl: f.natsUrl,
       nats: natsAuthOf(f),

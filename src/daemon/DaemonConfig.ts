@@ -47,6 +47,8 @@ export interface DaemonSettings {
   readonly allowTargets?: AllowList | undefined
   /** Tools whose targets cannot be checked that an allow-list still admits (`--allow-tools`). */
   readonly allowTools?: ReadonlyArray<string> | undefined
+  /** Built-in engine workers for a test that names none (`--engine-workers`); the cores when absent. */
+  readonly engineWorkers?: number | undefined
 }
 
 export const defaultSettings = (overrides: Partial<DaemonSettings> = {}): DaemonSettings => ({

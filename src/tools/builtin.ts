@@ -48,8 +48,8 @@ export const builtinTool: ToolAdapter = {
           inProcess: ({ sink, log }) =>
             // Imported here, not at the top: the engine (undici among it) and the YAML loader
             // are for `grid run` only, and a daemon would otherwise load them at every start.
-            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts")])).pipe(
-              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }]) =>
+            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts"), import("../engine/browser/BrowserEntry.ts")])).pipe(
+              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { runBrowserScenario }]) =>
                 loadScenario(scenarioFile, {
                   target: p.target?.href.replace(/\/$/, ""),
                   users: p.users,
@@ -60,7 +60,10 @@ export const builtinTool: ToolAdapter = {
                   // The live flag `engine.client` is over the scenario's own choice.
                   const scenario = ctx.engineClient === undefined ? loaded : { ...loaded, client: ctx.engineClient }
                   const allow = ctx.allowTargets === undefined ? undefined : parseAllowList(ctx.allowTargets)
-                  return runEngine(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
+                  // A browser scenario reads GRID_BROWSER_PATH and GRID_BROWSER_SCREENSHOTS from grid run's environment.
+                  return scenario.browser !== undefined
+                    ? runBrowserScenario(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
+                    : runEngine(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
                 }))
               ),
               Effect.as(0),
@@ -80,7 +83,8 @@ export const builtinTool: ToolAdapter = {
         // keeps the engine's RSS flat at full speed (measured: 162 MB instead of 211 MB over
         // 25 s at 62k req/s, same throughput).
         argv: ctx.runner === "docker" ? args : [...gridArgv(), ...args],
-        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), ...ctx.command.env },
+        // A browser scenario's screenshots stay in the test's work directory (`screenshots/`).
+        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), GRID_BROWSER_SCREENSHOTS: `${ctx.toolWorkDir}/screenshots`, ...ctx.command.env },
         // `grid engine` flushes its JTL twice a second: 800 ms keeps a launch's live view
         // within about a second of the test (a response slower than that counts a window later).
         results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter", lateMs: 800 }

@@ -34,7 +34,9 @@ export const runBrowserScenario = (
     const blocked = allow === undefined
       ? undefined
       : (url: URL) => !allowedByName(allow, url.hostname.replace(/^\[|\]$/g, ""), originOf(url).port)
-    return yield* runBrowser({ ...scenario, browser: spec }, sink, status, { ...options, blocked }).pipe(
+    // The builtin tool's child and `grid run` get the screenshot folder from the environment.
+    const screenshotDir = options.screenshotDir ?? (process.env.GRID_BROWSER_SCREENSHOTS || undefined)
+    return yield* runBrowser({ ...scenario, browser: spec }, sink, status, { ...options, screenshotDir, blocked }).pipe(
       Effect.mapError((e) => new EngineError({ code: e.code, message: e.message }))
     )
   })
