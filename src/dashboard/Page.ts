@@ -29,6 +29,7 @@ export const dashboardPage = (source: PageSource): string => {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <meta name="generator" content="grid">
+<link rel="icon" href="data:,">
 <title>${esc(title)}</title>
 <style>${a.uplotCss}</style>
 <style>${a.appCss}</style>
