@@ -201,7 +201,7 @@ export const decodePlan = Effect.fnUntraced(function*(
         const s = checked.success
         scenario = p.scenario as Record<string, unknown>
         durationMs = s.durationMs
-        labelNames = new Set(s.requests.map((r) => r.name))
+        labelNames = new Set([...s.setup, ...s.requests, ...s.teardown].map((r) => r.name))
         thresholds.push(...s.thresholds)
         // The effective load after params; the per-node share replaces users or rate.
         load = s.load.stages !== undefined

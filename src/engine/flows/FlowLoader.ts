@@ -79,6 +79,9 @@ export const checkFlows = (file: ScenarioFile, data: DataColumns, problems: Arra
   if (file.flows !== undefined && file.requests !== undefined) problems.push("flows: not allowed together with requests (requests is the one-flow shorthand)")
   if (file.flows !== undefined && file.flows.length === 0) problems.push("flows: at least one flow is required")
   if (file.flows !== undefined && file.browser !== undefined) problems.push("flows: not allowed together with browser")
+  if (file.browser !== undefined && (file.setup !== undefined || file.teardown !== undefined)) {
+    problems.push(`${file.setup !== undefined ? "setup" : "teardown"}: HTTP requests, not run by a browser scenario`)
+  }
   const setup = file.setup ?? []
   const teardown = file.teardown ?? []
 
