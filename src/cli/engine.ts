@@ -13,6 +13,11 @@ import { JtlWriter } from "../engine/JtlWriter.ts"
 import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { parseAllowList } from "../engine/TargetAllowList.ts"
 import { runBrowserScenario } from "../engine/browser/BrowserEntry.ts"
+import { availableCores } from "../engine/Cores.ts"
+import { usefulWorkers } from "../engine/LoadSplit.ts"
+import { parseWorkerFlag } from "../engine/WorkerWire.ts"
+import { engineParent, engineWorker } from "./engineWorkers.ts"
+import { workerFlagProblems, workerFlags } from "./workerFlags.ts"
 import { overrideFlags, overrideProblems, toOverrides } from "./overrides.ts"
 
 export const EXIT_INVALID_SCENARIO = 2
@@ -39,11 +44,23 @@ export const engineCommand = Command.make(
       Flag.withDescription("Folder for a browser scenario's screenshots (failed steps, screenshot steps); none without it"),
       Flag.optional
     ),
+    ...workerFlags,
+    worker: Flag.String("worker").pipe(
+      Flag.withDescription("Internal: run as worker i of N (i/N) of a parent grid engine or grid run; --results - sends windows on stdout"),
+      Flag.optional
+    ),
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, results, allowTarget, client, browserPath, screenshots, ...o }) {
+  Effect.fn(function*({ scenario: file, results, allowTarget, client, browserPath, screenshots, workers, cpuAffinity, onWorkerExit, worker, ...o }) {
     const allow = allowTarget.length === 0 ? undefined : parseAllowList(allowTarget)
-    const flagProblems = [...overrideProblems(o), ...(allow !== undefined && "problems" in allow ? allow.problems.map((p) => `--allow-target ${p}`) : [])]
+    const share = Option.map(worker, parseWorkerFlag)
+    const flagProblems = [
+      ...overrideProblems(o),
+      ...(allow !== undefined && "problems" in allow ? allow.problems.map((p) => `--allow-target ${p}`) : []),
+      ...workerFlagProblems({ workers, cpuAffinity, onWorkerExit }),
+      ...(Option.isSome(share) && typeof share.value === "string" ? [share.value] : []),
+      ...(results === "-" && Option.isNone(worker) ? ["--results -: only for a worker (--worker)"] : [])
+    ]
     if (flagProblems.length > 0) {
       yield* Console.error(flagProblems.map((p) => `grid engine: ${p}`).join("\n"))
       process.exitCode = EXIT_INVALID_SCENARIO
@@ -56,6 +73,23 @@ export const engineCommand = Command.make(
       return
     }
     const scenario = Option.isSome(client) ? { ...loaded.success, client: client.value } : loaded.success
+    const allowed = allow !== undefined && "entries" in allow ? allow : undefined
+    if (Option.isSome(share) && typeof share.value !== "string") return yield* engineWorker(scenario, share.value, results, allowed)
+    const cores = availableCores()
+    // A browser scenario runs in this process: its Chromiums are the parallelism.
+    const count = scenario.browser !== undefined ? 1 : usefulWorkers(scenario, Option.getOrElse(workers, () => scenario.load.workers ?? cores))
+    if (count > 1) {
+      return yield* engineParent({
+        file,
+        scenario,
+        results,
+        workers: count,
+        overrides: toOverrides(o),
+        extraArgs: [...allowTarget.flatMap((t) => ["--allow-target", t]), ...(Option.isSome(client) ? ["--client", client.value] : [])],
+        cpuAffinity: cpuAffinity ? { cores } : undefined,
+        onWorkerExit
+      })
+    }
     const status = newStatus()
     const opened = yield* Effect.result(Effect.try({
       try: () => new JtlWriter(results, () => status.users),
@@ -83,11 +117,8 @@ export const engineCommand = Command.make(
     yield* Console.log(`grid engine ${file}: ${scenario.load.model} model, ${scenario.durationMs / 1000} s against ${scenario.target.origin}, results in ${results}`)
     const result = yield* Effect.result(
       (scenario.browser !== undefined
-        ? runBrowserScenario(scenario, jtl.sink, status, allow !== undefined && "entries" in allow ? allow : undefined, {
-          path: Option.getOrUndefined(browserPath),
-          screenshotDir: Option.getOrUndefined(screenshots)
-        })
-        : runEngine(scenario, jtl.sink, status, allow !== undefined && "entries" in allow ? allow : undefined)).pipe(
+        ? runBrowserScenario(scenario, jtl.sink, status, allowed, { path: Option.getOrUndefined(browserPath), screenshotDir: Option.getOrUndefined(screenshots) })
+        : runEngine(scenario, jtl.sink, status, allowed)).pipe(
         Effect.raceFirst(Effect.andThen(ticker, Effect.never)),
         Effect.onExit((exit) =>
           Effect.sync(() => {
@@ -112,6 +143,7 @@ export const engineCommand = Command.make(
   Command.withDescription("Run a built-in engine scenario, writing every sample to a JTL file (the daemon's builtin tool)"),
   Command.withExamples([
     { command: "grid engine scenario.yaml --results out.jtl", description: "Write every sample of a run to a JMeter CSV JTL" },
-    { command: "grid engine scenario.yaml --results out.jtl --users 5 --duration 30s", description: "With the load overridden" }
+    { command: "grid engine scenario.yaml --results out.jtl --users 5 --duration 30s", description: "With the load overridden" },
+    { command: "grid engine scenario.yaml --results out.jtl --workers 4", description: "Four engine processes, one JTL" }
   ])
 )

@@ -36,6 +36,7 @@ import type { DashboardMeta } from "../dashboard/Model.ts"
 import { reportData, reportHtml } from "../dashboard/ReportData.ts"
 import { runSource } from "../dashboard/Sources.ts"
 import { commandLine, dashboardFlag, flagsInForce, serveFeed, titleOf } from "./dashboardFlags.ts"
+import { workerFlagProblems, workerFlags, workerParamsOf } from "./workerFlags.ts"
 
 export { overrideFlags, toOverrides }
 
@@ -67,10 +68,16 @@ export const runCommand = Command.make(
     httpAddr: httpAddrFlag,
     httpLinger: httpLingerFlag,
     dashboard: dashboardFlag,
+    ...workerFlags,
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, dashboard, ...o }) {
-    const flagProblems = [...overrideProblems(o), outputProblem("--out", out), outputProblem("--html", html)].filter((p) => p !== undefined)
+  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, dashboard, workers, cpuAffinity, onWorkerExit, ...o }) {
+    const flagProblems = [
+      ...overrideProblems(o),
+      ...workerFlagProblems({ workers, cpuAffinity, onWorkerExit }),
+      outputProblem("--out", out),
+      outputProblem("--html", html)
+    ].filter((p) => p !== undefined)
     if (flagProblems.length > 0) {
       yield* Console.error(flagProblems.map((p) => `grid run: ${p}`).join("\n"))
       process.exitCode = EXIT_ERROR
@@ -172,7 +179,8 @@ export const runCommand = Command.make(
         const summary: RunSummary = {
           ...base,
           thresholds: evaluateThresholds(scenario.thresholds, base),
-          generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000)
+          // The engine's worker processes' CPU too, when it ran as several.
+          generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000) + (status.workerCpuMs ?? 0)
         }
         const lines = [summaryTable(summary)]
         if (summary.thresholds.length > 0) lines.push("", "thresholds:", thresholdLines(summary))
@@ -223,7 +231,7 @@ export const runCommand = Command.make(
         tool: "builtin",
         entry: files[0]!.path,
         files,
-        params: paramsOf(toOverrides(o))
+        params: { ...paramsOf(toOverrides(o)), ...workerParamsOf({ workers, cpuAffinity, onWorkerExit }) }
       })
       const end = yield* node.events.pipe(
         Stream.filter((e) => e.kind === "rejected" || e.kind === "finished" || e.kind === "failed" || e.kind === "stopped"),

@@ -7,6 +7,7 @@ import { connect } from "node:net"
 import { Clock, Effect, Schema } from "effect"
 import type { SampleSink } from "../ingest/Sample.ts"
 import { type EngineStatus, type ModelContext, runClosed, runOpen } from "./LoadModels.ts"
+import { alone, rowsOf, shareOf, type WorkerShare } from "./LoadSplit.ts"
 import { runPhase } from "./flows/SetupPhase.ts"
 import { compilePlan, type Origin } from "./RequestPlan.ts"
 import type { Scenario } from "./Scenario.ts"
@@ -47,6 +48,14 @@ export const probe = (origin: Origin, timeoutMs = 5000, guard: ConnectGuard = un
 
 export const newStatus = (): EngineStatus => ({ users: 0, dropped: 0, arrivals: 0 })
 
+export interface EngineOptions {
+  /** One of a node's workers: its share of users, arrivals, connections and data rows. */
+  readonly share?: WorkerShare | undefined
+  /** Runs after the checks and probes, before the first request: a worker reports ready
+   * there and waits for the common start, so every worker's profile starts together. */
+  readonly beforeLoad?: Effect.Effect<void> | undefined
+}
+
 /**
  * Runs the scenario to the end of its load profile. `status` is updated live (users,
  * dropped arrivals) for progress display.
@@ -55,7 +64,8 @@ export const runEngine = (
   scenario: Scenario,
   sink: SampleSink,
   status: EngineStatus = newStatus(),
-  allow: AllowList | undefined = undefined
+  allow: AllowList | undefined = undefined,
+  options: EngineOptions = {}
 ): Effect.Effect<EngineStatus, EngineError> =>
   Effect.gen(function*() {
     if (allow !== undefined) {
@@ -64,12 +74,14 @@ export const runEngine = (
     }
     // Checked again at every connect: a name's addresses may change during the run.
     const guard: ConnectGuard = allow === undefined ? undefined : (o) => guardedLookup(allow, o.port)
-    const plan = compilePlan(scenario)
+    const share = options.share ?? alone
+    const plan = compilePlan(share.count === 1 ? scenario : { ...scenario, data: rowsOf(scenario.data, share) })
     yield* Effect.forEach(plan.origins, (o) => probe(o, Math.min(5000, scenario.timeoutMs), guard), { concurrency: "unbounded", discard: true })
     const connections = scenario.load.model === "open"
       ? scenario.load.maxConnections ?? 100
       : Math.max(1, ...(scenario.load.stages?.map((s) => s.users) ?? [scenario.load.users ?? 1]))
-    const pools = scenario.client === "undici" ? new UndiciPools(connections, scenario.timeoutMs, guard) : undefined
+    const pools = scenario.client === "undici" ? new UndiciPools(Math.max(1, shareOf(connections, share)), scenario.timeoutMs, guard) : undefined
+    if (options.beforeLoad !== undefined) yield* options.beforeLoad
     const now = yield* Clock.currentTimeMillis
     const ctx: ModelContext = {
       plan,
@@ -78,7 +90,8 @@ export const runEngine = (
       ending: false,
       newSession: pools !== undefined ? undiciSessions(pools) : leanSessions(scenario.timeoutMs, guard),
       status,
-      gracefulStopMs: Math.min(scenario.timeoutMs, 2000)
+      gracefulStopMs: Math.min(scenario.timeoutMs, 2000),
+      share
     }
     const model = scenario.load.model === "open"
       ? runOpen(ctx, scenario.load, scenario.durationMs)

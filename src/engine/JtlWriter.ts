@@ -4,6 +4,9 @@
 // (64 KB, or whenever `flush` is called: the CLI flushes twice a second so a tailing
 // reader sees fresh data). JMeter writes whole milliseconds; this writes `elapsed` in
 // fractional ms (microseconds), which grid's JTL parser reads, and `Latency` whole.
+// `append`: one of several engine workers sharing the file their parent created with the
+// header. Each batch is whole lines in one O_APPEND write, which Linux does not interleave
+// with another process's on a regular file, so the workers' lines never mix.
 import { closeSync, openSync, writeSync } from "node:fs"
 import type { Sample, SampleSink } from "../ingest/Sample.ts"
 
@@ -20,11 +23,13 @@ export class JtlWriter {
   private readonly users: () => number
   written = 0
 
-  constructor(file: string, users: () => number = () => 0) {
-    this.fd = openSync(file, "w")
+  constructor(file: string, users: () => number = () => 0, options: { readonly append?: boolean } = {}) {
+    this.fd = openSync(file, options.append === true ? "a" : "w")
     this.users = users
-    this.buffer = `${JTL_HEADER}\n`
-    this.flush()
+    if (options.append !== true) {
+      this.buffer = `${JTL_HEADER}\n`
+      this.flush()
+    }
   }
 
   readonly sink: SampleSink = (s: Sample): void => {

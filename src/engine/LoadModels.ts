@@ -18,6 +18,9 @@ export interface EngineStatus {
   dropped: number
   /** Open model: arrivals so far (dropped ones included). */
   arrivals: number
+  /** CPU time (ms) the engine's worker processes used from the common start, when it runs as
+   * several (WorkerPool.ts): the node's own process.cpuUsage() does not see it. */
+  workerCpuMs?: number
 }
 
 export interface ModelContext extends LoopContext {

@@ -4,6 +4,7 @@
 // from the whole profile's target (user j belongs to worker j mod N), so the workers' users
 // add up to the single-process count during a ramp too, not only at its ends; open-model
 // arrival k goes to worker k mod N, so the merged arrival instants are the scenario's own.
+import type { Scenario } from "./Scenario.ts"
 
 /** `total` split into `n` integers differing by at most one, larger first; the sum is `total`. */
 export const splitInt = (total: number, n: number): Array<number> => {
@@ -41,3 +42,18 @@ export const ownsArrival = (k: number, share: WorkerShare): boolean => share.cou
  */
 export const rowsOf = <A>(rows: ReadonlyArray<A>, share: WorkerShare): ReadonlyArray<A> =>
   share.count === 1 || rows.length < share.count ? rows : rows.filter((_, r) => r % share.count === share.index)
+
+/**
+ * How many workers a scenario can keep busy, at most `wanted`: never more than the closed
+ * model's peak users or the open model's connections (a worker with nothing to do only costs a
+ * start). A scenario with `setup:` or `teardown:` runs them once, so it runs in one engine, as
+ * does a browser scenario (its own engine, src/engine/browser/).
+ */
+export const usefulWorkers = (scenario: Scenario, wanted: number): number => {
+  if (scenario.setup.length > 0 || scenario.teardown.length > 0 || scenario.browser !== undefined) return 1
+  const load = scenario.load
+  const cap = load.model === "open"
+    ? load.maxConnections ?? 100
+    : Math.max(1, load.users ?? 0, ...(load.stages ?? []).map((s) => s.users))
+  return Math.max(1, Math.min(wanted, cap))
+}

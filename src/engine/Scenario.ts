@@ -81,7 +81,9 @@ export const ClosedLoad = Schema.Struct({
   /** Whole run, ramp-up included. */
   durationSeconds: Schema.optional(Positive),
   /** Target users over time, linearly interpolated from the previous stage's target. */
-  stages: Schema.optional(Schema.Array(ClosedStage))
+  stages: Schema.optional(Schema.Array(ClosedStage)),
+  /** Engine processes sharing this load on the node, each on its own core (default: the node's). */
+  workers: Schema.optional(PositiveInt)
 })
 export type ClosedLoad = typeof ClosedLoad.Type
 
@@ -92,7 +94,9 @@ export const OpenLoad = Schema.Struct({
   durationSeconds: Schema.optional(Positive),
   stages: Schema.optional(Schema.Array(OpenStage)),
   /** Connections available to arrivals; an arrival finding none free is dropped. Default 100. */
-  maxConnections: Schema.optional(PositiveInt)
+  maxConnections: Schema.optional(PositiveInt),
+  /** Engine processes sharing this load on the node, each on its own core (default: the node's). */
+  workers: Schema.optional(PositiveInt)
 })
 export type OpenLoad = typeof OpenLoad.Type
 

@@ -116,7 +116,9 @@ export class Aggregator {
         w.labels.set(label, acc)
       }
     }
-    acc.add(s, s.count ?? 1)
+    const merged = s.merged
+    if (merged === undefined) acc.add(s, s.count ?? 1)
+    else acc.merge(merged)
   }
 
   /** Start (epoch ms) of window `seq`. */

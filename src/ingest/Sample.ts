@@ -1,5 +1,6 @@
 // The one sample model every result source produces (tool result parsers, the built-in
 // engine). Plain mutable-free objects, no Effect: parsers emit millions per second.
+import type { LabelAcc } from "../report/LabelAcc.ts"
 
 /** One request/transaction as a tool reports it. */
 export interface Sample {
@@ -22,6 +23,13 @@ export interface Sample {
    * A negative or NaN `latencyMs` means "no latency known" (counted, not put in the histogram).
    */
   readonly count?: number | undefined
+  /**
+   * Many requests already aggregated (one label of an engine worker's window, src/engine/
+   * WorkerRows.ts): the aggregator merges it whole into the window of `timestamp` and reads
+   * nothing else of the sample but `label`. Histograms merge bucket by bucket, so percentiles
+   * stay exact. The accumulator is the producer's: it may be reused once the sink returns.
+   */
+  readonly merged?: LabelAcc | undefined
 }
 
 /** Where producers push samples. Synchronous on purpose: it sits on the hot path. */

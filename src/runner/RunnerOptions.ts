@@ -22,4 +22,6 @@ export interface RunnerOptions {
   readonly allowTargets?: AllowList | undefined
   /** Tools whose targets the node cannot check, run anyway under an allow-list (`--allow-tools`). */
   readonly allowTools?: ReadonlyArray<string> | undefined
+  /** Built-in engine workers for a test that names none (`--engine-workers`); the cores when absent. */
+  readonly engineWorkers?: number | undefined
 }

@@ -8,9 +8,12 @@
 // Under the node's allow-list the scenario's hosts are checked before `accepted`
 // (`checkTargets`) and the engine checks them again at every connect (`--allow-target`).
 // The live flag `engine.client` (src/flags/) picks the engine's HTTP client over the scenario's.
+// The engine runs as N workers, one process per core (builtinWorkers.ts): `params.workers`,
+// else the scenario's `load.workers`, else the node's `--engine-workers`, else its cores.
 import { Effect } from "effect"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
-import { commonParams, entryOf, lastMatching } from "./adapterSupport.ts"
+import { commonParams, entryOf, invalid, lastMatching } from "./adapterSupport.ts"
+import { inProcessWorkers, scenarioWorkers, toOverrides, workerFlags, workerParams } from "./builtinWorkers.ts"
 import type { ToolAdapter } from "./Tool.ts"
 import { judgeByExitCode } from "./Tool.ts"
 
@@ -28,6 +31,8 @@ export const builtinTool: ToolAdapter = {
     Effect.gen(function*() {
       const entry = yield* entryOf(ctx, "scenario (YAML or JSON)")
       const p = yield* commonParams(ctx)
+      const wp = workerParams(ctx.command.params ?? {})
+      if (typeof wp === "string") return yield* invalid(wp)
       const overrides = [
         ...(p.target !== undefined ? ["--target", p.target.href.replace(/\/$/, "")] : []),
         ...(p.users !== undefined ? ["--users", String(p.users)] : []),
@@ -45,11 +50,11 @@ export const builtinTool: ToolAdapter = {
           argv: [],
           env: {},
           results: "push",
-          inProcess: ({ sink, log }) =>
+          inProcess: (io) =>
             // Imported here, not at the top: the engine (undici among it) and the YAML loader
             // are for `grid run` only, and a daemon would otherwise load them at every start.
-            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts"), import("../engine/browser/BrowserEntry.ts")])).pipe(
-              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { runBrowserScenario }]) =>
+            Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts"), import("../engine/LoadSplit.ts"), import("../engine/Cores.ts"), import("../engine/browser/BrowserEntry.ts")])).pipe(
+              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { usefulWorkers }, { availableCores }, { runBrowserScenario }]) =>
                 loadScenario(scenarioFile, {
                   target: p.target?.href.replace(/\/$/, ""),
                   users: p.users,
@@ -59,24 +64,44 @@ export const builtinTool: ToolAdapter = {
                 }).pipe(Effect.flatMap((loaded) => {
                   // The live flag `engine.client` is over the scenario's own choice.
                   const scenario = ctx.engineClient === undefined ? loaded : { ...loaded, client: ctx.engineClient }
+                  if (scenario.browser !== undefined) {
+                    // In this process: the Chromiums are the parallelism (GRID_BROWSER_PATH, GRID_BROWSER_SCREENSHOTS).
+                    const allow = ctx.allowTargets === undefined ? undefined : parseAllowList(ctx.allowTargets)
+                    return runBrowserScenario(scenario, io.sink, status, allow !== undefined && "entries" in allow ? allow : undefined).pipe(Effect.as(0))
+                  }
+                  // Several workers (params.workers, load.workers, the node's --engine-workers, its
+                  // cores): each a process of its own, their windows merged into this sink.
+                  const cores = availableCores()
+                  const workers = usefulWorkers(scenario, wp.workers ?? scenario.load.workers ?? ctx.engineWorkers ?? cores)
+                  if (workers > 1) {
+                    return inProcessWorkers({
+                      scenarioFile,
+                      count: workers,
+                      overrides: toOverrides(p),
+                      allowTargets: ctx.allowTargets,
+                      client: ctx.engineClient,
+                      status,
+                      cpuAffinity: wp.cpuAffinity ? { cores } : undefined,
+                      onWorkerExit: wp.onWorkerExit
+                    })(io)
+                  }
                   const allow = ctx.allowTargets === undefined ? undefined : parseAllowList(ctx.allowTargets)
-                  // A browser scenario reads GRID_BROWSER_PATH and GRID_BROWSER_SCREENSHOTS from grid run's environment.
-                  return scenario.browser !== undefined
-                    ? runBrowserScenario(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
-                    : runEngine(scenario, sink, status, allow !== undefined && "entries" in allow ? allow : undefined)
+                  return runEngine(scenario, io.sink, status, allow !== undefined && "entries" in allow ? allow : undefined).pipe(Effect.as(0))
                 }))
               ),
-              Effect.as(0),
-              Effect.catchTag("ScenarioError", (e) => Effect.sync(() => (log("stderr", e.message), EXIT_INVALID_SCENARIO))),
+              Effect.catchTag("ScenarioError", (e) => Effect.sync(() => (io.log("stderr", e.message), EXIT_INVALID_SCENARIO))),
               Effect.catch((e) => Effect.sync(() =>
                 e.code === "target_not_allowed"
-                  ? (log("stderr", `grid engine: target_not_allowed: ${e.message}`), EXIT_TARGET_NOT_ALLOWED)
-                  : (log("stderr", `grid engine: ${e.message}`), 1)
+                  ? (io.log("stderr", `grid engine: target_not_allowed: ${e.message}`), EXIT_TARGET_NOT_ALLOWED)
+                  : (io.log("stderr", `grid engine: ${e.message}`), 1)
               ))
             )
         }
       }
-      const args = ["engine", `${ctx.toolWorkDir}/${entry}`, "--results", `${ctx.toolWorkDir}/${RESULTS}`, ...overrides, ...p.extraArgs]
+      // The node's default yields to the scenario's own `load.workers`, which grid engine reads.
+      const own = wp.workers === undefined && ctx.engineWorkers !== undefined ? yield* scenarioWorkers(`${ctx.workDir}/${entry}`) : undefined
+      const workers = workerFlags(wp, own === undefined ? ctx.engineWorkers : undefined, undefined)
+      const args = ["engine", `${ctx.toolWorkDir}/${entry}`, "--results", `${ctx.toolWorkDir}/${RESULTS}`, ...overrides, ...workers, ...p.extraArgs]
       return {
         // grid itself runs the engine (dist/grid, or this Node with grid's script: never a `node`
         // from PATH); in a container the image's entrypoint is grid. A small young generation
