@@ -13,6 +13,7 @@ import { describe, expect } from "vitest"
 import { decodeScenario } from "../src/engine/ScenarioLoader.ts"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { parseThreshold } from "../src/engine/Thresholds.ts"
+import { compileTemplate } from "../src/engine/flows/Variables.ts"
 import { runGrid as grid } from "./support/gridCli.ts"
 
 class Target extends Context.Service<Target, RunningTarget>()("test/flows/Target") {
@@ -177,6 +178,19 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(stderr).toContain("capture admin: $.token not found")
         expect(paths["/who"]).toBeUndefined()
       }))
+  })
+
+  describe("substituted values are made safe for where they land", () => {
+    it("a path percent-encodes spaces and non-ASCII, a header drops CR/LF, a JSON body stays JSON", () => {
+      const env = { row: { q: "a b/é%2F" }, vars: { v: "x\r\nevil: 1", j: "say \"hi\"\n" }, vu: 7, iterations: 3 }
+      expect(compileTemplate("/s?q=${q}&u=${vu}&i=${iteration}", "path")!(env)).toBe("/s?q=a%20b/%C3%A9%2F&u=7&i=3")
+      expect(compileTemplate("Bearer ${v}", "header")!(env)).toBe("Bearer xevil: 1")
+      expect(JSON.parse(compileTemplate(JSON.stringify({ msg: "${j}", n: "${randomInt(3,5)}" }), "json")!(env))).toEqual({
+        msg: "say \"hi\"\n",
+        n: expect.stringMatching(/^[345]$/)
+      })
+      expect(compileTemplate("/plain", "path")).toBeUndefined()
+    })
   })
 
   describe("flow scenarios are checked whole before anything is sent", () => {

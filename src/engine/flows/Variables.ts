@@ -2,7 +2,7 @@
 // function of the user's environment (its captured variables, its data row, its number and
 // iteration) so the hot path never scans text. Lookup order: the user's captures (setup's
 // included), then the data row's columns, then the built-ins. Substituted values are made
-// safe for where they land: no whitespace in a path, no CR/LF in a header, JSON-escaped in a
+// safe for where they land: no whitespace or non-ASCII in a path, no CR/LF in a header, JSON-escaped in a
 // body the scenario gave as JSON.
 import { randomUUID } from "node:crypto"
 
@@ -45,7 +45,8 @@ export const builtin = (name: string): ((env: Env) => string) | undefined => {
 export const variablesIn = (text: string): Array<string> => [...text.matchAll(variable)].map((m) => m[1]!)
 
 const escapers: Record<Where, (v: string) => string> = {
-  path: (v) => v.replace(/[\s%]/g, encodeURIComponent),
+  // Spaces, controls and non-ASCII percent-encoded; an already encoded `%2F` stays as it is.
+  path: (v) => v.replace(/[^\x21-\x7e]/gu, encodeURIComponent),
   header: (v) => v.replace(/[\r\n]/g, ""),
   body: (v) => v,
   json: (v) => JSON.stringify(v).slice(1, -1)
