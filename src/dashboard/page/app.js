@@ -50,7 +50,7 @@
       ? "<ul class=\"problems\">" + st.problems.map(function (p) { return "<li>" + G.esc(p) + "</li>" }).join("") + "</ul>"
       : ""
     $("nodes-panel").hidden = !st || st.nodes.length === 0
-    if (st && st.nodes.length > 0) $("nodes").innerHTML = G.nodeTable(st.nodes)
+    if (st && st.nodes.length > 0) $("nodes").innerHTML = G.nodeTable(st.nodes, st.done)
     if (st) {
       $("thresholds").innerHTML = G.thresholdTable(st.summary, st.done)
       $("labels").innerHTML = G.summaryTable(st.summary)

@@ -43,7 +43,7 @@
       var users = model.meta.load === "users"
       specs.push({
         id: "chart-load",
-        title: users ? "Users" : "Arrivals per second",
+        title: (users ? "Users" : "Arrivals per second") + (model.meta.kind === "launch" ? ", planned, of the nodes running" : ""),
         unit: users ? "users" : "arrivals/s",
         series: [{ label: users ? "users" : "arrivals/s", values: cols.pick(function (q) { var l = model.load.get(q.seq); return l === undefined ? null : l }), color: p(3), fill: true }]
       })

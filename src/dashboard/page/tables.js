@@ -98,12 +98,12 @@
     return table("thresholds-table", ["threshold", "state", "actual"], rows)
   }
 
-  G.nodeTable = function (nodes) {
+  G.nodeTable = function (nodes, done) {
     var rows = nodes.map(function (n) {
       return "<tr data-node=\"" + e(n.nodeId) + "\" class=\"" + e(n.status) + "\"><td>" + e(n.nodeId) + "</td><td class=\"st\">" + e(n.status) + "</td><td>" + e(n.share || "-") +
-        "</td><td>" + n.count + "</td><td>" + n.errors + "</td><td>" + G.num(n.rps) + "</td><td>" + n.windows + "</td><td>" +
+        "</td><td>" + n.count + "</td><td>" + n.errors + "</td><td>" + (done ? "-" : G.num(n.rps)) + "</td><td>" + n.windows + "</td><td>" +
         (n.late > 0 ? "<span class=\"late\">" + n.late + " s</span>" : "0") + "</td><td>" + e(n.error || "") + "</td></tr>"
     })
-    return table("nodes-table", ["node", "state", "share of load", "requests", "errors", "rps", "windows", "late", "error"], rows)
+    return table("nodes-table", ["node", "state", "share of load", "requests", "errors", "rps (last second)", "windows", "late", "error"], rows)
   }
 })(GridDash)
