@@ -1,7 +1,7 @@
 // Issue #13, live flags against a real nats-server and real daemons (in-process GridDaemon
 // layers of grid "acme": fl-beta on channel beta, fl-stable on stable): a flag set for channel
 // beta reaches the beta node within 1 s and not the stable one; accept=false globally pauses
-// every node within 1 s while a running test completes untouched; a daemon started after a flag
+// every node within 1 s (and fails /readyz) while a running test completes untouched; a daemon started after a flag
 // was set applies it before its first command; a NATS restart keeps the flags in force (and a
 // change after it still arrives); a value written by hand that fails its Schema leaves the node
 // on the previous value; `grid flags rollback` (the real CLI) restores the previous value; and a
@@ -16,14 +16,21 @@ import { describe, expect } from "vitest"
 import type { Heartbeat } from "../src/protocol/health.ts"
 import { TestDaemon } from "./support/daemon.ts"
 import { runGrid } from "./support/gridCli.ts"
-import { TestNats } from "./support/natsServer.ts"
+import { freePort, TestNats } from "./support/natsServer.ts"
 import { waitUntil, WireClient } from "./support/WireClient.ts"
 
 const nodes = [
   { nodeId: "fl-beta", channel: "beta" },
   { nodeId: "fl-stable", channel: "stable" }
 ]
-const daemons = Layer.effectDiscard(Effect.forEach(nodes, (n) => TestDaemon.make({ ...n, gridId: "acme" }), { concurrency: "unbounded" }))
+/** fl-beta serves /readyz here. */
+let readyzPort = 0
+const daemons = Layer.effectDiscard(Effect.gen(function*() {
+  readyzPort = yield* Effect.promise(freePort)
+  yield* Effect.forEach(nodes, (n) =>
+    TestDaemon.make({ ...n, gridId: "acme", ...(n.nodeId === "fl-beta" ? { httpAddr: { host: "127.0.0.1", port: readyzPort } } : {}) }), { concurrency: "unbounded" })
+}))
+const readyz = Effect.promise(() => fetch(`http://127.0.0.1:${readyzPort}/readyz`).then(async (r) => ({ status: r.status, body: await r.text() })))
 const env = daemons.pipe(Layer.provideMerge(WireClient.layerNats), Layer.provideMerge(TestNats.layer()))
 
 const flagsKv = Effect.flatMap(WireClient, (c) => Effect.promise(() => new Kvm(c.nc).open("grid_flags")))
@@ -84,6 +91,9 @@ layer(env, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
           const r = yield* client.waitEvent(t, "rejected")
           expect(r.code).toBe("paused")
         }
+        const ready = yield* readyz
+        expect(ready.status).toBe(503)
+        expect(ready.body).toContain("paused by the flag accept=false (global.accept)")
         const end = yield* client.terminalOf("run-long")
         expect(end.kind).toBe("finished")
         expect(end.kind === "finished" && end.exitCode).toBe(0)
@@ -91,6 +101,7 @@ layer(env, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
           Effect.map((s) => s.streamInfo.state.last_seq)
         )
         yield* Effect.forEach(nodes, (n) => appliedWithin(n.nodeId, rev2, (h) => h.accepting === true))
+        expect((yield* readyz).status).toBe(200)
         yield* client.send("fl-stable", sleeper("resumed-1"))
         yield* client.waitEvent("resumed-1", "accepted")
         yield* client.terminalOf("resumed-1")

@@ -1,16 +1,18 @@
 // `grid daemon --http-addr`: the node's HTTP endpoints for the people who run the fleet.
 // `/healthz` answers 200 while the node's supervisor runs (the server lives in the node's
 // scope), `/readyz` 200 only when the node can take a test now (NATS connected, its command
-// consumer open, not draining, the event outbox not stuck) and 503 with the reasons otherwise,
+// consumer open, not draining nor paused by the live flag accept, the event outbox not stuck) and
+// 503 with the reasons otherwise,
 // `/metrics` the process's effect Metric registry as Prometheus text (PrometheusMetrics), with
 // the gauges that are read, not counted, sampled at each scrape. Loaded by a dynamic import only
 // when the flag is given: the HTTP server's modules cost start-up time a node without it never pays.
-import { Clock, Duration, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Metric from "effect/Metric"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import { NodeFlags } from "../flags/NodeFlags.ts"
 import { LinkStatus } from "../health/LinkStatus.ts"
 import * as M from "../health/NodeMetrics.ts"
 import { Backends } from "../runner/Backends.ts"
@@ -30,7 +32,7 @@ export interface HttpEndpointsOptions {
 }
 
 /** Why the node cannot take a test now; empty when it can. */
-const notReady = (stuckAfterMs: number) =>
+const notReady = (stuckAfterMs: number, flags: Option.Option<NodeFlags["Service"]>) =>
   Effect.gen(function*() {
     const link = yield* LinkStatus
     const manager = yield* TestManager
@@ -40,6 +42,8 @@ const notReady = (stuckAfterMs: number) =>
     if (!(yield* link.consumerOpen)) reasons.push("the command consumer is not open")
     const state = yield* manager.state
     if (state === "draining") reasons.push("the node is draining and accepts no new tests")
+    const accept = Option.isSome(flags) ? (yield* flags.value.current).flags.accept : undefined
+    if (accept?.value === false) reasons.push(`the node is paused by the flag accept=false${accept.key !== undefined ? ` (${accept.key})` : ""}`)
     const delivery = yield* events.stats
     if (delivery.oldestAgeMs > stuckAfterMs) {
       reasons.push(`the event outbox is stuck: ${delivery.depth} event(s) unpublished, the oldest for ${Math.round(delivery.oldestAgeMs / 1000)} s`)
@@ -72,7 +76,7 @@ const routes = (options: HttpEndpointsOptions) =>
   HttpRouter.use(Effect.fn("http.routes")(function*(router) {
     const services = yield* Effect.context<LinkStatus | TestManager | EventSink>()
     const stuckAfterMs = 2 * Duration.toMillis(options.heartbeatInterval)
-    const readiness = Effect.provideContext(notReady(stuckAfterMs), services)
+    const readiness = Effect.provideContext(notReady(stuckAfterMs, yield* Effect.serviceOption(NodeFlags)), services)
     const sample = yield* sampler(readiness)
     yield* Metric.update(Metric.withAttributes(M.buildInfo, { version: VERSION, channel: options.channel, node: options.nodeId }), 1)
     yield* Metric.update(M.startTime, Math.round(((yield* Clock.currentTimeMillis) - performance.now()) / 1000))
