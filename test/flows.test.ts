@@ -101,6 +101,21 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(c.status).toEqual({ "401": c.count })
       }))
 
+    it.effect("the jar follows RFC 6265: path scope, expiry, foreign domains (Secure goes to loopback, as in browsers)", () =>
+      Effect.gen(function*() {
+        const { code, doc, stderr } = yield* run("cookie-rules", {
+          requests: [
+            { name: "set", path: "/cookies/set" },
+            { name: "echo", path: "/cookies/echo", check: { json: { "$.names": ["a", "d"] } } },
+            { name: "deep", path: "/cookies/deep/echo", check: { json: { "$.names": ["a", "b", "d"] } } }
+          ],
+          load: closed(1, 1)
+        })
+        expect(code, stderr).toBe(0)
+        expect(row(doc, "deep").count).toBeGreaterThan(5)
+        expect(doc.total.errors).toBe(0)
+      }))
+
     it.effect("a body check catches {\"ok\": false} on a 200, and a checks threshold sees it", () =>
       Effect.gen(function*() {
         const { code, doc } = yield* run("body-check", {

@@ -4,6 +4,8 @@
 // answers `{"ok": true}` (or `false` with `?ok=false`, still a 200: what a body check is
 // for); `GET /app` is a page whose script logs in and reads the cart, with a stylesheet and
 // a script file as static assets (what a browser's HAR recording of a real app looks like).
+// `GET /cookies/set` sets cookies a client must treat differently (path-scoped, expired,
+// Secure, another domain's); `/cookies/echo` and `/cookies/deep/echo` answer the names sent.
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 
@@ -67,6 +69,20 @@ export class TargetApp {
         req.resume()
         text(res, "text/javascript", script)
         return true
+      case "/cookies/set":
+        req.resume()
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "set-cookie": ["a=1; Path=/", "b=2; Path=/cookies/deep", "c=3; Path=/; Max-Age=0", "d=4; Path=/; Secure", "e=5; Path=/; Domain=example.com"]
+        }).end("{}")
+        return true
+      case "/cookies/echo":
+      case "/cookies/deep/echo": {
+        req.resume()
+        const names = (req.headers.cookie ?? "").split(";").map((c) => c.split("=")[0]!.trim()).filter((n) => n !== "").sort()
+        json(res, 200, { names })
+        return true
+      }
       case "/static/app.css":
         req.resume()
         text(res, "text/css", css)
