@@ -105,6 +105,8 @@
   if (embedded) {
     conn = "report"
     apply(JSON.parse(embedded.textContent))
+    // Drawn before the load event, not on the next frame: a page dumped or printed at load is whole.
+    render()
   } else live(JSON.parse($("grid-live").textContent))
 
   // For tests and the curious: what the page holds and draws.
