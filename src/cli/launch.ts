@@ -196,6 +196,7 @@ export const launchCommand = Command.make(
   Command.withDescription("Run a plan on many grid nodes and merge their results live"),
   Command.withExamples([
     { command: "grid launch examples/plan.yaml --nodes node-1,node-2", description: "Split the plan's load over two named nodes" },
+    { command: "grid launch examples/plan.yaml --count 2 --dashboard", description: "Watch the merged figures and each node live in the browser (the URL is printed)" },
     { command: "grid launch plan.yaml --grid eu --count 3 --out summary.json --html report.html", description: "Three idle nodes of grid eu, reports written" },
     { command: "grid launch plan.yaml --nodes node-1 --wait-idle 2m --out - | jq .outcome", description: "In CI: wait for the node, JSON on stdout" }
   ])

@@ -81,6 +81,7 @@ export const resultsCommand = Command.make(
   Command.withDescription("Rebuild a test's merged report from the result and event streams"),
   Command.withExamples([
     { command: "grid results demo-20260101-120000-ab12", description: "The merged report of a past test" },
-    { command: "grid results demo-20260101-120000-ab12 --plan plan.yaml --html report.html", description: "With the plan's thresholds, as HTML" }
+    { command: "grid results demo-20260101-120000-ab12 --plan plan.yaml --html report.html", description: "With the plan's thresholds, as HTML" },
+    { command: "grid results demo-20260101-120000-ab12 --dashboard", description: "Its charts and tables in the browser (served until Ctrl-C)" }
   ])
 )

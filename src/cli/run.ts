@@ -263,7 +263,8 @@ export const runCommand = Command.make(
   Command.withExamples([
     { command: "grid run examples/quickstart.yaml", description: "Run a scenario, print progress and the summary" },
     { command: "grid run scenario.yaml --users 50 --duration 2m --html report.html", description: "Closed model, 50 users for 2 minutes, HTML report" },
-    { command: "grid run scenario.yaml --rate 200 --duration 30s --out - > summary.json", description: "Open model at 200 arrivals/s, JSON on stdout" }
+    { command: "grid run scenario.yaml --rate 200 --duration 30s --out - > summary.json", description: "Open model at 200 arrivals/s, JSON on stdout" },
+    { command: "grid run scenario.yaml --dashboard", description: "Watch it live in the browser (the URL is printed; --dashboard=8089 for a fixed port)" }
   ])
 )
 
