@@ -45,6 +45,14 @@ describe("launch on a memory bus", () => {
       expect(yield* commandsTo(bus, "a")).toEqual(["accepted", "ready", "started", "finished"])
     }))
 
+  it.live("a node that finished while its last windows never arrived fails the launch: the merged totals are incomplete", () =>
+    Effect.gen(function*() {
+      const { report } = yield* launchOn({ a: { windows: 4, withholdFrom: 2 }, b: { windows: 4 } })
+      expect(report.outcome).toBe("failed")
+      expect(report.problems).toEqual(["node a finished but its final result window never arrived: the merged results are incomplete"])
+      expect(report.nodes.map((n) => [n.nodeId, n.status, n.windows])).toEqual([["a", "finished", 2], ["b", "finished", 4]])
+    }))
+
   it.live("a refused start fails the launch and stops the node that accepted", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(

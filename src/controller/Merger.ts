@@ -58,6 +58,8 @@ export class WindowMerger {
   private nextEmit = 0
   private highest = -1
   duplicates = 0
+  /** Nodes whose final window was seen. */
+  private finals = 0
   private readonly lagMs: number
   private readonly horizon: number
 
@@ -96,7 +98,10 @@ export class WindowMerger {
     node.lastSeq = Math.max(node.lastSeq, w.seq)
     if (w.seq === 0 || node.firstStart === undefined) node.firstStart = w.seq === 0 ? w.start : Math.min(node.firstStart ?? w.start, w.start)
     node.lastEnd = Math.max(node.lastEnd ?? w.end, w.end)
-    if (w.final) node.finalSeq = w.seq
+    if (w.final) {
+      if (node.finalSeq === undefined) this.finals++
+      node.finalSeq = w.seq
+    }
 
     const target = w.seq < this.nextEmit - this.horizon ? undefined : this.stateOf(w.seq, now)
     for (const l of w.labels) {
@@ -179,6 +184,9 @@ export class WindowMerger {
   }
 
   private complete(s: SeqState): boolean {
+    // Called on every window: with a thousand nodes, count before walking them. Fewer windows
+    // than expected nodes, even counting every node that sent its final, cannot be complete.
+    if (s.nodes.size + this.finals < this.expected.size) return false
     for (const id of this.expected) {
       if (s.nodes.has(id)) continue
       const f = this.nodes.get(id)!.finalSeq

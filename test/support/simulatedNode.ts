@@ -20,6 +20,8 @@ export interface SimulatedNodeOptions {
   readonly loss?: "deleted" | "unlisted" | "silent"
   /** Answer a start with `rejected` and this code instead. */
   readonly reject?: "busy" | "unsupported_tool"
+  /** Windows from this seq on never reach the controller (the node still finishes). */
+  readonly withholdFrom?: number
   /** Before its first real event, publish messages a newer or buggy node could send. */
   readonly noise?: ReadonlyArray<unknown>
 }
@@ -71,7 +73,7 @@ export const simulatedNode = (bus: MemoryBus, nodeId: string, options: Simulated
         const t0 = yield* Clock.currentTimeMillis
         for (let seq = 0; seq < windows && !ended; seq++) {
           const count = perWindow
-          yield* bus.publishWindow(start.testId, nodeId, {
+          if (seq < (options.withholdFrom ?? Infinity)) yield* bus.publishWindow(start.testId, nodeId, {
             testId: start.testId, nodeId, seq, start: t0 + seq * 1000, end: t0 + (seq + 1) * 1000,
             labels: [windowLabel("*", count), windowLabel("home", count)], final: seq === windows - 1
           })
