@@ -106,7 +106,8 @@ describe("dist/grid alone", () => {
         const cmdWindows = yield* client.results("bin-command")
         expect(cmdWindows.flatMap((w) => w.labels.filter((l) => l.label === "*")).reduce((n, l) => n + l.count, 0)).toBe(37)
 
-        // `builtin`: the engine is `dist/grid engine`, started by the daemon from its own path.
+        // `builtin`: the engine is `dist/grid engine`, started by the daemon from its own path, as
+        // two workers that are dist/grid again (`grid engine --worker i/2`), one JTL between them.
         const scenario = { target: "http://127.0.0.1:1", requests: [{ name: "home", path: "/home" }], load: { model: "open", rate: 40, durationSeconds: 2 } }
         yield* client.send(node, {
           kind: "start",
@@ -114,7 +115,7 @@ describe("dist/grid alone", () => {
           tool: "builtin",
           entry: "scenario.json",
           files: [{ path: "scenario.json", content: JSON.stringify(scenario) }],
-          params: { target: `http://127.0.0.1:${target.port}` }
+          params: { target: `http://127.0.0.1:${target.port}`, workers: 2 }
         })
         const started = yield* client.waitEvent("bin-builtin", "started", "30 seconds")
         expect(started.pid).toBeTypeOf("number")
