@@ -159,7 +159,8 @@ const gridRun = (url: string, client: "lean" | "undici", thinkTimeMs = 0, durati
     requests: [{ name: "get", path: "/", ...(thinkTimeMs > 0 ? { thinkTimeMs } : {}) }],
     load: { model: "closed", users: conns, durationSeconds }
   }))
-  run(node, [join(root, "src", "cli", "main.ts"), "run", scenario, "--out", out])
+  // One engine worker, in grid run's own process (pinned to core 1 it would be one anyway).
+  run(node, [join(root, "src", "cli", "main.ts"), "run", scenario, "--out", out, "--workers", "1"])
   const s = JSON.parse(readFileSync(out, "utf8"))
   // CPU during the run itself, as grid reports it (start-up excluded, like autocannon's).
   return {
