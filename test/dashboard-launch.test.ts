@@ -32,21 +32,20 @@ interface Row {
   readonly share: string
   readonly requests: number
 }
+/** The node table's rows as shown (read in the page; a string: the tests are not typed against the DOM). */
 const nodeRows = (page: Page) =>
   Effect.promise(() =>
-    page.evaluate(() =>
-      Array.from(document.querySelectorAll("#nodes-table tbody tr")).map((tr) => {
-        const td = Array.from(tr.querySelectorAll("td")).map((c) => c.textContent ?? "")
-        return { node: td[0]!, state: td[1]!, share: td[2]!, requests: Number(td[3]) }
-      })
-    )
+    page.evaluate(`Array.from(document.querySelectorAll("#nodes-table tbody tr")).map((tr) => {
+      const td = Array.from(tr.querySelectorAll("td")).map((c) => c.textContent ?? "")
+      return { node: td[0], state: td[1], share: td[2], requests: Number(td[3]) }
+    })`) as Promise<Array<Row>>
   )
 const pageState = (page: Page) =>
   Effect.promise(() =>
-    page.evaluate(() => {
-      const d = (window as unknown as { gridDashboard?: { connection(): string; total(): number } }).gridDashboard
-      return { conn: d?.connection() ?? "none", total: d?.total() ?? 0 }
-    })
+    page.evaluate(`(() => { const d = window.gridDashboard; return { conn: d ? d.connection() : "none", total: d ? d.total() : 0 } })()`) as Promise<{
+      conn: string
+      total: number
+    }>
   )
 const urlIn = (output: () => string) =>
   waitUntil(`the dashboard's URL (${output().slice(-300)})`, Effect.sync(() => /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output())?.[1]), "60 seconds")
