@@ -8,7 +8,7 @@
 // `--npm` builds only the second. The commit and build time are stamped into both (src/version.ts).
 import { execFileSync } from "node:child_process"
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { join, relative } from "node:path"
+import { join, relative, sep } from "node:path"
 import { Script } from "node:vm"
 import { build, type BuildOptions, type Plugin, transformSync } from "esbuild"
 import { readAssets } from "../src/dashboard/Assets.ts"
@@ -75,6 +75,38 @@ const lazyIntlPlugin: Plugin = {
   }
 }
 
+// A bundle with one subcommand: main.ts's loaders of the others (its `subcommands` record, read
+// from its text so a subcommand registered there is left out too) load a module that says so,
+// as do the dynamic imports of `elsewhere` (modules the subcommand's process never runs).
+const onlySubcommand = (word: string, elsewhere: ReadonlyArray<string> = []): Plugin => ({
+  name: "only-subcommand",
+  setup(b) {
+    const main = readFileSync(join(root, "src/cli/main.ts"), "utf8")
+    const files = new Map([...main.matchAll(/(\w+): \(\) => import\("\.\/([\w-]+\.ts)"\)/g)].map((m) => [`./${m[2]}`, m[1]!]))
+    if (files.get(`./${word}.ts`) !== word) throw new Error(`only-subcommand: src/cli/main.ts registers no \`${word}\` loading ./${word}.ts`)
+    b.onResolve({ filter: /^\.\/[\w-]+\.ts$/ }, (args) => {
+      const other = files.get(args.path)
+      if (args.kind !== "dynamic-import" || !args.importer.endsWith(join("src", "cli", "main.ts")) || other === undefined || other === word) return undefined
+      return { path: other, namespace: "grid-elsewhere" }
+    })
+    b.onResolve({ filter: /\.ts$/ }, (args) => {
+      const target = relative(root, join(args.resolveDir, args.path)).split(sep).join("/")
+      return args.kind === "dynamic-import" && elsewhere.includes(target) ? { path: target, namespace: "grid-elsewhere" } : undefined
+    })
+    b.onLoad({ filter: /.*/, namespace: "grid-elsewhere" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`\`${args.path}\` is not in the ${word} bundle`)})`,
+      loader: "js"
+    }))
+  }
+})
+
+// V8 keeps a script's source as one byte per character only when it is all Latin-1, and the
+// executable's asset reaches it through a UTF-8 decoder that makes any non-ASCII text two bytes
+// per character: one "µ" in a dependency's regular expression doubled the bundle's size in the
+// heap. esbuild's ASCII output already escapes strings, templates and identifiers; what it leaves
+// is inside regular expression literals, where a \u escape of each UTF-16 unit means the same.
+const asciiOnly = (text: string): string => text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
 const common: BuildOptions = {
   entryPoints: [join(root, "src/cli/main.ts")],
   bundle: true,
@@ -112,20 +144,38 @@ const buildBinary = async (): Promise<void> => {
   // A private work folder and an atomic rename at the end: two builds at once (two test files
   // finding the binary stale) must not leave a half-written dist/grid.
   const work = mkdtempSync(join(dist, ".sea-"))
-  // The whole CLI, run by src/cli/binary.ts (the executable's small main) only when needed.
-  const bundle = join(work, "grid.cjs")
-  await build({
-    ...common,
-    format: "cjs",
-    outfile: bundle,
-    define: defines("binary"),
-    // import.meta is only read on the source/npm paths (self.ts checks isSea() first).
-    logOverride: { "empty-import-meta": "silent" }
-  })
-  // Its code cache, made by this same Node (V8 refuses a cache from another version or flags),
-  // for exactly the source binary.ts compiles.
-  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, "utf8")}\n})`
-  writeFileSync(`${bundle}.cache`, new Script(source, { filename: "grid.cjs" }).createCachedData())
+  // The CLI as two bundles, each with its V8 code cache, run by src/cli/binary.ts (the
+  // executable's small main) only when needed: grid.cjs holds every subcommand; grid-daemon.cjs
+  // only `grid daemon`'s. A script's source stays in the V8 heap for as long as any of its
+  // functions lives, so a daemon running the whole CLI's bundle held all of it (the browser
+  // engine's playwright-core, undici, the dashboard page: 6.7 MB) for its lifetime.
+  // A daemon runs the built-in engine as `grid engine` (the whole CLI's bundle), never in its own
+  // process (the wire's runners are process and docker; src/runner/InProcessBackend.ts says why),
+  // so the in-process engine's modules are left out of its bundle: with the browser engine's
+  // playwright-core and undici they were three quarters of it.
+  const inProcessOnly = ["src/engine/Engine.ts", "src/engine/LoadSplit.ts", "src/engine/Cores.ts", "src/engine/browser/BrowserEntry.ts", "src/engine/WorkerPool.ts"]
+  const bundles = [{ name: "grid.cjs", plugins: [] }, { name: "grid-daemon.cjs", plugins: [onlySubcommand("daemon", inProcessOnly)] }]
+  const assets: Record<string, string> = {}
+  for (const { name, plugins } of bundles) {
+    const bundle = join(work, name)
+    await build({
+      ...common,
+      format: "cjs",
+      outfile: bundle,
+      define: defines("binary"),
+      plugins: [...common.plugins!, ...plugins],
+      // import.meta is only read on the source/npm paths (self.ts checks isSea() first).
+      logOverride: { "empty-import-meta": "silent" }
+    })
+    const text = asciiOnly(readFileSync(bundle, "utf8"))
+    writeFileSync(bundle, text)
+    // Its code cache, made by this same Node (V8 refuses a cache from another version or
+    // flags), for exactly the source binary.ts compiles.
+    const source = `(function (exports, require, module, __filename, __dirname) {${text}\n})`
+    writeFileSync(`${bundle}.cache`, new Script(source, { filename: name }).createCachedData())
+    assets[name] = bundle
+    assets[`${name}.cache`] = `${bundle}.cache`
+  }
   const entry = join(work, "binary.cjs")
   await build({ ...common, entryPoints: [join(root, "src/cli/binary.ts")], format: "cjs", outfile: entry, define: defines("binary") })
   const blob = join(work, "grid.blob")
@@ -136,7 +186,7 @@ const buildBinary = async (): Promise<void> => {
       output: blob,
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
-      assets: { "grid.cjs": bundle, "grid.cjs.cache": `${bundle}.cache` }
+      assets
     }, null, 2)
   )
   execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], { cwd: work, stdio: "pipe" })
