@@ -14,6 +14,7 @@ export const dashboardFlag = Flag.String("dashboard").pipe(
   Flag.withDescription(
     "Serve a live dashboard (charts, tables, thresholds, nodes) in the browser while the test runs; --dashboard=host:port or =port to choose where (default 127.0.0.1, a free port; the URL is printed)"
   ),
+  Flag.withMetavar("addr"),
   Flag.withOptionalValue(DEFAULT_DASHBOARD_ADDR),
   Flag.optional
 )
