@@ -187,6 +187,18 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(paths["/json"]).toBe(row(doc, "who").count + 1)
       }))
 
+    it.effect("examples/flows.yaml runs with zero errors and its thresholds hold", () =>
+      Effect.gen(function*() {
+        const target = yield* Target
+        yield* Effect.promise(() => fetch(`${target.url}/__reset`, { method: "POST" }))
+        const r = yield* grid(["run", join(import.meta.dirname, "..", "examples", "flows.yaml"), "--target", target.url, "--duration", "2", "--users", "4", "--out", "-"])
+        expect(r.code, r.stderr).toBe(0)
+        const doc = JSON.parse(r.stdout) as Doc
+        expect(doc.total.errors).toBe(0)
+        expect(row(doc, "shopper/cart").count).toBe(target.stats.paths["/cart"])
+        expect(doc.thresholds.every((t) => t.ok)).toBe(true)
+      }))
+
     it.effect("a failed setup stops the run before any load", () =>
       Effect.gen(function*() {
         const { code, stderr, paths } = yield* run("setup-fails", {
