@@ -6,7 +6,7 @@
 import { it, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -82,6 +82,21 @@ describe("dist/grid alone", () => {
           expect({ sub, status: r.status, stderr: r.stderr }).toEqual({ sub, status: 0, stderr: "" })
           expect(r.stdout).toContain(`grid ${sub}`)
         }
+      }))
+
+    it.effect("writes the HTML report with the dashboard page's scripts from inside itself", () =>
+      Effect.gen(function*() {
+        const { dir, env, grid } = yield* Alone
+        const html = join(dir, "report.html")
+        const jtl = join(import.meta.dirname, "fixtures", "ingest", "jmeter213-noheader.jtl")
+        const r = spawnSync(grid, ["report", jtl, "--html", html], { env, cwd: dir, encoding: "utf8" })
+        expect(r.status, r.stderr).toBe(0)
+        const text = readFileSync(html, "utf8")
+        // uPlot, the page's own (minified) scripts and the data, all inline.
+        expect(text).toContain("uPlot")
+        expect(text).toContain("GridDash")
+        expect(text).toMatch(/<script id="grid-data" type="application\/json">\{"meta":\{"kind":"report"/)
+        expect(text).not.toMatch(/<(script|link)[^>]+(src|href)=["']?https?:/i)
       }))
 
     it.effect("runs as a daemon: a command test and a built-in engine test, with exact counts", () =>
