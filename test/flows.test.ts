@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect } from "vitest"
+import { JtlWriter } from "../src/engine/JtlWriter.ts"
 import { decodeScenario } from "../src/engine/ScenarioLoader.ts"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { parseThreshold } from "../src/engine/Thresholds.ts"
@@ -197,6 +198,23 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(doc.total.errors).toBe(0)
         expect(row(doc, "shopper/cart").count).toBe(target.stats.paths["/cart"])
         expect(doc.thresholds.every((t) => t.ok)).toBe(true)
+      }))
+
+    it.effect("grid report on the engine's JTL keeps setup and teardown out of the total too", () =>
+      Effect.gen(function*() {
+        const file = join(yield* Dir, "phases.jtl")
+        const jtl = new JtlWriter(file)
+        const at = Date.now()
+        const sample = (label: string, i: number) => ({ timestamp: at + i, label, latencyMs: 5, success: true, status: "200", bytesIn: 10, bytesOut: 5, error: undefined })
+        jtl.sink(sample("[setup] admin", 0))
+        for (let i = 1; i <= 20; i++) jtl.sink(sample("cart", i))
+        jtl.sink(sample("[teardown] bye", 21))
+        jtl.close()
+        const r = yield* grid(["report", file, "--json"])
+        expect(r.code, r.stderr).toBe(0)
+        const doc = JSON.parse(r.stdout) as Doc
+        expect(doc.total.count).toBe(20)
+        expect(doc.labels.map((l) => [l.label, l.count])).toEqual(expect.arrayContaining([["[setup] admin", 1], ["cart", 20], ["[teardown] bye", 1]]))
       }))
 
     it.effect("a failed setup stops the run before any load", () =>
