@@ -58,7 +58,8 @@ if (isMainThread) {
   const beforeLoad = Effect.sync(() => parentPort!.postMessage({ t: "ready" })).pipe(
     // Every thread starts together, as processes do on `go`.
     Effect.andThen(Effect.promise(() => {
-      const r = Atomics.waitAsync(d.go, 0, 0)
+      // Atomics.waitAsync is ES2024, newer than the project's lib setting.
+      const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync(d.go, 0, 0)
       return r.async ? r.value : Promise.resolve(r.value)
     }))
   )

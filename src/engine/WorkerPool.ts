@@ -37,6 +37,8 @@ export interface PoolOptions {
   readonly sink?: SampleSink | undefined
   /** Whatever a worker prints besides its messages (stderr lines, mostly). */
   readonly log: (line: string) => void
+  /** Where "continuing at reduced load" is said (default: `log`): a user must see it. */
+  readonly warn?: ((line: string) => void) | undefined
   readonly onWorkerExit: "fail" | "continue"
   /** Pin worker i to core i mod cores (through `taskset`). */
   readonly cpuAffinity?: { readonly cores: number } | undefined
@@ -248,7 +250,8 @@ export const runWorkers = Effect.fn("engine.workers")(function*(options: PoolOpt
           }
           lost.add(failed.index)
           const left = pool.workers.length - lost.size
-          options.log(`${pool.describe(failed)}; continuing at reduced load (${left} of ${pool.workers.length} workers)`)
+          const say = options.warn ?? options.log
+          say(`${pool.describe(failed)}; continuing at reduced load (${left} of ${pool.workers.length} workers)`)
           if (left === 0) return yield* new WorkerError({ exitCode: 1, message: "every engine worker died" })
         }
         return { samples: pool.samples, lost: lost.size } satisfies PoolOutcome

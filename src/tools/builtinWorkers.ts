@@ -37,6 +37,11 @@ export const inProcessWorkers = (o: InProcessWorkers): InProcessRun => ({ sink, 
     status: o.status,
     sink,
     log: (line) => log("stderr", line),
+    // Only `grid run` has an in-process node: its user reads its terminal, not the node's log.
+    warn: (line) => {
+      log("stderr", line)
+      process.stderr.write(`grid run: ${line}\n`)
+    },
     onWorkerExit: o.onWorkerExit,
     cpuAffinity: o.cpuAffinity
   })).pipe(
