@@ -80,6 +80,16 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(row(doc, "cart").count).toBe(paths["/cart"])
       }))
 
+    it.effect("open model: each arrival logs in with its own jar and variables, zero errors", () =>
+      Effect.gen(function*() {
+        const { code, doc, paths, stderr } = yield* run("auth-open", { requests: [login, cart], load: { model: "open", rate: 40, durationSeconds: 1 } })
+        expect(code, stderr).toBe(0)
+        expect(doc.total.errors).toBe(0)
+        expect(row(doc, "login").count).toBe(40)
+        expect(row(doc, "cart").count).toBe(40)
+        expect(paths["/cart"]).toBe(40)
+      }))
+
     it.effect("without the capture every /cart is a 401 error", () =>
       Effect.gen(function*() {
         const { doc, paths } = yield* run("no-capture", {
