@@ -95,6 +95,7 @@ export const daemonCommand = Command.make("daemon", flags, (f) =>
       allowTools: f.allowTools.flatMap((t) => t.split(",").map((s) => s.trim()).filter((s) => s !== "")),
       natsUrl: f.natsUrl,
       nats: natsAuthOf(f),
+      streamReplicas: Option.getOrUndefined(f.streamReplicas),
       nodeId,
       gridId,
       workDir: Option.getOrElse(f.workDir, () => defaults.workDir),

@@ -21,10 +21,26 @@ export const secretFlag = (name: string, description: string) =>
   )
 
 export const natsFlags = {
+  // Several servers (a cluster) as one comma-separated value or the flag repeated: one list.
   natsUrl: Flag.String("nats-url").pipe(
-    Flag.withDescription("NATS server URL(s), comma-separated (env GRID_NATS_URL, default nats://127.0.0.1:4222)"),
+    Flag.withDescription("NATS server URL(s), comma-separated or repeated, e.g. the members of a cluster (env GRID_NATS_URL, default nats://127.0.0.1:4222)"),
+    Flag.atLeast(1),
+    Flag.map((urls) => urls.join(",")),
     Flag.withFallbackConfig(Config.String("GRID_NATS_URL")),
     Flag.withDefault("nats://127.0.0.1:4222")
+  ),
+  streamReplicas: Flag.Int("stream-replicas").pipe(
+    Flag.withDescription("Replicas of the JetStream streams and buckets this command creates, 1-5 (a cluster: 3); existing ones with fewer are reported, not changed (env GRID_STREAM_REPLICAS, default 1)"),
+    Flag.withFallbackConfig(Config.Int("GRID_STREAM_REPLICAS")),
+    // JetStream keeps at most five replicas.
+    Flag.mapTryCatch(
+      (n) => {
+        if (n < 1 || n > 5) throw new Error(`${n}: must be 1 to 5 (a three-server cluster: 3)`)
+        return n
+      },
+      (e) => (e as Error).message
+    ),
+    Flag.optional
   ),
   subjectPrefix: Flag.String("subject-prefix").pipe(
     Flag.withDescription("Subject prefix of the grid's messages (env GRID_SUBJECT_PREFIX, default grid)"),

@@ -27,11 +27,15 @@ import { otlpEndpointFlag, tracingLayer } from "./tracing.ts"
 /** A launch's lease when neither the plan nor --lease gives one. */
 export const DEFAULT_LEASE_SECONDS = 30
 
-type NatsFlagValues = Parameters<typeof natsAuthOf>[0] & { readonly natsUrl: string; readonly subjectPrefix: string }
+type NatsFlagValues = Parameters<typeof natsAuthOf>[0] & {
+  readonly natsUrl: string
+  readonly subjectPrefix: string
+  readonly streamReplicas: Option.Option<number>
+}
 
 /** The Controller over its own NATS connection, from the shared NATS flags. */
 export const controllerLayer = (f: NatsFlagValues): Layer.Layer<Controller, unknown> =>
-  Controller.layerNats({ url: f.natsUrl, auth: natsAuthOf(f), subjectPrefix: f.subjectPrefix })
+  Controller.layerNats({ url: f.natsUrl, auth: natsAuthOf(f), subjectPrefix: f.subjectPrefix, streamReplicas: Option.getOrUndefined(f.streamReplicas) })
 
 const clock = (ms: number): string => {
   const s = Math.max(0, Math.floor(ms / 1000))

@@ -11,6 +11,9 @@ import type { NatsAuth } from "../nats/NatsAuth.ts"
 import { ensureAssets } from "../nats/JetStreamAssets.ts"
 import { ensureFlagBucket } from "../nats/NatsFlagStore.ts"
 import { decodeFlag, flagDef, keyOf } from "../flags/FlagRegistry.ts"
+import { jetStreamProblem as jetStreamProblemOf } from "../nats/JetStreamHealth.ts"
+import { resilientFollow } from "../nats/ResilientFollow.ts"
+import { resilientKvWatch } from "../nats/ResilientKvWatch.ts"
 import { describe, NatsConnection } from "../nats/NatsConnection.ts"
 import { assets as assetNames, subjects as subjectNames } from "../protocol/names.ts"
 import { type Flows, flows } from "./Flows.ts"
@@ -25,6 +28,8 @@ export interface ControllerSettings {
   readonly subjectPrefix?: string | undefined
   /** Bucket TTL used if this controller is the first to create `grid_nodes`. */
   readonly nodeTtl?: Duration.Duration | undefined
+  /** Replicas of the JetStream assets this controller creates (`--stream-replicas`). */
+  readonly streamReplicas?: number | undefined
 }
 
 export type ControllerShape = Primitives & Flows
@@ -33,7 +38,7 @@ export class Controller extends Context.Service<Controller, ControllerShape>()("
   /** Over any NodeBus implementation (MemoryBus.ts in tests). */
   static readonly layerPrimitives = (primitives: Primitives) => Layer.succeed(Controller, Controller.of({ ...primitives, ...flows(primitives) }))
   /** Needs a NatsConnection (see `layerNats` for one built from settings). */
-  static readonly layer = (settings: { readonly subjectPrefix?: string | undefined; readonly nodeTtl?: Duration.Duration | undefined } = {}) =>
+  static readonly layer = (settings: Omit<ControllerSettings, "url" | "auth"> = {}) =>
     Layer.effect(Controller, make(settings))
   /** The controller with its own NATS connection. */
   static readonly layerNats = (settings: ControllerSettings) =>
@@ -64,13 +69,13 @@ const iterate = <I, A>(
     })
   )
 
-const make = (settings: { readonly subjectPrefix?: string | undefined; readonly nodeTtl?: Duration.Duration | undefined }) =>
+const make = (settings: Omit<ControllerSettings, "url" | "auth">) =>
   Effect.gen(function*() {
     const conn = yield* NatsConnection
     const prefix = settings.subjectPrefix ?? "grid"
     const assets = assetNames(prefix)
     const subjects = subjectNames(prefix)
-    const { kv, bucketTtlMs, leases, stops } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15)).pipe(
+    const { kv, bucketTtlMs, leases, stops } = yield* ensureAssets(assets, subjects, settings.nodeTtl ?? Duration.seconds(15), { replicas: settings.streamReplicas }).pipe(
       Effect.provideService(NatsConnection, conn),
       Effect.mapError((e) => new ControllerError({ message: e.message }))
     )
@@ -84,14 +89,14 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
     const nodes: ControllerShape["nodes"] = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       listNodes(kv, assets.nodes, now))
 
-    const watchNodes: ControllerShape["watchNodes"] = iterate(
-      `cannot watch ${assets.nodes}`,
-      () => kv.watch(),
-      (it) => (it as unknown as { stop: () => void }).stop(),
-      (e: { key: string; operation: string; string: () => string }): Effect.Effect<NodeChange | undefined> =>
+    // Reopened after a reconnect or half a TTL of silence: a plain kv.watch() can stall for good
+    // when a cluster loses the server it was on, and live nodes would be declared lost.
+    const watchNodes: ControllerShape["watchNodes"] = Stream.unwrap(resilientKvWatch(conn.nc, kv, { stallMs: Math.max(3_000, bucketTtlMs / 2) })).pipe(
+      Stream.mapEffect((e): Effect.Effect<NodeChange | undefined> =>
         e.operation !== "PUT"
           ? Effect.succeed({ op: "delete", nodeId: e.key })
-          : Effect.map(heartbeatOf(`${assets.nodes}.${e.key}`, e.string()), (hb) => (hb ? { op: "put", nodeId: e.key, heartbeat: hb } : undefined))
+          : Effect.map(heartbeatOf(`${assets.nodes}.${e.key}`, e.string()), (hb) => (hb ? { op: "put", nodeId: e.key, heartbeat: hb } : undefined))),
+      Stream.filter((c): c is NodeChange => c !== undefined)
     )
 
     const send: ControllerShape["send"] = (nodeId, command) => {
@@ -102,16 +107,12 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
       }).pipe(Effect.as(commandId))
     }
 
-    const follow = <A>(stream: string, subject: string, read: (where: string, text: string) => Effect.Effect<A | undefined>) =>
-      iterate(
-        `cannot follow ${subject}`,
-        () => js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }).then((c) =>
-          // Short pulls: after a server restart an ordered consumer resets within seconds
-          // instead of waiting out the default 30 s pull.
-          c.consume({ max_messages: 512, expires: 5_000 })
-        ),
-        (it) => (it as unknown as { close: () => Promise<unknown> }).close(),
-        (m: JsMsg) => read(m.subject, m.string())
+    // Reopened from the next stream sequence after a reconnect or 2 s of silence: an ordered
+    // consumer can stall for good when a cluster loses its server with the stream's leader.
+    const follow = <A>(stream: string, subject: string, read: (where: string, text: string) => Effect.Effect<A | undefined>): Stream.Stream<A, ControllerError> =>
+      Stream.unwrap(resilientFollow(conn.nc, js, stream, subject, { stallMs: 2_000 })).pipe(
+        Stream.mapEffect((m: JsMsg) => read(m.subject, m.string())),
+        Stream.filter((a): a is A => a !== undefined)
       )
     const events = (testId: string) => follow(assets.events, `${prefix}.events.${testId}.>`, eventOf)
     const results = (testId: string) => follow(assets.results, `${prefix}.results.${testId}.>`, windowOf)
@@ -157,6 +158,8 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
         catch: fail("cannot store the stop order")
       }).pipe(Effect.asVoid)
 
+    const jetStreamProblem = jetStreamProblemOf(conn.nc, conn.jsm, [assets.results, assets.events, assets.control])
+
     const launchChannel: NonNullable<ControllerShape["launchChannel"]> = (gridId) =>
       Effect.gen(function*() {
         const key = keyOf({ scope: "grid", target: gridId, flag: "launch.channel" })
@@ -168,7 +171,7 @@ const make = (settings: { readonly subjectPrefix?: string | undefined; readonly 
         return undefined
       })
 
-    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease, putStopOrder, launchChannel }
+    const primitives = { subjectPrefix: prefix, bucketTtlMs, nodes, watchNodes, send, events, results, history, renewLease, putStopOrder, launchChannel, jetStreamProblem }
 
     return Controller.of({ ...primitives, ...flows(primitives) })
   })

@@ -20,6 +20,7 @@ import type { Plan } from "./Plan.ts"
 import { every, isEnded, type LaunchState, lose, setStatus, withNode } from "./LaunchState.ts"
 import { finishReport, type LaunchReport, type NodeStatus } from "./Report.ts"
 import { type Selection, SelectionError } from "./Selection.ts"
+import { quorumLost } from "./QuorumWatch.ts"
 import { waitForIdle } from "./WaitIdle.ts"
 import { type Share, splitProblem, startCommands } from "./Split.ts"
 
@@ -210,6 +211,11 @@ export const startLaunch = (
         yield* syncFinal
       }))
     yield* follow("heartbeat", p.watchNodes, (c) => transition((s, now) => onHeartbeat(s, c, now)))
+    // A cluster that lost quorum fails nothing, it only goes silent: say so, as the first reason.
+    yield* quorumLost(p).pipe(
+      Effect.flatMap((why) => transition((s) => ({ ...s, problems: [why, ...s.problems], mustAbort: true }))),
+      Effect.forkScoped
+    )
     yield* Effect.gen(function*() {
       for (;;) {
         yield* Effect.sleep("250 millis")
@@ -245,6 +251,17 @@ export const startLaunch = (
         yield* waitFor((s) => s.allFinal, options.finalWait ?? "5 seconds")
         emit(Number.POSITIVE_INFINITY)
         live.flush()
+        // A node that finished without its final window reaching us: the totals miss some of
+        // its results, which must not pass for a complete run.
+        if (!interrupted) {
+          yield* transition((s) => {
+            const missing = [...s.nodes.values()].filter((n) => n.status === "finished" && merger.nodes.get(n.nodeId)?.finalSeq === undefined)
+            return missing.length === 0 ? s : {
+              ...s,
+              problems: [...s.problems, ...missing.map((n) => `node ${n.nodeId} finished but its final result window never arrived: the merged results are incomplete`)]
+            }
+          })
+        }
         const s = yield* SubscriptionRef.get(state)
         const report = finishReport({
           testId,

@@ -51,6 +51,9 @@ export interface Primitives {
   /** The channel a grid is pinned to by the flag `launch.channel` (KV `grid_flags`), if any; a
    * bus without flags leaves it out. */
   readonly launchChannel?: ((gridId: string) => Effect.Effect<string | undefined, ControllerError>) | undefined
+  /** Why JetStream cannot take the grid's writes now (a cluster that lost quorum), or
+   * undefined when it can; a bus that cannot lose quorum leaves it out. */
+  readonly jetStreamProblem?: Effect.Effect<string | undefined> | undefined
   /** Everything stored for a test, read to the end. */
   readonly history: (testId: string) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly windows: ReadonlyArray<ResultWindow> }, ControllerError>
 }

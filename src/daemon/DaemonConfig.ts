@@ -13,6 +13,8 @@ import { sanitizeId } from "../protocol/names.ts"
 export interface DaemonSettings {
   readonly natsUrl: string
   readonly nats: NatsAuth
+  /** Replicas of the JetStream assets this node creates (`--stream-replicas`); server default when absent. */
+  readonly streamReplicas?: number | undefined
   readonly nodeId: string
   readonly gridId: string
   readonly workDir: string

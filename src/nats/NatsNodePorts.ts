@@ -21,6 +21,8 @@ import { natsStopOrdersLayer } from "./NatsStopOrders.ts"
 export interface NatsPortsOptions {
   readonly natsUrl: string
   readonly nats: NatsAuth
+  /** Replicas of the assets created here (a cluster: 3); existing ones are only reported. */
+  readonly streamReplicas?: number | undefined
   readonly nodeId: string
   readonly subjectPrefix: string
   /** Bucket TTL used when this node creates `grid_nodes`. */
@@ -35,7 +37,7 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
   const subjects = subjectNames(options.subjectPrefix)
   const assets = assetNames(options.subjectPrefix)
   const ports = Layer.unwrap(Effect.gen(function*() {
-    const { kv, bucketTtlMs, leases, stops } = yield* ensureAssets(assets, subjects, options.nodeTtl)
+    const { kv, bucketTtlMs, leases, stops } = yield* ensureAssets(assets, subjects, options.nodeTtl, { replicas: options.streamReplicas })
     if (bucketTtlMs > 0 && Duration.toMillis(options.heartbeatInterval) > bucketTtlMs / 3) {
       yield* Effect.logWarning(
         `heartbeat interval ${Duration.format(options.heartbeatInterval)} is more than a third of the ${assets.nodes} bucket's TTL (${bucketTtlMs} ms): controllers may see this node as lost between heartbeats`

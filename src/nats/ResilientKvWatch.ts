@@ -1,0 +1,62 @@
+// A KV watch that survives the loss of a NATS server. nats.js's `kv.watch()` rides an ordered
+// push consumer that can stall for good when the server it was on dies with the bucket's
+// stream leader (seen on a three-server cluster: no entry, no error, no end, for minutes), and
+// a controller following heartbeats through it would declare live nodes lost. This watch
+// reopens itself, from the revision after the last one it delivered, after every reconnect and
+// whenever it has delivered nothing for `stallMs` (a healthy grid writes heartbeats several
+// times per TTL, so silence that long means a stall, or an empty grid where reopening is cheap).
+import type { KV, KvWatchEntry } from "@nats-io/kv"
+import type { NatsConnection as Conn } from "@nats-io/transport-node"
+import { Clock, Effect, Queue, Schedule, type Scope, Stream } from "effect"
+import { describe } from "./NatsConnection.ts"
+
+export interface ResilientWatchOptions {
+  /** Reopen after this long without an entry. */
+  readonly stallMs: number
+}
+
+/** Current values first (as `kv.watch()` gives them), then every change; never ends by itself. */
+export const resilientKvWatch = (nc: Conn, kv: KV, options: ResilientWatchOptions): Effect.Effect<Stream.Stream<KvWatchEntry>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const out = yield* Queue.unbounded<KvWatchEntry>()
+    let lastRevision = 0
+    let lastAt = yield* Clock.currentTimeMillis
+    let reconnects = 0
+    yield* Stream.fromAsyncIterable(nc.status(), () => undefined).pipe(
+      Stream.runForEach((s) => Effect.sync(() => (s.type === "reconnect" ? reconnects++ : undefined))),
+      Effect.ignore,
+      Effect.forkScoped
+    )
+    const once = Effect.scoped(Effect.gen(function*() {
+      const seenReconnects = reconnects
+      const it = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: () => kv.watch(lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : {}),
+          catch: describe
+        }),
+        (it) => Effect.sync(() => (it as unknown as { stop: () => void }).stop())
+      )
+      lastAt = yield* Clock.currentTimeMillis
+      const pump = Stream.fromAsyncIterable(it, describe).pipe(
+        Stream.runForEach((e) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            if (e.revision <= lastRevision) return Effect.void
+            lastRevision = e.revision
+            lastAt = now
+            return Queue.offer(out, e)
+          }))
+      )
+      const stale = Clock.currentTimeMillis.pipe(
+        Effect.repeat({ schedule: Schedule.spaced("250 millis"), until: (now) => reconnects !== seenReconnects || now - lastAt > options.stallMs })
+      )
+      yield* Effect.raceFirst(pump, stale)
+    }))
+    // A failed open (no leader elected yet) is retried like a stall.
+    yield* once.pipe(
+      Effect.ignore,
+      Effect.andThen(Effect.sleep("250 millis")),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    return Stream.fromQueue(out)
+  })
