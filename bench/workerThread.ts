@@ -59,7 +59,7 @@ if (isMainThread) {
     // Every thread starts together, as processes do on `go`.
     Effect.andThen(Effect.promise(() => {
       // Atomics.waitAsync is ES2024, newer than the project's lib setting.
-      const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync(d.go, 0, 0)
+      const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(d.go, 0, 0)
       return r.async ? r.value : Promise.resolve(r.value)
     }))
   )
