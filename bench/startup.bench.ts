@@ -4,6 +4,12 @@
 //    npm-installed `grid --version` (the package packed and installed into a temp prefix).
 // 2. Idle daemon RSS after 30 s (connected, heartbeating): dist/grid and the npm-installed grid
 //    against a bare `setInterval` process, three of each side by side.
+// Before 1 and 2, both executables (node and dist/grid) are dropped from the page cache (dd
+// iflag=nocache; pages other processes have mapped stay): a file's pages count in the RSS of
+// every process that maps them, and how many get mapped around each page a process touches
+// depends on how they sit in the cache (measured on this machine, same bytes: `dist/grid
+// --version` peaked at 63.8 or 42.0 MiB, an idle daemon held ~20 MB more or less), so both sides
+// start from the same state: read back from disk, as after a reboot.
 // 3. Start-to-ready: dist/grid daemon start to its first heartbeat in the KV bucket, p50 of 10.
 // 4. Publish of a `start` to the tool's first instruction (`touch`, whose mtime stamps it),
 //    p50 and p95 over 20, through dist/grid daemon.
@@ -59,8 +65,14 @@ const measure = (cmd: string, args: ReadonlyArray<string>, env = process.env) =>
   return { ms, mib: Number(r.stderr.trim().split("\n").pop()) / 1024 }
 }
 
+/** Both executables out of the page cache (see the top of this file). */
+const dropFromPageCache = () => {
+  for (const file of [node, grid]) spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"])
+}
+
 // ---------------------------------------------------------------- 1. --version
 {
+  dropFromPageCache()
   type Run = ReturnType<typeof measure>
   const sides = { bare: [] as Array<Run>, binary: [] as Array<Run>, npm: [] as Array<Run> }
   for (let i = 0; i < runs; i++) {
@@ -90,6 +102,7 @@ const daemonArgs = (id: string) => ["daemon", "--nats-url", nats.url, "--node-id
 try {
   // -------------------------------------------------------------- 2. idle daemon RSS
   {
+    dropFromPageCache()
     const procs = { bare: [] as Array<ChildProcess>, binary: [] as Array<ChildProcess>, npm: [] as Array<ChildProcess> }
     for (let i = 0; i < 3; i++) {
       procs.bare.push(spawn(node, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }))
