@@ -60,7 +60,7 @@ if (isMainThread) {
     Effect.andThen(Effect.promise(() => {
       // Atomics.waitAsync is ES2024, newer than the project's lib setting.
       const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(d.go, 0, 0)
-      return r.async ? r.value : Promise.resolve(r.value)
+      return typeof r.value === "string" ? Promise.resolve(r.value) : r.value
     }))
   )
   await Effect.runPromise(
