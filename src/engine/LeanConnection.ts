@@ -8,7 +8,7 @@
 import { connect as netConnect, type LookupFunction, type Socket } from "node:net"
 import { connect as tlsConnect } from "node:tls"
 import { HTTPParser } from "http-parser-js"
-import { BodyCollector } from "./flows/Response.ts"
+import { BodyCollector, type Collect } from "./flows/Response.ts"
 
 /**
  * Called once per request: `error` is set for transport failures (no HTTP status). `headers`
@@ -22,8 +22,7 @@ export type ResponseCallback = (
   body?: ReadonlyArray<Buffer> | undefined
 ) => void
 
-/** What to hand back beyond the status: 0 nothing, 1 headers, 2 headers and body (bounded). */
-export type Collect = 0 | 1 | 2
+export type { Collect }
 
 export interface Endpoint {
   readonly host: string

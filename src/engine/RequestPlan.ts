@@ -7,6 +7,7 @@ import { type Capture, compileCapture } from "./flows/Captures.ts"
 import { type CompiledChecks, compileChecks } from "./flows/Checks.ts"
 import type { OnCaptureFail } from "./flows/FlowSchema.ts"
 import { flowPicker } from "./flows/FlowPicker.ts"
+import type { Collect } from "./flows/Response.ts"
 import { compileTemplate, type Env, joinParts, type Part, type Template, templateParts } from "./flows/Variables.ts"
 import type { RequestSpec, Scenario } from "./Scenario.ts"
 
@@ -21,8 +22,6 @@ export interface Origin {
 export type Row = Readonly<Record<string, string>> | undefined
 export type { Env }
 
-/** What the connection must hand back beyond the status: 0 nothing, 1 headers, 2 headers and body. */
-export type Collect = 0 | 1 | 2
 
 export interface CompiledRequest {
   /** The label samples carry. */

@@ -35,6 +35,3 @@ export type CheckSpec = typeof CheckSpec.Type
 
 export const OnCaptureFail = Schema.Literals(["continue", "end"])
 export type OnCaptureFail = typeof OnCaptureFail.Type
-
-/** Variables every request may use without defining them. */
-export const builtinVariables = ["vu", "iteration", "uuid", "timestamp", "randomInt(a,b)"] as const

@@ -2,6 +2,9 @@
 // made and, only when something reads it, the body (bounded). The body is decoded and JSON
 // parsed at most once, on first use, and never for a request nobody inspects.
 
+/** What a send asks the connection to hand back beyond the status: 0 nothing, 1 headers, 2 headers and body. */
+export type Collect = 0 | 1 | 2
+
 /** Bodies kept for captures and checks are clipped to this many bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024
 
