@@ -2,7 +2,8 @@
 // is refused naming the allowed ones), the precedence node > grid > channel > global > daemon >
 // default with the source of each value, and the node's snapshot over the memory FlagStore: a
 // value that fails its Schema is counted and leaves the previous one in force, another node's
-// keys are not its business, and docs/operations.md lists every flag of the registry.
+// keys are not its business, docs/operations.md lists every flag of the registry, and a launch
+// does not select a node the flag accept=false paused.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
@@ -11,6 +12,7 @@ import { decodeFlag, flagDef, flagDefs, keyOf, parseKey } from "../src/flags/Fla
 import { type EffectiveFlags, resolveFlags, type StoredFlag } from "../src/flags/FlagResolver.ts"
 import { FlagStore } from "../src/flags/FlagStore.ts"
 import { NodeFlags } from "../src/flags/NodeFlags.ts"
+import { type NodeInfo, SelectionError, selectNodes } from "../src/controller/Selection.ts"
 
 const node = { nodeId: "n1", gridId: "acme", channel: "beta" }
 
@@ -112,4 +114,21 @@ describe("the node's snapshot over a FlagStore", () => {
       yield* until((e) => e.flags.capacity?.source === "daemon")
       expect(yield* capacityOf).toEqual({ value: 1, source: "daemon" })
     }).pipe(Effect.provide(env)))
+})
+
+describe("a launch's selection and paused nodes", () => {
+  const hb = (nodeId: string, accepting?: boolean): NodeInfo => ({
+    ageMs: 0,
+    heartbeat: {
+      nodeId, gridId: "acme", version: "0", channel: "stable", labels: {}, state: "idle", tests: [], capacity: 1,
+      tools: ["command"], runners: ["process"], cpu: { cores: 1, load1: 0, usagePct: 0 }, memory: { totalMb: 1, freeMb: 1, rssMb: 1 },
+      disk: { workDir: "/", freeMb: 1 }, startedAt: "2026-01-01T00:00:00Z", at: "2026-01-01T00:00:00Z",
+      ...(accepting !== undefined ? { accepting } : {})
+    }
+  })
+  it("skips a node the flag accept=false paused, and says so when it is all there is", () => {
+    expect(selectNodes([hb("a", false), hb("b", true), hb("c")], "command", { grid: "acme" })).toEqual(["b", "c"])
+    const none = selectNodes([hb("a", false)], "command", { grid: "acme", count: 1 })
+    expect(none instanceof SelectionError && none.message).toContain("a (idle, paused)")
+  })
 })
