@@ -30,6 +30,5 @@ const collect = Effect.sync(() => {
 /** Waits trimDelay, then collects once; never fails (a Node without the flag just skips it). */
 export const trimAfterStart: Effect.Effect<void> = Effect.sleep(trimDelay).pipe(
   Effect.andThen(collect),
-  Effect.catchDefect(() => Effect.void),
-  Effect.withSpan("daemon.trimAfterStart")
+  Effect.catchDefect(() => Effect.void)
 )
