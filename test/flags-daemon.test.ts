@@ -139,6 +139,10 @@ layer(env, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
         expect(accepted.flags["runner.default"]).toBe("process")
         expect(accepted.flags["engine.client"]).toBe("lean")
         expect((yield* client.terminalOf("after-invalid")).kind).toBe("finished")
+        // Counted (the daemons of this suite share the process's metric registry).
+        const metrics = yield* Effect.promise(() => fetch(`http://127.0.0.1:${readyzPort}/metrics`).then((r) => r.text()))
+        expect(metrics).toMatch(/grid_flags_invalid_total [2-9]/)
+        expect(metrics).toMatch(/grid_flags_revision [1-9]/)
         yield* Effect.forEach(["node.fl-stable.capacity", "node.fl-stable.runner.default", "node.fl-stable.engine.client"], unset)
       }))
 
