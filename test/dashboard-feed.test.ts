@@ -4,7 +4,7 @@
 // an unreadable `since` or Last-Event-ID is refused with 400 naming it, and /report.html is the
 // page with the data embedded.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import { serveDashboard } from "../src/cli/dashboardHttp.ts"
 import { DashboardFeed } from "../src/dashboard/Feed.ts"
 import type { DashboardData, DashboardMeta } from "../src/dashboard/Model.ts"
@@ -95,7 +95,7 @@ describe("dashboard feed", () => {
       expect(ended.data!.points).toHaveLength(10)
       expect(ended.data!.points.at(-1)!.durationMs).toBe(400)
       expect(ended.data!.state).toMatchObject({ done: true, summary: { total: { count: 94 } } })
-      yield* page.drain("5 seconds")
+      yield* page.drain(Duration.seconds(5))
 
       // The report of the test so far: the page with the data embedded, the title escaped.
       const html = yield* Effect.promise(() => fetch(`${page.url}report.html`).then((r) => r.text()))

@@ -161,6 +161,29 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
   })
 
   describe("the HTML report", () => {
+    it.effect("shows labels and status texts from a result file as text, never as markup", () =>
+      Effect.gen(function*() {
+        const dir = yield* Dir
+        const jtl = join(dir, "hostile.jtl")
+        const label = `<img src=x onerror="window.pwned=1"></script><b>x</b>`
+        writeFileSync(jtl, [
+          `1700000000000,12,"${label.replace(/"/g, '""')}",200,OK,Thread Group 1-1,text,true,1200,1,1,10`,
+          "1700000000050,20,login,<i>500</i>,Oops,Thread Group 1-1,text,false,400,1,1,18"
+        ].join("\n") + "\n")
+        const html = join(dir, "hostile.html")
+        const r = yield* runGrid(["report", jtl, "--format", "jmeter", "--html", html])
+        expect(r.code, r.out).toBe(0)
+        const { page, errors, requests } = yield* openPage(yield* Chromium, { offline: true })
+        yield* Effect.promise(() => page.goto(`file://${html}`))
+        yield* Effect.promise(() => page.waitForFunction("document.querySelectorAll('.chart canvas').length >= 5"))
+        expect(yield* evaluate(page, "window.pwned === undefined && document.querySelectorAll('#app img, #app b, #app i').length === 0")).toBe(true)
+        const rows = yield* Effect.promise(() => page.locator("#summary-table tbody tr td:first-child").allTextContents())
+        expect(rows).toContain(label)
+        expect(yield* Effect.promise(() => page.locator("#status-table").textContent())).toContain("<i>500</i>")
+        expect(errors).toEqual([])
+        expect(requests.filter((u) => !u.startsWith("file:"))).toEqual([])
+      }).pipe(Effect.scoped))
+
     it.effect("opens offline: every chart drawn with one point per window, no console error, PNG and CSV downloads", () =>
       Effect.gen(function*() {
         const file = yield* scenario("report", 4)
