@@ -71,7 +71,26 @@ export const findOrphanGroups = (root: string, running: ReadonlySet<string>): Ar
     group.pids.push(pid)
     groups.set(pgid, group)
   }
-  return [...groups].filter(([pgid]) => abandoned(pgid)).map(([pgid, g]) => ({ pgid, testId: g.testId, pids: g.pids }))
+  const orphans = [...groups].filter(([pgid]) => abandoned(pgid))
+  // A group started by an orphan is one too, though its leader's parent still lives: the
+  // browser engine's Chromium runs in a process group of its own (Playwright starts it
+  // detached), a child of the orphaned `grid engine`. Followed down, generation by generation.
+  const doomed = new Set(orphans.flatMap(([, g]) => g.pids))
+  const taken = new Set(orphans.map(([pgid]) => pgid))
+  for (let added = true; added;) {
+    added = false
+    for (const [pgid, g] of groups) {
+      if (taken.has(pgid)) continue
+      const leader = statOf(pgid)
+      if (leader !== undefined && doomed.has(leader.ppid)) {
+        orphans.push([pgid, g])
+        taken.add(pgid)
+        for (const pid of g.pids) doomed.add(pid)
+        added = true
+      }
+    }
+  }
+  return orphans.map(([pgid, g]) => ({ pgid, testId: g.testId, pids: g.pids }))
 }
 
 /** SIGKILLs a whole group; `undefined` when done (or already gone), else why not. */
