@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSy
 import { join, relative, sep } from "node:path"
 import { Script } from "node:vm"
 import { build, type BuildOptions, type Plugin, transformSync } from "esbuild"
-import { readAssets } from "../src/dashboard/Assets.ts"
+import { readAssets } from "../src/dashboard/Page.ts"
 
 const root = join(import.meta.dirname, "..")
 const dist = join(root, "dist")
