@@ -25,7 +25,8 @@ export class UserCookies {
   static setsCookie(headers: ReadonlyArray<string>): boolean {
     for (let i = 0; i < headers.length; i += 2) {
       const h = headers[i]!
-      if (h.length === 10 && (h === "set-cookie" || h.toLowerCase() === "set-cookie")) return true
+      // Length and first letter first: `Connection` is 10 letters too, and comes every response.
+      if (h.length === 10 && (h.charCodeAt(0) | 0x20) === 0x73 && h.toLowerCase() === "set-cookie") return true
     }
     return false
   }
