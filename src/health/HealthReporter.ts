@@ -4,12 +4,13 @@
 // record on clean shutdown, after the tests have ended (src/daemon/GridDaemon.ts orders that).
 // A failed put is logged and retried next tick: NATS being away must not bring the node down.
 import { Clock, Duration, Effect, Schedule, Stream } from "effect"
-import { booleanFlag, numberFlag } from "../flags/FlagResolver.ts"
+import { booleanFlag, type EffectiveFlags, numberFlag } from "../flags/FlagResolver.ts"
+import type { ToolName } from "../protocol/commands.ts"
 import { NodeFlags } from "../flags/NodeFlags.ts"
 import { Backends } from "../runner/Backends.ts"
 import { TestManager } from "../runner/TestManager.ts"
 import { EventSink } from "../runner/EventSink.ts"
-import { ToolRegistry } from "../tools/ToolRegistry.ts"
+import { type ToolOverride, ToolRegistry } from "../tools/ToolRegistry.ts"
 import type { Heartbeat } from "../protocol/health.ts"
 import { NodeRegistry } from "./NodeRegistry.ts"
 import { makeStatsReader } from "./SystemStats.ts"
@@ -27,6 +28,14 @@ export interface HealthOptions {
   /** The work-dir root, whose disk space is reported. */
   readonly workDir: string
 }
+
+/** The tools' binaries by the live flags `tools.<tool>.path`: the heartbeat advertises what the
+ * next test would run. */
+const toolOverrides = (flags: EffectiveFlags | undefined): Partial<Record<ToolName, ToolOverride>> =>
+  Object.fromEntries(Object.entries(flags?.flags ?? {}).flatMap(([flag, r]) => {
+    const m = /^tools\.([a-z0-9]+)\.path$/.exec(flag)
+    return m !== null && typeof r.value === "string" ? [[m[1]!, { path: r.value }]] : []
+  }))
 
 export const healthReporter = (config: HealthOptions) => Effect.gen(function*() {
   const registry = yield* NodeRegistry
@@ -56,7 +65,7 @@ export const healthReporter = (config: HealthOptions) => Effect.gen(function*() 
       state: yield* manager.state,
       tests: yield* manager.running,
       capacity: numberFlag(flags, "capacity") ?? config.capacity,
-      tools: yield* tools.usable(runners),
+      tools: yield* tools.usable(runners, toolOverrides(flags)),
       runners,
       ...stats(),
       healthy: problems.length === 0,

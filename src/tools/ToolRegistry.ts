@@ -16,8 +16,9 @@ export interface ToolOverride {
 export class ToolRegistry extends Context.Service<ToolRegistry, {
   /** The adapter; with an override, one built for it (a load tool run from another binary). */
   readonly get: (name: ToolName, override?: ToolOverride) => ToolAdapter | undefined
-  /** Tools usable with at least one of the given runners. */
-  readonly usable: (runners: ReadonlyArray<RunnerName>) => Effect.Effect<ReadonlyArray<ToolName>>
+  /** Tools usable with at least one of the given runners (a tool's override, when given: its
+   * binary by the live flag `tools.<tool>.path`). */
+  readonly usable: (runners: ReadonlyArray<RunnerName>, overrides?: Readonly<Partial<Record<ToolName, ToolOverride>>>) => Effect.Effect<ReadonlyArray<ToolName>>
 }>()("grid/tools/ToolRegistry") {
   static readonly make = (
     adapters: ReadonlyArray<ToolAdapter>,
@@ -26,13 +27,16 @@ export class ToolRegistry extends Context.Service<ToolRegistry, {
     ToolRegistry.of({
       get: (name, override) =>
         (override?.path !== undefined ? rebuild?.(name, override) : undefined) ?? adapters.find((a) => a.name === name),
-      usable: (runners) =>
+      usable: (runners, overrides = {}) =>
         Effect.map(
-          Effect.forEach(adapters, (a) =>
-            Effect.map(
+          Effect.forEach(adapters, (base) => {
+            const override = overrides[base.name]
+            const a = (override?.path !== undefined ? rebuild?.(base.name, override) : undefined) ?? base
+            return Effect.map(
               Effect.forEach(runners, (r) => a.available(r)),
               (oks) => (oks.some(Boolean) ? [a.name] : [])
-            )),
+            )
+          }),
           (names) => names.flat()
         )
     })
