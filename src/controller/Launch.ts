@@ -208,7 +208,9 @@ export const startLaunch = (
         options.onWindow?.(w)
         // A second is shown as soon as it is complete, not on the next tick.
         emit(now)
-        yield* syncFinal
+        // Only a final window can complete the merger (a node gone is a transition's); the
+        // state is not touched for the thousand other windows a second of a large launch.
+        if (w.final) yield* syncFinal
       }))
     yield* follow("heartbeat", p.watchNodes, (c) => transition((s, now) => onHeartbeat(s, c, now)))
     // A cluster that lost quorum fails nothing, it only goes silent: say so, as the first reason.

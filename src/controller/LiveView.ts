@@ -44,6 +44,8 @@ export class LiveView {
   private readonly nodes = new Map<string, Shown>()
   private readonly total = { count: 0, errors: 0 }
   private lastEmitted = -1
+  /** A final window arrived since the held lines were last looked at. */
+  private finalSince = false
   private now = 0
   private readonly holdMs: number
   private readonly lateAfterMs: number
@@ -83,7 +85,10 @@ export class LiveView {
     }
     n.lastWindowAt = now
     n.lastSeq = Math.max(n.lastSeq, seq)
-    if (final) n.finalSeq = seq
+    if (final) {
+      n.finalSeq = seq
+      this.finalSince = true
+    }
   }
 
   /** Merged seconds emitted; then the held lines whose windows have all been shown. */
@@ -94,6 +99,10 @@ export class LiveView {
       this.lastEmitted = Math.max(this.lastEmitted, point.seq)
       this.update({ type: "window", point, total: { ...this.total }, nodes: this.view() })
     }
+    // Called after every window: the held lines (a walk over every node) can only be released
+    // by a new second or a final window; waiting out `holdMs` is `tick`'s.
+    if (points.length === 0 && !this.finalSince) return
+    this.finalSince = false
     this.release(false)
   }
 
