@@ -75,6 +75,24 @@ const lazyIntlPlugin: Plugin = {
   }
 }
 
+// playwright-core (the browser engine) reads its package.json and browsers.json with a require
+// of a path it computes from its own folder, which a bundle no longer has (and the executable's
+// require loads built-in modules only): both are inlined. Fails the build if coreBundle.js no
+// longer has them (a newer playwright-core), rather than shipping a browser engine that cannot load.
+const playwrightJson = /require\((import_path\d*)\.default\.join\(packageRoot, "(package|browsers)\.json"\)\)/g
+const playwrightPlugin: Plugin = {
+  name: "playwright-json",
+  setup(b) {
+    const dir = join(root, "node_modules/playwright-core")
+    const json = (name: string) => `(${readFileSync(join(dir, `${name}.json`), "utf8")})`
+    b.onLoad({ filter: /playwright-core[\\/]lib[\\/][\w]+\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      if (args.path.endsWith("coreBundle.js") && text.search(playwrightJson) === -1) throw new Error(`playwright-json: ${args.path} no longer requires its package.json by path`)
+      return { contents: text.replace(playwrightJson, (_, _p: string, name: string) => json(name)), loader: "js" }
+    })
+  }
+}
+
 // A bundle with one subcommand: main.ts's loaders of the others (its `subcommands` record, read
 // from its text so a subcommand registered there is left out too) load a module that says so,
 // as do the dynamic imports of `elsewhere` (modules the subcommand's process never runs).
@@ -116,7 +134,7 @@ const common: BuildOptions = {
   // Effect's error messages and spans use names, not function names: minifying them is safe.
   legalComments: "none",
   logLevel: "warning",
-  plugins: [lazyIntlPlugin]
+  plugins: [lazyIntlPlugin, playwrightPlugin]
 }
 
 const buildNpm = async (): Promise<void> => {
