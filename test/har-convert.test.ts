@@ -84,6 +84,30 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(target.stats.paths["/cart"]).toBe(cart.count)
       }))
 
+    it("an id an answer gave becomes a capture where a later path, header or Set-Cookie sent it", () => {
+      const entry = (at: number, method: string, url: string, headers: Array<[string, string]>, status: number, text: string, set: Array<[string, string]> = []) => ({
+        startedDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, at)).toISOString(),
+        time: 10,
+        request: { method, url, headers: headers.map(([name, value]) => ({ name, value })) },
+        response: { status, headers: set.map(([name, value]) => ({ name, value })), content: { mimeType: "application/json", text } }
+      })
+      const converted = convertHar({
+        log: {
+          entries: [
+            entry(0, "POST", "http://127.0.0.1:1/orders", [], 201, JSON.stringify({ order: { id: "a1b2c3d4e5" } }), [["X-Request-Key", "k9k9k9k9k9"], ["set-cookie", "csrf=zz11zz11zz; Path=/"]]),
+            entry(500, "GET", "http://127.0.0.1:1/orders/a1b2c3d4e5?x=1", [["x-key", "k9k9k9k9k9"], ["x-csrf", "zz11zz11zz"], ["Cookie", "csrf=zz11zz11zz"]], 200, "{}")
+          ]
+        }
+      }, { keepAssets: false })
+      if (typeof converted === "string") throw new Error(converted)
+      const [post, get] = converted.scenario.requests as Array<{ path: string; headers?: Record<string, string>; capture?: unknown; thinkTimeMs?: number; check?: unknown }>
+      expect(post!.capture).toEqual({ id: { json: "$.order.id" }, "X-Request-Key": { header: "X-Request-Key" }, csrf: { cookie: "csrf" } })
+      expect(post!.thinkTimeMs).toBe(490)
+      expect(get!.path).toBe("/orders/${id}?x=1")
+      expect(get!.headers).toEqual({ "x-key": "${X-Request-Key}", "x-csrf": "${csrf}" })
+      expect(converted.captures.length).toBe(3)
+    })
+
     it("refuses what is not a HAR, naming the field, and reports an empty conversion", () => {
       expect(convertHar({ log: { entries: [{ request: {} }] } }, { keepAssets: false })).toMatch(/^not a HAR file: .*startedDateTime/)
       const onlyAssets = {

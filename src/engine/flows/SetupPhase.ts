@@ -17,42 +17,40 @@ export interface PhaseResult {
 }
 
 /** Runs `requests` once, in order, with think times; interruption aborts the request in flight. */
-export const runPhase = (
+export const runPhase = Effect.fn("engine.phase")(function*(
   plan: RequestPlan,
   requests: ReadonlyArray<CompiledRequest>,
   sink: SampleSink,
   newSession: SessionFactory,
   shared: Readonly<Record<string, string>> | undefined
-): Effect.Effect<PhaseResult> =>
-  requests.length === 0
-    ? Effect.succeed({ vars: shared ?? {}, failure: undefined })
-    : Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      let failure: string | undefined = undefined
-      const ctx: LoopContext = {
-        plan: { ...plan, pickFlow: () => ({ name: "phase", requests }), nextRow: () => plan.firstRow },
-        sink: (s: Sample) => {
-          if (!s.success && failure === undefined) failure = `${s.label}: ${s.error ?? s.status}`
-          sink(s)
-        },
-        epochOffset: now - performance.now(),
-        ending: false,
-        shared
-      }
-      const cursor = new Cursor()
-      const session = newSession()
-      yield* Effect.gen(function*() {
-        while (true) {
-          const pause = yield* Effect.callback<Pause>((resume) => {
-            runUntilPause(ctx, session, cursor, true, (p) => resume(Effect.succeed(p)))
-            return Effect.sync(() => {
-              cursor.aborted = true
-              session.abort()
-            })
-          })
-          if (pause.kind === "done") return
-          yield* Effect.sleep(Duration.millis(pause.ms))
-        }
-      }).pipe(Effect.ensuring(Effect.sync(() => session.close())))
-      return { vars: { ...cursor.vars }, failure }
-    })
+) {
+  if (requests.length === 0) return { vars: shared ?? {}, failure: undefined } satisfies PhaseResult
+  const now = yield* Clock.currentTimeMillis
+  let failure: string | undefined = undefined
+  const ctx: LoopContext = {
+    plan: { ...plan, pickFlow: () => ({ name: "phase", requests }), nextRow: () => plan.firstRow },
+    sink: (s: Sample) => {
+      if (!s.success && failure === undefined) failure = `${s.label}: ${s.error ?? s.status}`
+      sink(s)
+    },
+    epochOffset: now - performance.now(),
+    ending: false,
+    shared
+  }
+  const cursor = new Cursor()
+  const session = newSession()
+  yield* Effect.gen(function*() {
+    while (true) {
+      const pause = yield* Effect.callback<Pause>((resume) => {
+        runUntilPause(ctx, session, cursor, true, (p) => resume(Effect.succeed(p)))
+        return Effect.sync(() => {
+          cursor.aborted = true
+          session.abort()
+        })
+      })
+      if (pause.kind === "done") return
+      yield* Effect.sleep(Duration.millis(pause.ms))
+    }
+  }).pipe(Effect.ensuring(Effect.sync(() => session.close())))
+  return { vars: { ...cursor.vars }, failure } satisfies PhaseResult
+})

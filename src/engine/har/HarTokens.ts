@@ -36,6 +36,14 @@ const candidates = (r: RecordedRequest): Array<string> => {
     else if (name.toLowerCase() !== "content-type" && name.toLowerCase() !== "accept") out.push(value)
   }
   const q = r.path.indexOf("?")
+  // Path segments too: an id a POST answered, then read back as /orders/<id>.
+  for (const segment of (q === -1 ? r.path : r.path.slice(0, q)).split("/")) {
+    try {
+      out.push(decodeURIComponent(segment))
+    } catch {
+      // a malformed escape is no token
+    }
+  }
   if (q !== -1) for (const v of new URLSearchParams(r.path.slice(q + 1)).values()) out.push(v)
   if (r.body !== undefined) {
     try {
