@@ -246,7 +246,13 @@ export const runWorkers = Effect.fn("engine.workers")(function*(options: PoolOpt
           )
           if (failed === "all") break
           if (options.onWorkerExit === "fail") {
-            return yield* new WorkerError({ exitCode: 1, message: pool.describe(failed) })
+            // A refusal mid-run (3: a target's address left the allow-list) keeps its code and words.
+            const refused = failed.exit === 2 || failed.exit === 3
+            const own = failed.lastError?.replace(/^grid engine: /, "")
+            return yield* new WorkerError({
+              exitCode: refused ? failed.exit! : 1,
+              message: refused && own !== undefined ? own : pool.describe(failed)
+            })
           }
           lost.add(failed.index)
           const left = pool.workers.length - lost.size
