@@ -23,11 +23,12 @@ const MAX_VALUE_BYTES = 4096
 
 const fail = (what: string) => (e: unknown) => new FlagStoreError({ message: `${what}: ${describe(e)}` })
 
-/** The bucket, created when missing (by a daemon or the CLI, whichever comes first). */
-export const ensureFlagBucket = (name: string) =>
+/** The bucket, created when missing (by a daemon, a controller or the CLI, whichever comes
+ * first), with `replicas` when given (a cluster's `--stream-replicas`); an existing one is opened. */
+export const ensureFlagBucket = (name: string, replicas?: number) =>
   Effect.flatMap(NatsConnection, ({ nc }) =>
     Effect.tryPromise({
-      try: () => new Kvm(nc).create(name, { history: HISTORY, maxValueSize: MAX_VALUE_BYTES }),
+      try: () => new Kvm(nc).create(name, { history: HISTORY, maxValueSize: MAX_VALUE_BYTES, ...(replicas !== undefined ? { replicas } : {}) }),
       catch: fail(`cannot open KV bucket ${name}`)
     }))
 
