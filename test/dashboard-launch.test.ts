@@ -114,6 +114,6 @@ layer(env, { excludeTestServices: true, timeout: "180 seconds" })((it) => {
         expect((yield* nodeRows(past.page)).map((x) => x.node)).toEqual(["dash-1", "dash-2"])
         yield* screenshot(past.page, "dashboard-results-dark")
         expect(past.errors).toEqual([])
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), 240_000)
   })
 })

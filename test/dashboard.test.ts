@@ -124,11 +124,24 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
         expect(rows).toEqual(["home", "slow", "TOTAL"])
         expect(yield* Effect.promise(() => page.locator("#thresholds-table tbody tr").count())).toBe(2)
         expect(yield* Effect.promise(() => page.locator("#status-table").textContent())).toContain("200")
+        // Kept as a report from the page itself (the server may be gone by now): opens offline whole.
+        const saved = join(yield* Dir, "saved-live.html")
+        yield* Effect.promise(async () => {
+          const [d] = await Promise.all([page.waitForEvent("download"), page.click("#save-report")])
+          expect(d.suggestedFilename()).toBe("live-report.html")
+          await d.saveAs(saved)
+        })
+        const copy = yield* openPage(yield* Chromium, { offline: true })
+        yield* Effect.promise(() => copy.page.goto(`file://${saved}`))
+        yield* Effect.promise(() => copy.page.waitForFunction("document.querySelectorAll('.chart canvas').length >= 6"))
+        for (const c of yield* charts(copy.page)) expect(c.points, c.id).toBe(doc.windows.length)
+        expect(yield* shownCount(copy.page)).toBe(doc.total.count)
+        expect(copy.errors).toEqual([])
         yield* screenshot(page, "dashboard-ended-light")
         yield* screenshot(dark.page, "dashboard-ended-dark")
         expect(errors).toEqual([])
         expect(dark.errors).toEqual([])
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), 240_000)
 
     it.effect("a page whose connection is cut says so, reconnects and catches up with every window", () =>
       Effect.gen(function*() {
@@ -157,7 +170,7 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
         expect(samples.at(-1)!.total).toBe(doc.total.count)
         // EventSource reports the cut as a failed request: the only console line allowed.
         expect(errors.filter((e) => !/ERR_CONNECTION|net::|EventSource/i.test(e))).toEqual([])
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), 240_000)
   })
 
   describe("the HTML report", () => {
@@ -182,7 +195,7 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
         expect(yield* Effect.promise(() => page.locator("#status-table").textContent())).toContain("<i>500</i>")
         expect(errors).toEqual([])
         expect(requests.filter((u) => !u.startsWith("file:"))).toEqual([])
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), 240_000)
 
     it.effect("opens offline: every chart drawn with one point per window, no console error, PNG and CSV downloads", () =>
       Effect.gen(function*() {
@@ -224,6 +237,6 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
           expect(png.bytes.subarray(1, 4).toString()).toBe("PNG")
           expect(png.bytes.length).toBeGreaterThan(5000)
         }
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), 240_000)
   })
 })

@@ -19,6 +19,7 @@
     "<div id=\"charts\" class=\"charts\"></div>" +
     "<section class=\"panel\"><h2>By label <button type=\"button\" id=\"labels-csv\" title=\"Download the table as CSV\">CSV</button></h2><div id=\"labels\" class=\"scroll\"></div></section>" +
     "<section class=\"panel\"><h2>Status codes and errors</h2><div id=\"status\" class=\"scroll\"></div></section>" +
+    "<p class=\"save\"><button type=\"button\" id=\"save-report\" title=\"One HTML file with everything on this page, to open offline or share\">Save as HTML report</button></p>" +
     "<footer class=\"muted\">grid &middot; latency percentiles from merged HdrHistograms, per window and over the test &middot; a dashed segment is a partial window</footer>"
   charts = new G.Charts(document.getElementById("charts"))
   var $ = function (id) { return document.getElementById(id) }
@@ -65,6 +66,32 @@
   $("labels-csv").addEventListener("click", function () {
     if (!model.state) return
     G.download(new Blob([G.csv(G.summaryHead, G.summaryRows(model.state.summary))], { type: "text/csv" }), G.slug(model.meta.title) + "-labels.csv")
+  })
+
+  /** This page as a report file: its own inline styles and scripts, the data it holds embedded
+   * (so a live page can be kept after its server has gone). */
+  var reportFile = function () {
+    var data = {
+      meta: model.meta,
+      points: Array.from(model.points.values()).sort(function (a, b) { return a.seq - b.seq }),
+      load: Object.fromEntries(model.load),
+      state: model.state
+    }
+    var inline = function (sel, tag) {
+      return Array.from(document.querySelectorAll(sel)).map(function (el) {
+        return "<" + tag + ">" + el.textContent.replace(/<\/(script|style)/gi, "<\\/$1") + "</" + tag + ">"
+      }).join("\n")
+    }
+    return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" +
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"color-scheme\" content=\"light dark\">" +
+      "<link rel=\"icon\" href=\"data:,\"><title>" + G.esc(model.meta.title) + "</title>" + inline("head style", "style") +
+      "</head><body><div id=\"app\"></div><script id=\"grid-data\" type=\"application/json\">" +
+      JSON.stringify(data).replace(/</g, "\\u003c") + "</script>" + inline("body script:not([type])", "script") + "</body></html>\n"
+  }
+
+  $("save-report").addEventListener("click", function () {
+    if (!model.meta) return
+    G.download(new Blob([reportFile()], { type: "text/html" }), G.slug(model.meta.title) + "-report.html")
   })
 
   var setConn = function (c) {
