@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
 import { cliDocs } from "../scripts/cli-docs.ts"
 import { decodePlan, PlanFile, PlanFileSchema } from "../src/controller/Plan.ts"
+import { BrowserSpec, BrowserStep } from "../src/engine/browser/BrowserScenario.ts"
 import { CheckSpec } from "../src/engine/flows/FlowSchema.ts"
 import { ClosedLoad, ClosedStage, FlowSpec, OpenLoad, OpenStage, RequestSpec, ScenarioFile } from "../src/engine/Scenario.ts"
 import { decodeScenario } from "../src/engine/ScenarioLoader.ts"
@@ -49,6 +50,8 @@ describe("docs/scenarios.md", () => {
       RequestSpec,
       FlowSpec,
       CheckSpec,
+      BrowserSpec,
+      BrowserStep,
       ClosedLoad,
       OpenLoad,
       ClosedStage,

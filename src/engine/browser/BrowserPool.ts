@@ -105,12 +105,16 @@ export class BrowserPool {
   )
 
   /** A fresh isolated context in the seat's browser, closed with the scope. */
-  context(seat: Seat, setup: (context: BrowserContext) => Promise<void>): Effect.Effect<BrowserContext, StepFailed, Scope.Scope> {
+  context(
+    seat: Seat,
+    setup: (context: BrowserContext) => Promise<void>,
+    viewport: { readonly width: number; readonly height: number } | undefined = undefined
+  ): Effect.Effect<BrowserContext, StepFailed, Scope.Scope> {
     return Effect.acquireRelease(
       Effect.flatMap(this.browserOf(seat), (browser) =>
         Effect.tryPromise({
           try: () =>
-            browser.newContext().then((context) =>
+            browser.newContext(viewport === undefined ? {} : { viewport: { width: viewport.width, height: viewport.height } }).then((context) =>
               setup(context).then(
                 () => context,
                 (e: unknown) => context.close().catch(() => undefined).then(() => Promise.reject(e))

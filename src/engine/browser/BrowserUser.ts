@@ -86,7 +86,7 @@ export const iteration = (run: BrowserRun, seat: Parameters<BrowserPool["context
   Effect.scoped(Effect.gen(function*() {
     const steps = run.spec.steps
     const start = performance.now()
-    const opened = yield* Effect.result(Effect.flatMap(run.pool.context(seat, run.setup), (context) =>
+    const opened = yield* Effect.result(Effect.flatMap(run.pool.context(seat, run.setup, run.spec.viewport), (context) =>
       Effect.tryPromise({ try: () => context.newPage(), catch: (e) => new StepFailed({ status: "browser_closed", message: `new page: ${String(e).split("\n")[0]}` }) })))
     if (Result.isFailure(opened)) {
       // The first step never ran: it carries the failure so the run shows it.
