@@ -5,10 +5,14 @@
 // page with the data embedded.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { serveDashboard } from "../src/cli/dashboardHttp.ts"
 import { DashboardFeed } from "../src/dashboard/Feed.ts"
 import type { DashboardData, DashboardMeta } from "../src/dashboard/Model.ts"
 import { emptyLabel, type RunSummary, type WindowPoint } from "../src/report/Summary.ts"
+import { runGrid } from "./support/gridCli.ts"
+import { tempDir } from "./support/prometheus.ts"
 
 const meta: DashboardMeta = { kind: "run", title: "feed </script> test", commandLine: "grid run feed.yaml --dashboard", flags: {}, windowMs: 1000, load: "users" }
 const point = (seq: number): WindowPoint => ({
@@ -106,4 +110,20 @@ describe("dashboard feed", () => {
       const data = yield* Effect.promise(() => fetch(`${page.url}data.json`).then((r) => r.json() as Promise<DashboardData>))
       expect(data.points).toHaveLength(10)
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("a bad --dashboard address, or --dashboard with --detach, is refused before anything starts", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("grid-dashboard-flags-")
+      const scenario = join(dir, "s.json")
+      writeFileSync(scenario, JSON.stringify({ target: "http://127.0.0.1:9", requests: [{ name: "a", path: "/" }], load: { model: "closed", users: 1, durationSeconds: 1 } }))
+      const run = yield* runGrid(["run", scenario, "--dashboard=nowhere"])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toContain(`--dashboard="nowhere": must be host:port or a port`)
+      expect(run.stdout).not.toContain("closed model")
+      const plan = join(dir, "plan.json")
+      writeFileSync(plan, JSON.stringify({ name: "p", tool: "builtin", scenario: JSON.parse('{"target":"http://127.0.0.1:9","requests":[{"name":"a","path":"/"}],"load":{"model":"closed","users":1,"durationSeconds":1}}') }))
+      const launch = yield* runGrid(["launch", plan, "--nodes", "n1", "--detach", "--dashboard"])
+      expect(launch.code).toBe(1)
+      expect(launch.stderr).toContain("--dashboard and --detach")
+    }).pipe(Effect.scoped), 120_000)
 })

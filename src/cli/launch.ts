@@ -115,6 +115,7 @@ export const launchCommand = Command.make(
       Option.isSome(f.count) && f.count.value < 1 ? `--count ${f.count.value}: must be at least 1` : undefined,
       Option.isSome(f.lease) && Duration.toMillis(f.lease.value) <= 0 ? "--lease: must be more than 0 (use --detach for a launch without a lease)" : undefined,
       f.detach && Option.isSome(f.lease) ? "--lease and --detach: a detached launch carries no lease" : undefined,
+      f.detach && Option.isSome(f.dashboard) ? "--dashboard and --detach: a detached launch exits once started; watch it with grid results <testId> --dashboard when it has ended" : undefined,
       Option.isSome(f.nodes) && f.nodes.value.split(",").every((n) => n.trim() === "") ? "--nodes: give node ids, e.g. --nodes node-1,node-2" : undefined
     ].filter((p) => p !== undefined)
     if (flagProblems.length > 0) {
