@@ -29,20 +29,20 @@ class Dir extends Context.Service<Dir, string>()("test/har-convert/Dir") {
 const record = (url: string, file: string) =>
   Effect.gen(function*() {
     const browser = yield* Effect.acquireRelease(
-      Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })),
+      Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"], timeout: 120_000 })),
       (b) => Effect.promise(() => b.close())
     )
     const context = yield* Effect.promise(() => browser.newContext({ recordHar: { path: file, content: "embed" } }))
     const page = yield* Effect.promise(() => context.newPage())
-    yield* Effect.promise(() => page.goto(`${url}/app`))
-    yield* Effect.promise(() => page.waitForSelector("body[data-done='1']", { timeout: 20_000 }))
+    yield* Effect.promise(() => page.goto(`${url}/app`, { timeout: 120_000 }))
+    yield* Effect.promise(() => page.waitForSelector("body[data-done='1']", { timeout: 120_000 }))
     // A user's pause before leaving: the converted scenario's think time.
     yield* Effect.sleep("300 millis")
-    yield* Effect.promise(() => page.goto(`${url}/json?page=2`))
+    yield* Effect.promise(() => page.goto(`${url}/json?page=2`, { timeout: 120_000 }))
     yield* Effect.promise(() => context.close()) // writes the HAR
   }).pipe(Effect.scoped)
 
-layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, timeout: "120 seconds" })((it) => {
+layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, timeout: "300 seconds" })((it) => {
   describe("grid convert", () => {
     it.effect("a HAR recorded by chromium converts into a scenario that runs with zero errors", () =>
       Effect.gen(function*() {
