@@ -57,7 +57,7 @@ const login = { name: "login", method: "POST", path: "/login", body: { user: "u$
 const cart = { name: "cart", path: "/cart", headers: { Authorization: "Bearer ${token}" }, check: { status: 200, json: { "$.ok": true } } }
 const closed = (seconds: number, users = 4) => ({ model: "closed", users, durationSeconds: seconds })
 
-layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, timeout: "180 seconds" })((it) => {
+layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
   describe("an auth flow against grid target", () => {
     it.effect("capture and cookie: zero errors, the target counts exactly the summary's requests per label", () =>
       Effect.gen(function*() {
@@ -69,7 +69,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(row(doc, "cart").count).toBe(paths["/cart"])
         expect(row(doc, "cart").status).toEqual({ "200": row(doc, "cart").count })
         expect(doc.total.count).toBe(paths["/login"]! + paths["/cart"]!)
-      }))
+      }), 240_000)
 
     it.effect("the undici client runs the same flow: captures, checks and cookies alike", () =>
       Effect.gen(function*() {
@@ -78,7 +78,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(doc.total.errors).toBe(0)
         expect(row(doc, "cart").count).toBeGreaterThan(0)
         expect(row(doc, "cart").count).toBe(paths["/cart"])
-      }))
+      }), 240_000)
 
     it.effect("open model: each arrival logs in with its own jar and variables, zero errors", () =>
       Effect.gen(function*() {
@@ -88,7 +88,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(row(doc, "login").count).toBe(40)
         expect(row(doc, "cart").count).toBe(40)
         expect(paths["/cart"]).toBe(40)
-      }))
+      }), 240_000)
 
     it.effect("without the capture every /cart is a 401 error", () =>
       Effect.gen(function*() {
@@ -102,7 +102,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(c.errors).toBe(c.count)
         expect(c.status).toEqual({ "401": c.count })
         expect(row(doc, "login").errors).toBe(0)
-      }))
+      }), 240_000)
 
     it.effect("without cookies (cookies: false) the token alone is refused: every /cart a 401", () =>
       Effect.gen(function*() {
@@ -110,7 +110,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         const c = row(doc, "cart")
         expect(c.count).toBeGreaterThan(0)
         expect(c.status).toEqual({ "401": c.count })
-      }))
+      }), 240_000)
 
     it.effect("the jar follows RFC 6265: path scope, expiry, foreign domains (Secure goes to loopback, as in browsers)", () =>
       Effect.gen(function*() {
@@ -125,7 +125,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(code, stderr).toBe(0)
         expect(row(doc, "deep").count).toBeGreaterThan(0)
         expect(doc.total.errors).toBe(0)
-      }))
+      }), 240_000)
 
     it.effect("a body check catches {\"ok\": false} on a 200, and a checks threshold sees it", () =>
       Effect.gen(function*() {
@@ -142,7 +142,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(row(doc, "bad").errors).toBe(row(doc, "bad").count)
         expect(row(doc, "good").errors).toBe(0)
         expect(doc.thresholds.map((t) => t.ok)).toEqual([true, false])
-      }))
+      }), 240_000)
 
     it.effect("a capture that finds nothing ends the iteration: the next request is not sent", () =>
       Effect.gen(function*() {
@@ -156,7 +156,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(row(doc, "json").count, stderr).toBeGreaterThan(0)
         expect(row(doc, "json").errors).toBe(row(doc, "json").count)
         expect(paths["/never"]).toBeUndefined()
-      }))
+      }), 240_000)
 
     it.effect("flows weighted 3:1 keep the mix within 5% over at least 2,000 iterations", () =>
       Effect.gen(function*() {
@@ -179,7 +179,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         }
         expect(shoppers + browsers).toBeGreaterThanOrEqual(2000)
         expect(Math.abs(shoppers / browsers / 3 - 1)).toBeLessThan(0.05)
-      }))
+      }), 240_000)
 
     it.effect("setup runs once, its capture reaches every user, its samples stay out of the totals", () =>
       Effect.gen(function*() {
@@ -196,7 +196,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(row(doc, "[teardown] bye").count).toBe(1)
         expect(doc.total.count).toBe(row(doc, "who").count)
         expect(paths["/json"]).toBe(row(doc, "who").count + 1)
-      }))
+      }), 240_000)
 
     it.effect("examples/flows.yaml runs with zero errors and its thresholds hold", () =>
       Effect.gen(function*() {
@@ -208,7 +208,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(doc.total.errors).toBe(0)
         expect(row(doc, "shopper/cart").count).toBe(target.stats.paths["/cart"])
         expect(doc.thresholds.every((t) => t.ok)).toBe(true)
-      }))
+      }), 240_000)
 
     it.effect("grid report on the engine's JTL keeps setup and teardown out of the total too", () =>
       Effect.gen(function*() {
@@ -225,7 +225,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         const doc = JSON.parse(r.stdout) as Doc
         expect(doc.total.count).toBe(20)
         expect(doc.labels.map((l) => [l.label, l.count])).toEqual(expect.arrayContaining([["[setup] admin", 1], ["cart", 20], ["[teardown] bye", 1]]))
-      }))
+      }), 240_000)
 
     it.effect("a failed setup stops the run before any load", () =>
       Effect.gen(function*() {
@@ -238,7 +238,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(stderr).toContain("setup failed")
         expect(stderr).toContain("capture admin: $.token not found")
         expect(paths["/who"]).toBeUndefined()
-      }))
+      }), 240_000)
   })
 
   describe("substituted values are made safe for where they land", () => {
@@ -290,7 +290,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
           expect.stringMatching(/^flows\[0\]\.requests\[0\]\.check\.status/),
           expect.stringMatching(/^thresholds\[0\]: .*checks take %/)
         ]))
-      }))
+      }), 240_000)
 
     it.effect("labels are flow/request with several flows; thresholds may name them", () =>
       Effect.gen(function*() {
@@ -309,6 +309,6 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         expect(s.setup.map((r) => r.name)).toEqual(["[setup] token"])
         expect(s.cookies).toBe(true)
         expect(typeof parseThreshold("checks > 99.5%")).toBe("object")
-      }))
+      }), 240_000)
   })
 })

@@ -42,7 +42,7 @@ const record = (url: string, file: string) =>
     yield* Effect.promise(() => context.close()) // writes the HAR
   }).pipe(Effect.scoped)
 
-layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, timeout: "300 seconds" })((it) => {
+layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
   describe("grid convert", () => {
     it.effect("a HAR recorded by chromium converts into a scenario that runs with zero errors", () =>
       Effect.gen(function*() {
@@ -82,7 +82,7 @@ layer(Layer.mergeAll(Target.layer, Dir.layer), { excludeTestServices: true, time
         const cart = doc.labels.find((l) => l.label === "GET /cart")!
         expect(cart.status).toEqual({ "200": cart.count })
         expect(target.stats.paths["/cart"]).toBe(cart.count)
-      }))
+      }), 240_000)
 
     it("an id an answer gave becomes a capture where a later path, header or Set-Cookie sent it", () => {
       const entry = (at: number, method: string, url: string, headers: Array<[string, string]>, status: number, text: string, set: Array<[string, string]> = []) => ({
