@@ -62,11 +62,13 @@ describe("dist/grid daemon's own bundle", () => {
           "--allow-target", `127.0.0.1:${target.port}`, "--http-addr", `127.0.0.1:${httpPort}`
         ], { cwd: dir, env })
         const exitedEarly = Effect.flatMap(exitOf(daemon), (code) => Effect.die(new Error(`daemon exited ${code}: ${daemon.output()}`)))
-        yield* Effect.raceFirst(waitUntil(`heartbeat of ${node}`, client.heartbeat(node)), exitedEarly)
+        // Generous: the machine running the tests may be busy.
+        yield* Effect.raceFirst(waitUntil(`heartbeat of ${node}`, client.heartbeat(node), "90 seconds"), exitedEarly)
 
-        // --http-addr: the endpoints' module is loaded when the node starts them.
-        const health = yield* Effect.promise(() => fetch(`http://127.0.0.1:${httpPort}/healthz`))
-        expect(health.status).toBe(200)
+        // --http-addr: the endpoints' module is loaded when the node starts them, which may be
+        // after its first heartbeat.
+        const healthz = Effect.promise(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status, () => undefined))
+        expect(yield* waitUntil("/healthz", healthz, "60 seconds")).toBe(200)
 
         // A YAML scenario on the allowed target: loaded and checked in the daemon, run by the engine.
         const yaml = ["target: http://127.0.0.1:1", "requests:", "  - name: home", "    path: /home", "load:", "  model: open", "  rate: 20", "  durationSeconds: 2", ""].join("\n")
