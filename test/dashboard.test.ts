@@ -60,12 +60,14 @@ interface Seen {
   readonly total: number
   readonly lastSeq: number
   readonly points: number
+  /** The requests of the points the page holds (a run's total is their sum). */
+  readonly pointsTotal: number
 }
 const seen = (page: Page) =>
   evaluate<Seen>(
     page,
-    `(() => { const d = window.gridDashboard; return d === undefined ? { conn: "none", total: 0, lastSeq: -1, points: 0 }
-      : { conn: d.connection(), total: d.total(), lastSeq: d.lastSeq(), points: d.points() } })()`
+    `(() => { const d = window.gridDashboard; return d === undefined ? { conn: "none", total: 0, lastSeq: -1, points: 0, pointsTotal: 0 }
+      : { conn: d.connection(), total: d.total(), lastSeq: d.lastSeq(), points: d.points(), pointsTotal: d.pointsTotal() } })()`
   )
 const charts = (page: Page) => evaluate<Array<{ id: string; points: number; series: number }>>(page, "window.gridDashboard.charts()")
 /** The request count as the page shows it. */
@@ -112,6 +114,8 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
         const live = samples.filter((s) => s.conn === "live").map((s) => s.total)
         expect(new Set(live).size, JSON.stringify(live)).toBeGreaterThanOrEqual(3)
         live.forEach((v, i) => expect(v).toBeGreaterThanOrEqual(live[i - 1] ?? 0))
+        // Each message's tables agree with its charts: the total is the sum of the points shown.
+        for (const s of samples) expect(s.total, JSON.stringify(s)).toBe(s.pointsTotal)
         expect(samples.at(-1)!.total).toBe(doc.total.count)
         expect(yield* shownCount(page)).toBe(doc.total.count)
         expect(samples.at(-1)!.points).toBe(doc.windows.length)

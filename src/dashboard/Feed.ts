@@ -26,6 +26,8 @@ export class DashboardFeed {
   private readonly loads = new Map<number, number>()
   private sampled = 0
   private stateNow: LiveState | undefined = undefined
+  /** How many points the source had when `stateNow` was taken. */
+  private stateOf = -1
   /** The clock as of the last refresh (the server's, through Clock). */
   private lastNow = 0
   private final: { readonly points: ReadonlyArray<WindowPoint>; readonly state: LiveState } | undefined = undefined
@@ -76,6 +78,7 @@ export class DashboardFeed {
     if (this.final !== undefined) return
     this.lastNow = now
     this.sampleLoad(now)
+    this.stateOf = this.source.points().length
     this.stateNow = { ...this.source.state(now), done: false, at: now }
   }
 
@@ -93,7 +96,8 @@ export class DashboardFeed {
 
   private get state(): LiveState {
     if (this.final !== undefined) return this.final.state
-    if (this.stateNow === undefined) this.refresh(this.lastNow)
+    // Taken again when points came since: a message's table and tiles agree with its charts.
+    if (this.stateNow === undefined || this.stateOf !== this.source.points().length) this.refresh(this.lastNow)
     return this.stateNow!
   }
 

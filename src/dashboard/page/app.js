@@ -142,6 +142,7 @@
     lastSeq: function () { return lastSeq },
     total: function () { return model.state ? model.state.summary.total.count : 0 },
     points: function () { return model.points.size },
+    pointsTotal: function () { var n = 0; model.points.forEach(function (p) { n += p.count }); return n },
     charts: function () { return charts.describe() }
   }
 })(GridDash)
