@@ -1,4 +1,4 @@
-// `npm run chaos -- --minutes N --seed S --nodes K [--cluster] [--docker-faults] [--no-disk]`:
+// `npm run chaos -- --minutes N --seed S --nodes K [--cluster] [--docker-faults] [--no-disk] [--no-docker]`:
 // K real daemons on a real NATS (one server, or a three-server cluster with --cluster) run a
 // stream of short tests (scripts/chaos/workload.ts) while faults land on a seeded schedule
 // (scripts/chaos/faults.ts). At the end every fault is repaired, the fleet stopped cleanly,
@@ -11,6 +11,7 @@ import { between, type FaultKind, faultKinds, inject, pick, rng } from "./chaos/
 import { type Daemon, mountTmpfs, rssKb, running, signalDaemon, startDaemon, startNats, startTarget, unmount } from "./chaos/fleet.ts"
 import { checkLeftovers, checkRss, checkTests, readStored, table, type Violation } from "./chaos/invariants.ts"
 import { type Kind, launchTest, type TestRecord } from "./chaos/workload.ts"
+import { buildBusyboxImage, dockerAvailable, removeImage } from "../test/fixtures/docker/busyboxImage.ts"
 
 const args = process.argv.slice(2)
 const opt = (name: string, fallback: number) => {
@@ -27,12 +28,14 @@ const seed = Math.floor(opt("seed", (Date.now() % 1_000_000) + 1))
 const nodes = Math.floor(opt("nodes", 3))
 const cluster = args.includes("--cluster")
 const dockerFaults = args.includes("--docker-faults")
+// Docker-runner tests when an engine answers (and busybox-static gives a local image to run).
+const image = args.includes("--no-docker") || !fs.existsSync("/bin/busybox") || !dockerAvailable() ? undefined : buildBusyboxImage()
 const r = rng(seed)
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms))
 const say = (line: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`)
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), `grid-chaos-${seed}-`))
-say(`seed ${seed}, ${nodes} nodes, ${minutes} min, NATS ${cluster ? "three-server cluster" : "one server"}, dir ${dir}`)
+say(`seed ${seed}, ${nodes} nodes, ${minutes} min, NATS ${cluster ? "three-server cluster" : "one server"}, docker tests ${image === undefined ? "off (no engine answers, or --no-docker)" : `on (${image})`}, dir ${dir}`)
 const nats = await startNats(cluster)
 const replicas = cluster ? 3 : undefined
 const target = await startTarget()
@@ -51,7 +54,10 @@ await sleep(8_000)
 const tests: Array<TestRecord> = []
 const faults = new Map<FaultKind, number>(faultKinds.map((k) => [k, 0]))
 const repairs: Array<Promise<void>> = []
-const kinds: ReadonlyArray<FaultKind> = faultKinds.filter((k) => k !== "dockerd_restart" || dockerFaults).filter((k) => k !== "disk_full" || diskNode !== undefined)
+const kinds: ReadonlyArray<FaultKind> = faultKinds
+  .filter((k) => k !== "dockerd_restart" || (dockerFaults && image !== undefined))
+  .filter((k) => k !== "container_kill" || image !== undefined)
+  .filter((k) => k !== "disk_full" || diskNode !== undefined)
 const endAt = Date.now() + minutes * 60_000
 const BOUND_MS = 150_000
 
@@ -67,8 +73,9 @@ const workload = (async () => {
     const idle = daemons.filter((d) => !tests.some((t) => t.nodeId === d.nodeId && t.endedAt === undefined))
     if (idle.length > 0) {
       const d = pick(r, idle)
-      const kind: Kind = r() < 0.7 ? "builtin" : "command"
-      tests.push(launchTest({ dir, natsUrl: nats.url, targetUrl: target.url, testId: `chaos-${seed}-t${n++}`, nodeId: d.nodeId, kind, durationS: between(r, 3, 8), boundMs: BOUND_MS }))
+      const roll = r()
+      const kind: Kind = roll < 0.6 ? "builtin" : roll < 0.85 || image === undefined ? "command" : "docker"
+      tests.push(launchTest({ dir, natsUrl: nats.url, targetUrl: target.url, testId: `chaos-${seed}-t${n++}`, nodeId: d.nodeId, kind, durationS: between(r, 3, 8), boundMs: BOUND_MS, image }))
     }
     await sleep(between(r, 500, 2_500))
   }
@@ -122,6 +129,7 @@ console.log(table([
 for (const v of violations) console.log(`VIOLATION  ${v.invariant}  test ${v.testId}  seed ${seed}: ${v.detail}`)
 fs.writeFileSync(path.join(dir, "chaos.json"), JSON.stringify({ seed, minutes, nodes, cluster, faults: Object.fromEntries(faults), tests: tests.map(({ child: _c, ...t }) => t), violations }, null, 2))
 
+if (image !== undefined) removeImage(image)
 await target.close()
 await nats.close()
 if (diskNode !== undefined) unmount(diskNode.workDir)

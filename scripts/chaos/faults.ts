@@ -1,7 +1,7 @@
 // The chaos run's faults, drawn from a seeded generator so a seed replays the same schedule
 // (the same kinds, targets and delays; what the machine does in between still varies). Each
 // injector does its harm and schedules its own repair (a restart after a random delay).
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type Daemon, type Nats, running, signalDaemon, startDaemon } from "./fleet.ts"
@@ -22,7 +22,7 @@ export type Rng = ReturnType<typeof rng>
 export const pick = <A>(r: Rng, xs: ReadonlyArray<A>): A => xs[Math.floor(r() * xs.length)]!
 export const between = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1))
 
-export const faultKinds = ["daemon_sigkill", "daemon_sigterm", "tool_kill", "nats_kill", "disk_full", "controller_kill", "dockerd_restart"] as const
+export const faultKinds = ["daemon_sigkill", "daemon_sigterm", "tool_kill", "container_kill", "nats_kill", "disk_full", "controller_kill", "dockerd_restart"] as const
 export type FaultKind = typeof faultKinds[number]
 
 export interface FaultContext {
@@ -93,6 +93,26 @@ export const inject = async (c: FaultContext, kind: FaultKind): Promise<boolean>
       }
       return true
     }
+    case "container_kill": {
+      const lines = (() => {
+        try {
+          return execFileSync("docker", ["ps", "--filter", "label=grid.node", "--format", "{{.ID}} {{.Label \"grid.node\"}}"], { encoding: "utf8", timeout: 20_000 })
+            .split("\n").filter((l) => c.daemons.some((d) => l.endsWith(` ${d.nodeId}`)))
+        } catch {
+          return []
+        }
+      })()
+      if (lines.length === 0) return false
+      const [id, nodeId] = pick(r, lines).split(" ") as [string, string]
+      markNode(c, nodeId, kind)
+      c.log(kind, `container ${id} of ${nodeId}`)
+      try {
+        execFileSync("docker", ["kill", id], { stdio: "ignore", timeout: 20_000 })
+      } catch {
+        // it ended by itself meanwhile
+      }
+      return true
+    }
     case "nats_kill": {
       const m = pick(r, c.nats.members)
       const delay = between(r, 1_000, 5_000)
@@ -126,8 +146,29 @@ export const inject = async (c: FaultContext, kind: FaultKind): Promise<boolean>
       t.child!.kill("SIGKILL")
       return true
     }
-    case "dockerd_restart":
-      // Behind --docker-faults (see chaos.ts): other work on this machine shares dockerd.
-      return false
+    case "dockerd_restart": {
+      // Only with --docker-faults (chaos.ts leaves it out otherwise): other work on this
+      // machine shares dockerd. Restarted with its own command line once it exited.
+      const pid = execFileSync("sh", ["-c", "pgrep -x dockerd | head -1 || true"], { encoding: "utf8" }).trim()
+      if (pid === "") return false
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== "")
+      const delay = between(r, 1_000, 5_000)
+      c.log(kind, `dockerd (pid ${pid}) SIGTERM, restarted after ${delay} ms`)
+      process.kill(Number(pid), "SIGTERM")
+      c.repairs.push((async () => {
+        while (fs.existsSync(`/proc/${pid}`)) await sleep(200)
+        await sleep(delay)
+        spawn(argv[0]!, argv.slice(1), { detached: true, stdio: "ignore" }).unref()
+        for (let i = 0; i < 120; i++) {
+          try {
+            execFileSync("docker", ["info"], { stdio: "ignore", timeout: 5_000 })
+            return
+          } catch {
+            await sleep(500)
+          }
+        }
+      })())
+      return true
+    }
   }
 }

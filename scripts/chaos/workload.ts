@@ -1,14 +1,15 @@
 // The chaos run's stream of short tests, each a real `grid launch` process on one node: the
 // built-in engine against the counting target (its own path per test, so the target's count
 // for that path is what the test must report) or a `command` tool writing a JMeter CSV of a
-// known number of samples over a few seconds. Each launch is bounded: one still running
+// known number of samples over a few seconds, or (when docker answers) a `command` in a
+// container of a local busybox image, which only its events and leftovers judge. Each launch is bounded: one still running
 // past its duration plus `boundMs` is a hang (a violation), and is killed.
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { gridMain, nodeBin } from "./fleet.ts"
 
-export type Kind = "builtin" | "command"
+export type Kind = "builtin" | "command" | "docker"
 
 export interface TestRecord {
   readonly testId: string
@@ -41,10 +42,14 @@ export const launchTest = (options: {
   readonly kind: Kind
   readonly durationS: number
   readonly boundMs: number
+  /** The image of `docker` tests. */
+  readonly image?: string | undefined
 }): TestRecord => {
   const { testId, kind, durationS } = options
   const samples = kind === "command" ? 10 * durationS : undefined
-  const plan = kind === "builtin"
+  const plan = kind === "docker"
+    ? { name: "chaos", tool: "command", runner: "docker", image: options.image, params: { command: ["sh", "-c", `sleep ${durationS}`] } }
+    : kind === "builtin"
     ? {
       name: "chaos",
       tool: "builtin",

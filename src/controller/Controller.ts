@@ -60,7 +60,9 @@ const iterate = <I, A>(
     Effect.gen(function*() {
       const it = yield* Effect.acquireRelease(
         Effect.tryPromise({ try: open, catch: fail(what) }),
-        (it) => Effect.promise(() => Promise.resolve(close(it)).then(() => undefined, () => undefined))
+        // Not awaited: a consumer's close never settles while NATS is away, and the scope
+        // (a launch's, Ctrl-C) must close anyway.
+        (it) => Effect.sync(() => void Promise.resolve(close(it)).catch(() => undefined))
       )
       return Stream.fromAsyncIterable(it, fail(what)).pipe(
         Stream.mapEffect(map),

@@ -34,18 +34,19 @@ export const resilientFollow = (
     )
     const once = Effect.scoped(Effect.gen(function*() {
       const seenReconnects = reconnects
-      const messages = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: () =>
-            js.consumers.get(stream, lastSeq > 0
-              ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
-              : { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
-              // Short pulls: a dead pull is noticed in seconds, not the default 30 s.
-              .then((c) => c.consume({ max_messages: 512, expires: 5_000 })),
-          catch: describe
-        }),
-        (m) => Effect.promise(() => m.close().then(() => undefined, () => undefined))
-      )
+      // Opened interruptibly and bounded (an acquireRelease would open uninterruptibly, and an
+      // open that never answers while NATS is away would hold the launch's scope open for good);
+      // closed without waiting for the server, which may be gone.
+      const messages = yield* Effect.tryPromise({
+        try: () =>
+          js.consumers.get(stream, lastSeq > 0
+            ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
+            : { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
+            // Short pulls: a dead pull is noticed in seconds, not the default 30 s.
+            .then((c) => c.consume({ max_messages: 512, expires: 5_000 })),
+        catch: describe
+      }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
+      yield* Effect.addFinalizer(() => Effect.sync(() => void messages.close().catch(() => undefined)))
       lastAt = yield* Clock.currentTimeMillis
       const pump = Stream.fromAsyncIterable(messages, describe).pipe(
         Stream.runForEach((m) =>

@@ -29,13 +29,13 @@ export const resilientKvWatch = (nc: Conn, kv: KV, options: ResilientWatchOption
     )
     const once = Effect.scoped(Effect.gen(function*() {
       const seenReconnects = reconnects
-      const it = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: () => kv.watch(lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : {}),
-          catch: describe
-        }),
-        (it) => Effect.sync(() => (it as unknown as { stop: () => void }).stop())
-      )
+      // Opened interruptibly and bounded, not in an (uninterruptible) acquire: an open that
+      // never answers while NATS is away must not hold the scope open.
+      const it = yield* Effect.tryPromise({
+        try: () => kv.watch(lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : {}),
+        catch: describe
+      }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
+      yield* Effect.addFinalizer(() => Effect.sync(() => (it as unknown as { stop: () => void }).stop()))
       lastAt = yield* Clock.currentTimeMillis
       const pump = Stream.fromAsyncIterable(it, describe).pipe(
         Stream.runForEach((e) =>
