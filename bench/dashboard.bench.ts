@@ -4,7 +4,9 @@
 // 1. The generating process: the feed's refresh once a second (the summary so far from merged
 //    histograms, thresholds) and one page's message, against the peer the run already pays each
 //    second: NodeWindows folding one window. Also a page opened at the end (the whole hour).
-// 2. The page: the HTML report of that hour (3600 points per chart, six charts) opened in
+// 2. A launch: the dashboard's own fold of each node's window (LaunchSource: the summary so far
+//    must not wait for the merger's seconds) against the merger's add of the same windows.
+// 3. The page: the HTML report of that hour (3600 points per chart, six charts) opened in
 //    chromium until every chart is drawn, against the same page with one minute of points.
 // Exits non-zero if a refresh costs more than 2% of a core, or the hour takes over 10 s to draw.
 import { chromium } from "playwright-core"
@@ -14,7 +16,8 @@ import { join } from "node:path"
 import { DashboardFeed } from "../src/dashboard/Feed.ts"
 import type { DashboardMeta } from "../src/dashboard/Model.ts"
 import { reportData, reportHtml } from "../src/dashboard/ReportData.ts"
-import { runSource } from "../src/dashboard/Sources.ts"
+import { LaunchSource, runSource } from "../src/dashboard/Sources.ts"
+import { WindowMerger } from "../src/controller/Merger.ts"
 import { parseThreshold, type Threshold } from "../src/engine/Thresholds.ts"
 import type { ResultWindow } from "../src/protocol/results.ts"
 import { NodeWindows } from "../src/report/NodeWindows.ts"
@@ -66,7 +69,22 @@ console.log(`feed.refresh (summary so far, 3 thresholds): ${ms(refresh1)} ms per
 console.log(`one page's message: ${ms(median(message))} ms, ${(bytes / 1024).toFixed(1)} KB per second; ${(median(message) / window1).toFixed(1)}x folding one window`)
 console.log(`a page opened after ${SECONDS} s: ${ms(catchUp)} ms, ${(whole.length / 1024).toFixed(0)} KB once`)
 
-// ---------------------------------------------------------------- 2. the page
+// ---------------------------------------------------------------- 2. a launch
+const NODES = 50
+const fleet: Array<ResultWindow> = []
+for (let seq = 0; seq < 60; seq++) for (let n = 0; n < NODES; n++) fleet.push({ ...windows[seq]!, nodeId: `n${n}`, labels: pool[(seq * 7 + n) % pool.length]! })
+const timeEach = (f: (w: ResultWindow) => void) => {
+  const a = performance.now()
+  for (const w of fleet) f(w)
+  return (performance.now() - a) / fleet.length
+}
+const merger = new WindowMerger(Array.from({ length: NODES }, (_, n) => `n${n}`))
+const mergeMs = timeEach((w) => merger.add(w, 0))
+const source = new LaunchSource({ order: [], thresholds, load: "users", startedAt: t0 })
+const sourceMs = timeEach((w) => source.window(w))
+console.log(`a launch of ${NODES} nodes x 60 s: the merger adds a window in ${ms(mergeMs)} ms (the peer); the dashboard's fold ${ms(sourceMs)} ms = ${(sourceMs / mergeMs).toFixed(2)}x`)
+
+// ---------------------------------------------------------------- 3. the page
 const dir = mkdtempSync(join(tmpdir(), "grid-bench-dashboard-"))
 const summary = view.summary({ endedAt: t0 + SECONDS * 1000, fallbackStart: t0, order: [], dropped: 0, interrupted: false })
 const page = (n: number) => {
