@@ -18,6 +18,8 @@ import { runBrowserScenario } from "../src/engine/browser/BrowserEntry.ts"
 import { runBrowser } from "../src/engine/browser/BrowserEngine.ts"
 import type { BrowserPool } from "../src/engine/browser/BrowserPool.ts"
 import { parseThreshold } from "../src/engine/Thresholds.ts"
+import { decodePlan } from "../src/controller/Plan.ts"
+import { startCommands } from "../src/controller/Split.ts"
 
 const DELAY = 150
 const target = serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 0, errorRate: 0 }, routes: { "/browser": { latencyMs: DELAY, errorRate: 0 } } })
@@ -96,6 +98,17 @@ describe("browser scenario schema", () => {
         "browser.steps[4].goto: uses ${missing} but the scenario has no data file",
         "thresholds[1]: no request is named \"nope:lcp\""
       ]))
+    }))
+
+  it.effect("a launch plan takes a browser scenario and thresholds on its steps' page metrics", () =>
+    Effect.gen(function*() {
+      const scenario = { target: "http://127.0.0.1:9", browser: { steps }, load: { model: "closed", users: 4, durationSeconds: 5 }, data: { file: "terms.csv" } }
+      const plan = yield* decodePlan({ tool: "builtin", scenario: { ...scenario, data: undefined, browser: { steps: steps.slice(0, 1) } }, thresholds: ["home:lcp p75 < 2.5s", "home: errors < 1%"] }, "plan.yaml")
+      const cmds = startCommands(plan, "t-b", ["a", "b"], false)
+      expect(cmds.map((c) => c.command.params!.users)).toEqual([2, 2])
+      expect(JSON.parse(cmds[0]!.command.files![0]!.content).browser.steps[0].goto).toBe("/browser")
+      const bad = yield* Effect.flip(decodePlan({ tool: "builtin", scenario: { ...scenario, data: undefined, browser: { steps: steps.slice(0, 1) } }, thresholds: ["nope:lcp p75 < 1s"] }, "plan.yaml"))
+      expect(bad.problems).toEqual(["thresholds[0]: no request is named \"nope:lcp\""])
     }))
 
   it("reads page-metric thresholds with p75: \"home:lcp p75 < 2.5s\"", () => {

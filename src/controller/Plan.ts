@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml"
 import { checkRelativePath } from "../control/decodeCommand.ts"
 import type { Load } from "../engine/Scenario.ts"
 import { fileProblem } from "../engine/FileProblem.ts"
+import { browserLabels } from "../engine/browser/BrowserScenario.ts"
 import { decodeScenario } from "../engine/ScenarioLoader.ts"
 import { parseThreshold, type Threshold } from "../engine/Thresholds.ts"
 import { type FileSpec, Limits, tools } from "../protocol/commands.ts"
@@ -201,7 +202,8 @@ export const decodePlan = Effect.fnUntraced(function*(
         const s = checked.success
         scenario = p.scenario as Record<string, unknown>
         durationMs = s.durationMs
-        labelNames = new Set([...s.setup, ...s.requests, ...s.teardown].map((r) => r.name))
+        // A browser scenario's labels: its steps and their page metrics (home, home:lcp, ...).
+        labelNames = new Set(s.browser !== undefined ? browserLabels(s.browser) : [...s.setup, ...s.requests, ...s.teardown].map((r) => r.name))
         thresholds.push(...s.thresholds)
         // The effective load after params; the per-node share replaces users or rate.
         load = s.load.stages !== undefined
