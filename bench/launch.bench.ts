@@ -12,7 +12,7 @@
 // CPU are printed beside the launch's for scale. Goals: <= 60% of a core, p99 lag < 1.5 s.
 // Exits non-zero if the totals differ or a second was never printed.
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -105,7 +105,16 @@ try {
       if (tail.length > 15) tail.shift()
     })
   }
+  // A launch that does not end (seen once: its --out report written, the process still up
+  // 10 minutes later) is killed, and said so, rather than hanging the bench.
+  let hung = false
+  const bound = setTimeout(() => {
+    hung = true
+    launch.kill("SIGKILL")
+  }, (SECONDS + 180) * 1000)
   const code = await new Promise<number | null>((resolve) => launch.on("exit", resolve))
+  clearTimeout(bound)
+  if (hung) console.log(`grid launch did not exit within ${SECONDS + 180} s: killed`)
   clearInterval(sampler)
   writeFileSync(join(dir, "launch.log"), `${log.join("\n")}\n`)
   const launchWall = (Date.now() - t0) / 1000
@@ -142,10 +151,10 @@ try {
   console.log(`  launch CPU per second of the test merged (${NODES} windows, load-independent): ${perTestSecond.toFixed(3)} CPU-s, i.e. it keeps up on ${(perTestSecond * 100).toFixed(1)}% of one core`)
   console.log(`  launch CPU in all (start-up, ${NODES} starts, barrier, following, report): ${lastCpu.toFixed(2)} CPU-s over ${launchWall.toFixed(1)} s`)
   console.log(`  for scale, same run: the fleet simulating ${NODES} nodes ${fleetCpu.toFixed(1)} CPU-s, nats-server ${natsCpu.toFixed(1)} CPU-s`)
-  if (code !== 0 || doc.total.count !== published.total || missing.length > 0) {
+  if (hung || code !== 0 || doc.total.count !== published.total || missing.length > 0) {
     failed = true
-    console.log(tail.join("\n"))
-  }
+    console.log(`${tail.join("\n")}\n(the launch's whole output and --out document: ${dir})`)
+  } else rmSync(dir, { recursive: true, force: true })
 } finally {
   await nats.close()
 }
