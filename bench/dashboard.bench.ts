@@ -54,20 +54,24 @@ for (let i = 0; i < 30; i++) {
   const a = performance.now()
   feed.refresh(t0 + SECONDS * 1000 + i)
   const b = performance.now()
-  const text = JSON.stringify(feed.since(SECONDS - 2))
+  const text = feed.sinceJson(SECONDS - 2).json
   message.push(performance.now() - b)
   refresh.push(b - a)
   bytes = text.length
 }
+feed.sinceJson(-1)
 const a = performance.now()
-const whole = JSON.stringify(feed.since(-1))
+const whole = feed.sinceJson(-1).json
 const catchUp = performance.now() - a
+const b0 = performance.now()
+JSON.stringify(feed.since(-1))
+const catchUpPlain = performance.now() - b0
 const window1 = median(perWindow.slice(-600))
 const refresh1 = median(refresh)
 console.log(`windows: ${SECONDS} of 10 labels + *, folded by NodeWindows: ${ms(window1)} ms per window (median of the last 600: the peer)`)
 console.log(`feed.refresh (summary so far, 3 thresholds): ${ms(refresh1)} ms per second = ${(refresh1 / 10).toFixed(3)}% of a core; ${(refresh1 / window1).toFixed(1)}x folding one window`)
 console.log(`one page's message: ${ms(median(message))} ms, ${(bytes / 1024).toFixed(1)} KB per second; ${(median(message) / window1).toFixed(1)}x folding one window`)
-console.log(`a page opened after ${SECONDS} s: ${ms(catchUp)} ms, ${(whole.length / 1024).toFixed(0)} KB once`)
+console.log(`a page opened after ${SECONDS} s: ${ms(catchUp)} ms, ${(whole.length / 1024).toFixed(0)} KB (each point's JSON made once; JSON.stringify of it all, the peer: ${ms(catchUpPlain)} ms = ${(catchUpPlain / catchUp).toFixed(1)}x)`)
 
 // ---------------------------------------------------------------- 2. a launch
 const NODES = 50

@@ -24,6 +24,8 @@ export class DashboardFeed {
   private metaNow: DashboardMeta
   private readonly source: FeedSource
   private readonly loads = new Map<number, number>()
+  /** Each point's JSON, by the point (a point replaced, such as the last one cut, is new). */
+  private readonly pointText = new WeakMap<WindowPoint, string>()
   private sampled = 0
   private stateNow: LiveState | undefined = undefined
   /** How many points the source had when `stateNow` was taken. */
@@ -113,6 +115,23 @@ export class DashboardFeed {
       if (l !== undefined) load[p.seq] = l
     }
     return { meta: this.metaNow, points, load, state: this.state }
+  }
+
+  /** `since(seq)` as JSON, each point's text made once: a page opened an hour into a test is
+   * sent 3600 points, and serialising them again for every such page would hold the
+   * generating process's event loop for a noticeable time. */
+  sinceJson(seq: number): { readonly json: string; readonly lastSeq: number; readonly done: boolean } {
+    const d = this.since(seq)
+    const points = d.points.map((p) => {
+      let text = this.pointText.get(p)
+      if (text === undefined) {
+        text = JSON.stringify(p)
+        this.pointText.set(p, text)
+      }
+      return text
+    })
+    const json = `{"meta":${JSON.stringify(d.meta)},"points":[${points.join(",")}],"load":${JSON.stringify(d.load)},"state":${JSON.stringify(d.state)}}`
+    return { json, lastSeq: d.points.at(-1)?.seq ?? seq, done: d.state.done }
   }
 
   /** Seq of the newest point (-1 before the first). */

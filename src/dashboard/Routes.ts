@@ -42,10 +42,9 @@ const eventStream = (feed: DashboardFeed, since: number, s: Streams, done: Defer
   const frame = Effect.gen(function*() {
     if (!first) yield* Effect.raceFirst(Effect.sleep(Duration.seconds(1)), Deferred.await(done))
     first = false
-    const d = feed.since(last)
-    last = Math.max(last, d.points.at(-1)?.seq ?? last)
-    const ended = d.state.done
-    return { ended, text: `${ended ? "event: end\n" : ""}id: ${last}\ndata: ${JSON.stringify(d)}\n\n` }
+    const d = feed.sinceJson(last)
+    last = Math.max(last, d.lastSeq)
+    return { ended: d.done, text: `${d.done ? "event: end\n" : ""}id: ${last}\ndata: ${d.json}\n\n` }
   })
   return Stream.make({ ended: false, text: "retry: 1000\n\n" }).pipe(
     Stream.concat(Stream.fromEffectRepeat(frame)),
