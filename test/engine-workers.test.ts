@@ -17,7 +17,8 @@ import { jmeterCsv } from "../src/ingest/parsers/JMeterCsv.ts"
 import type { Sample } from "../src/ingest/Sample.ts"
 import { quotaCores } from "../src/engine/Cores.ts"
 import { arrivalSchedule, closedProfile } from "../src/engine/LoadModels.ts"
-import { ownsArrival, rowsOf, shareOf, splitInt } from "../src/engine/LoadSplit.ts"
+import { defaultWorkers, ownsArrival, rowsOf, shareOf, splitInt, usefulWorkers } from "../src/engine/LoadSplit.ts"
+import type { Scenario } from "../src/engine/Scenario.ts"
 import { type RunningTarget, serveTarget } from "../src/engine/TargetServer.ts"
 import { RowMerger, WorkerWindows } from "../src/engine/WorkerRows.ts"
 import { readWorkerLine, workerLine } from "../src/engine/WorkerWire.ts"
@@ -110,6 +111,17 @@ describe("splitting one node's load over workers", () => {
     expect(rowsOf(rows, { index: 0, count: 2 })).toEqual(["a", "c", "e"])
     expect(rowsOf(rows, { index: 1, count: 2 })).toEqual(["b", "d"])
     expect(rowsOf(["a"], { index: 1, count: 2 })).toEqual(["a"])
+  })
+
+  plain("the node's default: its cores for a run of 10 s or more, one engine for a shorter one or setup", () => {
+    const base = { setup: [], teardown: [], browser: undefined }
+    const run = (durationMs: number, load: Record<string, unknown>) => ({ ...base, durationMs, load }) as unknown as Scenario
+    expect(defaultWorkers(run(10_000, { model: "closed", users: 50 }), 8)).toBe(8)
+    expect(defaultWorkers(run(2_000, { model: "closed", users: 50 }), 8)).toBe(1)
+    expect(usefulWorkers(run(60_000, { model: "closed", users: 3 }), 8)).toBe(3)
+    expect(usefulWorkers(run(60_000, { model: "closed", stages: [{ durationSeconds: 60, users: 5 }] }), 8)).toBe(5)
+    expect(usefulWorkers(run(60_000, { model: "open", rate: 10, maxConnections: 2 }), 8)).toBe(2)
+    expect(usefulWorkers({ ...run(60_000, { model: "closed", users: 50 }), setup: [{ name: "s", path: "/" }] } as unknown as Scenario, 8)).toBe(1)
   })
 
   plain("a cgroup's CPU quota bounds the cores", () => {

@@ -14,7 +14,7 @@ import { loadScenario } from "../engine/ScenarioLoader.ts"
 import { parseAllowList } from "../engine/TargetAllowList.ts"
 import { runBrowserScenario } from "../engine/browser/BrowserEntry.ts"
 import { availableCores } from "../engine/Cores.ts"
-import { usefulWorkers } from "../engine/LoadSplit.ts"
+import { defaultWorkers, usefulWorkers } from "../engine/LoadSplit.ts"
 import { parseWorkerFlag } from "../engine/WorkerWire.ts"
 import { engineParent, engineWorker } from "./engineWorkers.ts"
 import { workerFlagProblems, workerFlags } from "./workerFlags.ts"
@@ -77,7 +77,7 @@ export const engineCommand = Command.make(
     if (Option.isSome(share) && typeof share.value !== "string") return yield* engineWorker(scenario, share.value, results, allowed)
     const cores = availableCores()
     // A browser scenario runs in this process: its Chromiums are the parallelism.
-    const count = scenario.browser !== undefined ? 1 : usefulWorkers(scenario, Option.getOrElse(workers, () => scenario.load.workers ?? cores))
+    const count = scenario.browser !== undefined ? 1 : usefulWorkers(scenario, Option.getOrElse(workers, () => scenario.load.workers ?? defaultWorkers(scenario, cores)))
     if (count > 1) {
       return yield* engineParent({
         file,

@@ -7,7 +7,7 @@ import { Flag } from "effect/cli"
 
 export const workerFlags = {
   workers: Flag.Int("workers").pipe(
-    Flag.withDescription("Engine processes sharing the load, each with its own event loop and connections (default: the scenario's load.workers, else the cores available)"),
+    Flag.withDescription("Engine processes sharing the load, each with its own event loop and connections (default: the scenario's load.workers, else the cores available for a run of 10 s or more)"),
     Flag.optional
   ),
   cpuAffinity: Flag.Boolean("cpu-affinity").pipe(Flag.withDescription("Pin engine worker i to core i (needs taskset)"), Flag.withDefault(false)),

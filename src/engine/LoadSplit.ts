@@ -57,3 +57,13 @@ export const usefulWorkers = (scenario: Scenario, wanted: number): number => {
     : Math.max(1, load.users ?? 0, ...(load.stages ?? []).map((s) => s.users))
   return Math.max(1, Math.min(wanted, cap))
 }
+
+/** Runs shorter than this stay in one engine unless workers are asked for by name. */
+export const SHORT_RUN_MS = 10_000
+
+/**
+ * The node's default when nothing names a number of workers: its cores, for a run of 10 s or
+ * more. A shorter run stays in one engine: starting each worker (a process loading grid) would
+ * take a noticeable part of it, and a smoke test gains nothing from a second core.
+ */
+export const defaultWorkers = (scenario: Scenario, cores: number): number => (scenario.durationMs >= SHORT_RUN_MS ? cores : 1)
