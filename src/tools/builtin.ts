@@ -109,9 +109,8 @@ export const builtinTool: ToolAdapter = {
         // keeps the engine's RSS flat at full speed (measured: 162 MB instead of 211 MB over
         // 25 s at 62k req/s, same throughput).
         argv: ctx.runner === "docker" ? args : [...gridArgv(), ...args],
-        // A browser scenario's screenshots stay in the test's work directory (`screenshots/`); its
-        // Chromium is the live flag tools.browser.path when set.
-        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), GRID_BROWSER_SCREENSHOTS: `${ctx.toolWorkDir}/screenshots`, ...(ctx.browserPath !== undefined ? { GRID_BROWSER_PATH: ctx.browserPath } : {}), ...ctx.command.env },
+        // A browser scenario's screenshots stay in the test's work directory (`screenshots/`).
+        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), GRID_BROWSER_SCREENSHOTS: `${ctx.toolWorkDir}/screenshots`, ...ctx.command.env },
         // `grid engine` flushes its JTL twice a second: 800 ms keeps a launch's live view
         // within about a second of the test (a response slower than that counts a window later).
         results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter", lateMs: 800 }
