@@ -85,3 +85,30 @@ layer(env, { excludeTestServices: true, timeout: "240 seconds" })("browser scena
       })), 240_000)
   })
 })
+
+// `--tool-path browser=...` seeds the live flag tools.browser.path, which reaches the engine.
+const node2 = "browser-2"
+const env2 = TestDaemon.layer({ nodeId: node2, toolPaths: { browser: "/nonexistent/chromium" } }).pipe(
+  Layer.provideMerge(WireClient.layerNats),
+  Layer.provideMerge(TestNats.layer())
+)
+
+layer(env2, { excludeTestServices: true, timeout: "240 seconds" })("the browser's path on a daemon", (it) => {
+  it.effect("--tool-path browser= (flag tools.browser.path) is the Chromium the engine starts", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const client = yield* WireClient
+      const target = yield* serveTarget({ port: 0, host: "127.0.0.1", defaults: { latencyMs: 0, errorRate: 0 }, routes: {} })
+      yield* client.send(node2, {
+        kind: "start",
+        testId: "browser-path",
+        tool: "builtin",
+        entry: "scenario.json",
+        files: [{ path: "scenario.json", content: JSON.stringify(scenario(2)) }],
+        params: { target: target.url }
+      })
+      const done = yield* client.terminalOf("browser-path", "120 seconds")
+      expect(done.kind).toBe("failed")
+      expect(done.kind === "failed" ? done.error.message : "").toContain("browser /nonexistent/chromium (GRID_BROWSER_PATH) is not an executable file")
+      expect(target.stats.paths["/browser"]).toBeUndefined()
+    })), 240_000)
+})

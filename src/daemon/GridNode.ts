@@ -67,7 +67,7 @@ const nodeFlags = (settings: DaemonSettings) =>
       // `inprocess` (grid run's node) is no value of runner.default: it stays the node's own.
       ...(settings.defaultRunner === "process" || settings.defaultRunner === "docker" ? { "runner.default": settings.defaultRunner } : {}),
       ...Object.fromEntries(
-        Object.entries(settings.toolPaths).filter(([tool]) => (pathTools as ReadonlyArray<string>).includes(tool)).map(([tool, path]) => [`tools.${tool}.path`, path])
+        Object.entries(settings.toolPaths).filter(([tool]) => (pathTools as ReadonlyArray<string>).includes(tool) || tool === "browser").map(([tool, path]) => [`tools.${tool}.path`, path])
       )
     }
   }).pipe(Layer.catchTag("NodeFlagsError", (e) => Layer.effectContext(Effect.fail(new DaemonError({ component: "flags", message: e.message })))))

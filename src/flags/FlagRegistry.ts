@@ -110,6 +110,15 @@ export const flagDefs: ReadonlyArray<FlagDef> = [
     scopes
   },
   {
+    name: "tools.browser.path",
+    matches: exact("tools.browser.path"),
+    kind: "string",
+    schema: AbsolutePath as Schema.Codec<FlagValue>,
+    allowed: "an absolute path",
+    doc: "Chromium the built-in engine's browser scenarios drive (over the daemon's --tool-path browser=...; else the usual install paths).",
+    scopes
+  },
+  {
     name: "launch.channel",
     matches: exact("launch.channel"),
     kind: "string",

@@ -150,7 +150,8 @@ const body = (
     }
     const local = yield* LocalRun
     const engineClient = stringFlag(flags, "engine.client") as "lean" | "undici" | undefined
-    const toolCtx = { command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local, allowTargets: config.allowTargets?.text, engineClient, engineWorkers: config.engineWorkers }
+    const browserPath = stringFlag(flags, "tools.browser.path")
+    const toolCtx = { command, runner: runnerName, workDir, toolWorkDir: backend.toolWorkDir(workDir), local, allowTargets: config.allowTargets?.text, engineClient, browserPath, engineWorkers: config.engineWorkers }
     const planned = yield* Effect.result(tool.plan(toolCtx))
     if (planned._tag === "Failure") {
       return rejected(planned.failure.code === "workdir_failed" ? "workdir_failed" : "invalid_command", planned.failure.message)

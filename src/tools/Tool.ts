@@ -29,6 +29,8 @@ export interface ToolContext {
   readonly allowTargets?: ReadonlyArray<string> | undefined
   /** The built-in engine's HTTP client by the live flag `engine.client`, over the scenario's. */
   readonly engineClient?: "lean" | "undici" | undefined
+  /** Chromium for a browser scenario, by the live flag `tools.browser.path`. */
+  readonly browserPath?: string | undefined
   /** The node's default number of engine workers (`--engine-workers`); its cores when absent. */
   readonly engineWorkers?: number | undefined
 }

@@ -9,8 +9,7 @@
 // (`checkTargets`) and the engine checks them again at every connect (`--allow-target`).
 // The live flag `engine.client` (src/flags/) picks the engine's HTTP client over the scenario's.
 // The engine runs as N workers, one process per core (builtinWorkers.ts): `params.workers`,
-// else the scenario's `load.workers`, else the node's `--engine-workers`, else its cores (for a
-// run of 10 s or more: a shorter one stays in one engine, LoadSplit.ts defaultWorkers).
+// else the scenario's `load.workers`, else the node's `--engine-workers`, else its cores.
 import { Effect } from "effect"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, invalid, lastMatching } from "./adapterSupport.ts"
@@ -55,7 +54,7 @@ export const builtinTool: ToolAdapter = {
             // Imported here, not at the top: the engine (undici among it) and the YAML loader
             // are for `grid run` only, and a daemon would otherwise load them at every start.
             Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts"), import("../engine/LoadSplit.ts"), import("../engine/Cores.ts"), import("../engine/browser/BrowserEntry.ts")])).pipe(
-              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { defaultWorkers, usefulWorkers }, { availableCores }, { runBrowserScenario }]) =>
+              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { usefulWorkers }, { availableCores }, { runBrowserScenario }]) =>
                 loadScenario(scenarioFile, {
                   target: p.target?.href.replace(/\/$/, ""),
                   users: p.users,
@@ -73,7 +72,7 @@ export const builtinTool: ToolAdapter = {
                   // Several workers (params.workers, load.workers, the node's --engine-workers, its
                   // cores): each a process of its own, their windows merged into this sink.
                   const cores = availableCores()
-                  const workers = usefulWorkers(scenario, wp.workers ?? scenario.load.workers ?? ctx.engineWorkers ?? defaultWorkers(scenario, cores))
+                  const workers = usefulWorkers(scenario, wp.workers ?? scenario.load.workers ?? ctx.engineWorkers ?? cores)
                   if (workers > 1) {
                     return inProcessWorkers({
                       scenarioFile,
@@ -109,8 +108,9 @@ export const builtinTool: ToolAdapter = {
         // keeps the engine's RSS flat at full speed (measured: 162 MB instead of 211 MB over
         // 25 s at 62k req/s, same throughput).
         argv: ctx.runner === "docker" ? args : [...gridArgv(), ...args],
-        // A browser scenario's screenshots stay in the test's work directory (`screenshots/`).
-        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), GRID_BROWSER_SCREENSHOTS: `${ctx.toolWorkDir}/screenshots`, ...ctx.command.env },
+        // A browser scenario's screenshots stay in the test's work directory (`screenshots/`); its
+        // Chromium is the live flag tools.browser.path when set.
+        env: { ...(ctx.runner === "docker" ? {} : nodeOptionsEnv(["--max-semi-space-size=4"])), GRID_BROWSER_SCREENSHOTS: `${ctx.toolWorkDir}/screenshots`, ...(ctx.browserPath !== undefined ? { GRID_BROWSER_PATH: ctx.browserPath } : {}), ...ctx.command.env },
         // `grid engine` flushes its JTL twice a second: 800 ms keeps a launch's live view
         // within about a second of the test (a response slower than that counts a window later).
         results: { path: `${ctx.workDir}/${RESULTS}`, format: "jmeter", lateMs: 800 }
