@@ -9,7 +9,8 @@
 // (`checkTargets`) and the engine checks them again at every connect (`--allow-target`).
 // The live flag `engine.client` (src/flags/) picks the engine's HTTP client over the scenario's.
 // The engine runs as N workers, one process per core (builtinWorkers.ts): `params.workers`,
-// else the scenario's `load.workers`, else the node's `--engine-workers`, else its cores.
+// else the scenario's `load.workers`, else the node's `--engine-workers`, else its cores (for a
+// run of 10 s or more: a shorter one stays in one engine, LoadSplit.ts defaultWorkers).
 import { Effect } from "effect"
 import { gridArgv, nodeOptionsEnv } from "../cli/self.ts"
 import { commonParams, entryOf, invalid, lastMatching } from "./adapterSupport.ts"
@@ -54,7 +55,7 @@ export const builtinTool: ToolAdapter = {
             // Imported here, not at the top: the engine (undici among it) and the YAML loader
             // are for `grid run` only, and a daemon would otherwise load them at every start.
             Effect.promise(() => Promise.all([import("../engine/Engine.ts"), import("../engine/ScenarioLoader.ts"), import("../engine/TargetAllowList.ts"), import("../engine/LoadSplit.ts"), import("../engine/Cores.ts"), import("../engine/browser/BrowserEntry.ts")])).pipe(
-              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { usefulWorkers }, { availableCores }, { runBrowserScenario }]) =>
+              Effect.flatMap(([{ runEngine }, { loadScenario }, { parseAllowList }, { defaultWorkers, usefulWorkers }, { availableCores }, { runBrowserScenario }]) =>
                 loadScenario(scenarioFile, {
                   target: p.target?.href.replace(/\/$/, ""),
                   users: p.users,
@@ -72,7 +73,7 @@ export const builtinTool: ToolAdapter = {
                   // Several workers (params.workers, load.workers, the node's --engine-workers, its
                   // cores): each a process of its own, their windows merged into this sink.
                   const cores = availableCores()
-                  const workers = usefulWorkers(scenario, wp.workers ?? scenario.load.workers ?? ctx.engineWorkers ?? cores)
+                  const workers = usefulWorkers(scenario, wp.workers ?? scenario.load.workers ?? ctx.engineWorkers ?? defaultWorkers(scenario, cores))
                   if (workers > 1) {
                     return inProcessWorkers({
                       scenarioFile,
