@@ -146,6 +146,7 @@ try {
   console.log(`launch: ${NODES} simulated nodes x ${SECONDS} s followed by one grid launch (exit ${code}, outcome ${doc.outcome}); machine shared with other work`)
   console.log(`  merged count ${doc.total.count}, published ${published.total} in ${published.windows} windows: ${doc.total.count === published.total ? "equal" : "DIFFERENT"}`)
   console.log(`  seconds printed ${SECONDS - missing.length}/${SECONDS}${missing.length > 0 ? ` (missing ${missing.join(",")})` : ""}`)
+  console.log(`  lag by second (ms): ${seqs.filter((s) => s % 5 === 0 || s === SECONDS - 1).map((s) => `${s}:${emitted[s] !== undefined && published.publishedAt[s] !== undefined ? emitted[s]!.at - published.publishedAt[s]! : "-"}`).join(" ")}`)
   console.log(`  emission lag after the second's last window was acknowledged: p50 ${pct(lags, 50)} ms, p99 ${pct(lags, 99)} ms, max ${Math.max(...lags)} ms (goal p99 < ${GOAL_P99_MS} ms)`)
   console.log(`  launch CPU while following: ${followCpu.toFixed(2)} CPU-s over ${followWall.toFixed(1)} s of wall time = ${(share * 100).toFixed(1)}% of one core (goal <= ${GOAL_CPU * 100}%)`)
   console.log(`  launch CPU per second of the test merged (${NODES} windows, load-independent): ${perTestSecond.toFixed(3)} CPU-s, i.e. it keeps up on ${(perTestSecond * 100).toFixed(1)}% of one core`)
