@@ -1,5 +1,7 @@
 // The browser engine (#17) against a bare playwright-core loop doing the same flow, in the
 // same run, both driving Debian's chromium against a `grid target` process's /browser page:
+// The bare loop does the same browser work as the engine, page metrics included (the same init
+// script and read after the goto), so the ratio is grid's own cost, not the metrics'.
 // 1. Iterations per CPU-second and per wall second, in a steady window of each run (from 35% of
 //    its length to 1 s before its end: start-up and the browser's launch excluded), for a
 //    three-step flow (goto, fill, click + waitFor the script-delayed result): `grid engine`
@@ -7,8 +9,9 @@
 //    bound 0.9 on the medians. CPU is the process tree's (generator and Chromium processes):
 //    utime+stime+cutime+cstime summed over its live processes (a closed context's renderer is
 //    in its browser's cutime once reaped).
-// 2. Memory per virtual user: the process tree's summed PSS (smaps_rollup) at the end of a run
-//    with LOW and HIGH users, (high - low) / (HIGH - LOW), for both.
+// 2. Memory per virtual user: the process tree's summed PSS (smaps_rollup), median of samples
+//    every 2 s in the steady window, with USERS and 2 x USERS users (one browser):
+//    (high - low) / USERS, for both.
 // 3. The samples pipeline per step: the JTL writer's sink (what `grid engine` pays per step),
 //    in ns per sample, set against the measured mean step time.
 // The machine is shared with other engineers' tests: per-CPU figures are the steady ones.
@@ -18,6 +21,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { JtlWriter } from "../src/engine/JtlWriter.ts"
+import { readVitalsScript, vitalsInitScript } from "../src/engine/browser/WebVitals.ts"
 
 const root = join(import.meta.dirname, "..")
 const node = join(root, "node_modules/.bin/node")
@@ -39,8 +43,10 @@ const end = performance.now() + seconds * 1000
 const user = async () => {
   while (performance.now() < end) {
     const context = await browser.newContext()
+    await context.addInitScript({ content: ${JSON.stringify(vitalsInitScript)} })
     const page = await context.newPage()
     await page.goto(url + "/browser?delay=50", { waitUntil: "load" })
+    await page.evaluate(${JSON.stringify(readVitalsScript)})
     await page.locator("#q").fill("grid")
     await page.locator("#go").click()
     await page.locator("#results").waitFor({ state: "visible" })
@@ -116,11 +122,24 @@ const measure = (argv: ReadonlyArray<string>, count: (stdout: string, from: numb
     child.stdout!.on("data", (d: Buffer) => (out += d))
     let first: { at: number; cpuSeconds: number } | undefined
     let last: { at: number; cpuSeconds: number; pssKb: number } | undefined
-    const t1 = setTimeout(() => (first = { at: Date.now(), cpuSeconds: treeStats(child.pid!).cpuSeconds }), seconds * 350)
-    const t2 = setTimeout(() => (last = { at: Date.now(), ...treeStats(child.pid!) }), (seconds - 1) * 1000)
+    // PSS every 2 s through the window, the median kept: how many contexts (each a renderer
+    // process) are open at one instant varies between iterations.
+    const pss: Array<number> = []
+    let sampler: ReturnType<typeof setInterval> | undefined
+    const t1 = setTimeout(() => {
+      first = { at: Date.now(), cpuSeconds: treeStats(child.pid!).cpuSeconds }
+      sampler = setInterval(() => pss.push(treeStats(child.pid!).pssKb), 2000)
+    }, seconds * 350)
+    const t2 = setTimeout(() => {
+      clearInterval(sampler)
+      const now = treeStats(child.pid!)
+      pss.push(now.pssKb)
+      last = { at: Date.now(), cpuSeconds: now.cpuSeconds, pssKb: median(pss) }
+    }, (seconds - 1) * 1000)
     child.on("close", (code) => {
       clearTimeout(t1)
       clearTimeout(t2)
+      clearInterval(sampler)
       if (code !== 0 || first === undefined || last === undefined) return reject(new Error(`${argv.join(" ")} exited ${code}: ${out.slice(-500)}`))
       resolve({
         iterations: count(out, first.at, last.at),
@@ -163,7 +182,7 @@ const main = async () => {
         const m = await (side === "engine" ? engine(target.url, users) : bare(target.url, users))
         perCpu[side].push(m.iterations / m.cpuSeconds)
         perWall[side].push(m.iterations / m.wallSeconds)
-        pss[side].set(users, Math.max(pss[side].get(users) ?? 0, m.pssKb))
+        pss[side].set(users, m.pssKb)
         console.log(`round ${r + 1} ${side.padEnd(6)} ${m.iterations} iterations in ${m.wallSeconds.toFixed(1)} s, ${(m.iterations / m.wallSeconds).toFixed(2)}/s, ${(m.iterations / m.cpuSeconds).toFixed(2)} per CPU-s (${m.cpuSeconds.toFixed(1)} CPU-s), tree PSS ${(m.pssKb / 1024).toFixed(0)} MB`)
       }
     }
