@@ -6,7 +6,7 @@
 // error and no request, and downloads a chart as PNG and its data as CSV. Screenshots (light
 // and dark) go to .artifacts/ to be looked at.
 import { layer } from "@effect/vitest"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Fiber, Layer } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -96,17 +96,19 @@ layer(env, { excludeTestServices: true, timeout: "150 seconds" })((it) => {
   describe("grid run --dashboard", () => {
     it.effect("the page's request count grows while it runs and ends equal to the summary's", () =>
       Effect.gen(function*() {
-        const file = yield* scenario("live", 7)
+        const file = yield* scenario("live", 10)
         const out = join(yield* Dir, "live.json")
         const { p, url } = yield* runWithDashboard(file, out)
         const { page, errors } = yield* openPage(yield* Chromium)
         yield* Effect.promise(() => page.goto(url))
+        // Sampled from the start, while the screenshots are taken.
+        const watching = yield* Effect.forkScoped(watchUntilEnded(page))
         const dark = yield* openPage(yield* Chromium, { colorScheme: "dark" })
         yield* Effect.promise(() => dark.page.goto(url))
         yield* waitUntil("requests on the page", Effect.map(seen(page), (s) => s.total > 0 && s.points >= 3), "60 seconds")
         yield* screenshot(page, "dashboard-live-light")
         yield* screenshot(dark.page, "dashboard-live-dark")
-        const samples = yield* watchUntilEnded(page)
+        const samples = yield* Fiber.join(watching)
         expect(yield* p.exited, p.output()).toBe(0)
         const doc = readDoc(out)
         expect(doc.total.count).toBeGreaterThan(50)

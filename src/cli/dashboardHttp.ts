@@ -12,7 +12,8 @@ import { parseHostPort } from "./flags.ts"
 export interface DashboardHttp {
   /** The page's address, e.g. `http://127.0.0.1:40123/`. */
   readonly url: string
-  /** After the feed's `finish`: waits until every open page has had the end, at most `max`. */
+  /** After the feed's `finish`: waits until every page open (or cut off and coming back) has had
+   * the end, at most `max`. */
   readonly drain: (max: Duration.Duration) => Effect.Effect<void>
 }
 
@@ -23,7 +24,7 @@ export const dashboardAddr = (text: string): { host: string; port: number } | nu
 export const serveDashboard = Effect.fn("dashboard.serve")(function*(addr: string, feed: DashboardFeed) {
   const at = dashboardAddr(addr)
   if (at === null) return yield* new DashboardError({ message: `--dashboard=${JSON.stringify(addr)}: must be host:port or a port, e.g. --dashboard=127.0.0.1:8089` })
-  const waiting = yield* SubscriptionRef.make(0)
+  const waiting = yield* SubscriptionRef.make<ReadonlySet<string>>(new Set())
   const closing = yield* Deferred.make<void>()
   const context = yield* Layer.build(serveRoutes(at, dashboardRoutes(feed, { waiting, closing }), (message) => new DashboardError({ message })))
   // Runs before the server's own close (finalizers run in reverse): open event streams end, so
@@ -37,7 +38,7 @@ export const serveDashboard = Effect.fn("dashboard.serve")(function*(addr: strin
   )
   const drain = (max: Duration.Duration) =>
     SubscriptionRef.changes(waiting).pipe(
-      Stream.filter((n) => n <= 0),
+      Stream.filter((w) => w.size === 0),
       Stream.take(1),
       Stream.runDrain,
       Effect.timeoutOption(max),

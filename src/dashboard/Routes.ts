@@ -27,17 +27,30 @@ export const sinceOf = (url: string, lastEventId: string | undefined): number | 
   return n < -1 || n > MAX_SEQ ? `${q !== null ? "since" : "Last-Event-ID"} ${n}: must be from -1 to ${MAX_SEQ}` : n
 }
 
+/** A page's own id (`?page=`), so one cut off can be waited for at the end. */
+export const pageOf = (url: string): string | undefined => {
+  const p = new URL(url, "http://dashboard").searchParams.get("page")
+  return p !== null && /^[A-Za-z0-9]{1,32}$/.test(p) ? p : undefined
+}
+
 export interface Streams {
-  /** Event streams open (each ends once it has sent the test's end). */
-  readonly waiting: SubscriptionRef.SubscriptionRef<number>
+  /** Readers not yet sent the test's end: open streams, and pages whose stream dropped (they
+   * reconnect with their id), so the end of a run waits (bounded) for a page cut off just then. */
+  readonly waiting: SubscriptionRef.SubscriptionRef<ReadonlySet<string>>
   /** Completed when the server closes: open streams end. */
   readonly closing: Deferred.Deferred<void>
 }
 
 /** One reader's messages: the first at once, then one a second, and `end` as soon as the test
  * has ended (then the stream completes). */
-const eventStream = (feed: DashboardFeed, since: number, s: Streams, done: Deferred.Deferred<void>) => {
+const eventStream = (feed: DashboardFeed, since: number, s: Streams, done: Deferred.Deferred<void>, key: string, page: boolean) => {
   let last = since
+  let ended = false
+  const forget = SubscriptionRef.update(s.waiting, (w) => {
+    const next = new Set(w)
+    next.delete(key)
+    return next
+  })
   let first = true
   const frame = Effect.gen(function*() {
     if (!first) yield* Effect.raceFirst(Effect.sleep(Duration.seconds(1)), Deferred.await(done))
@@ -49,10 +62,14 @@ const eventStream = (feed: DashboardFeed, since: number, s: Streams, done: Defer
   return Stream.make({ ended: false, text: "retry: 1000\n\n" }).pipe(
     Stream.concat(Stream.fromEffectRepeat(frame)),
     Stream.takeUntil((f) => f.ended),
-    Stream.map((f) => f.text),
+    Stream.map((f) => {
+      ended = ended || f.ended
+      return f.text
+    }),
     Stream.interruptWhen(Deferred.await(s.closing)),
-    // Sent its end, dropped by the reader, or cut by the server closing: no longer waited for.
-    Stream.ensuring(SubscriptionRef.update(s.waiting, (n) => n - 1)),
+    // Sent its end, or a reader without an id dropped: no longer waited for. A page with an id
+    // that dropped stays awaited: it comes back with `?since=`.
+    Stream.ensuring(Effect.suspend(() => (ended || !page ? forget : Effect.void))),
     Stream.encodeText
   )
 }
@@ -60,6 +77,7 @@ const eventStream = (feed: DashboardFeed, since: number, s: Streams, done: Defer
 export const dashboardRoutes = (feed: DashboardFeed, s: Streams) =>
   HttpRouter.use(Effect.fn("dashboard.routes")(function*(router) {
     const done = yield* Deferred.make<void>()
+    let streams = 0
     feed.whenDone(() => Deferred.doneUnsafe(done, Effect.void))
     yield* router.add("GET", "/", Effect.sync(() => HttpServerResponse.html(dashboardPage({ kind: "live", title: feed.meta.title, events: "events" }))))
     yield* router.add("GET", "/data.json", Effect.sync(() => HttpServerResponse.jsonUnsafe(feed.data())))
@@ -77,8 +95,10 @@ export const dashboardRoutes = (feed: DashboardFeed, s: Streams) =>
       Effect.gen(function*() {
         const since = sinceOf(req.url, req.headers["last-event-id"])
         if (typeof since === "string") return HttpServerResponse.text(`${since}\n`, { status: 400 })
-        yield* SubscriptionRef.update(s.waiting, (n) => n + 1)
-        return HttpServerResponse.stream(eventStream(feed, since, s, done), {
+        const page = pageOf(req.url)
+        const key = page ?? `stream-${++streams}`
+        yield* SubscriptionRef.update(s.waiting, (w) => new Set(w).add(key))
+        return HttpServerResponse.stream(eventStream(feed, since, s, done, key, page !== undefined), {
           contentType: "text/event-stream",
           headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
         })

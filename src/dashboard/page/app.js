@@ -2,7 +2,7 @@
 // (#grid-data); a live page reads server-sent events (#grid-live): each message carries the
 // points after the last seq it was sent, merged here by seq, and the state so far. On a drop the
 // page reconnects with the seq it has (so the server sends only what it missed) and backs off
-// up to 5 s; the `end` event carries the final figures and closes the stream.
+// up to 2 s; the `end` event carries the final figures and closes the stream.
 "use strict"
 ;(function (G) {
   var model = { meta: null, points: new Map(), load: new Map(), state: null }
@@ -104,8 +104,10 @@
 
   var live = function (cfg) {
     var retry = 1000
+    // Says who it is, so a page cut off near the end is waited for (the server's drain).
+    var pageId = Math.random().toString(36).slice(2, 12) || "page"
     var open = function () {
-      var es = new EventSource(cfg.events + "?since=" + lastSeq)
+      var es = new EventSource(cfg.events + "?since=" + lastSeq + "&page=" + pageId)
       es.onmessage = function (ev) {
         retry = 1000
         setConn("live")
@@ -122,7 +124,7 @@
         es.close()
         setConn("reconnecting")
         setTimeout(open, retry)
-        retry = Math.min(5000, retry * 2)
+        retry = Math.min(2000, retry * 2)
       }
     }
     open()
