@@ -53,6 +53,14 @@ describe("launch on a memory bus", () => {
       expect(report.nodes.map((n) => [n.nodeId, n.status, n.windows])).toEqual([["a", "finished", 2], ["b", "finished", 4]])
     }))
 
+  it.live("a node whose tool has no results (summary null, no window) finishes the launch ok", () =>
+    Effect.gen(function*() {
+      const { report } = yield* launchOn({ a: { windows: 0 }, b: { windows: 0 } })
+      expect(report.problems).toEqual([])
+      expect(report.outcome).toBe("ok")
+      expect(report.nodes.map((n) => [n.nodeId, n.status, n.windows])).toEqual([["a", "finished", 0], ["b", "finished", 0]])
+    }))
+
   it.live("a refused start fails the launch and stops the node that accepted", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(

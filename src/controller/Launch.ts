@@ -254,10 +254,12 @@ export const startLaunch = (
         emit(Number.POSITIVE_INFINITY)
         live.flush()
         // A node that finished without its final window reaching us: the totals miss some of
-        // its results, which must not pass for a complete run.
+        // its results, which must not pass for a complete run. A tool without results (its
+        // summary null, no window sent) has no final window to miss.
         if (!interrupted) {
           yield* transition((s) => {
-            const missing = [...s.nodes.values()].filter((n) => n.status === "finished" && merger.nodes.get(n.nodeId)?.finalSeq === undefined)
+            const missing = [...s.nodes.values()].filter((n) => n.status === "finished" && merger.nodes.get(n.nodeId)?.finalSeq === undefined &&
+              (n.summary != null || (merger.nodes.get(n.nodeId)?.windows ?? 0) > 0))
             return missing.length === 0 ? s : {
               ...s,
               problems: [...s.problems, ...missing.map((n) => `node ${n.nodeId} finished but its final result window never arrived: the merged results are incomplete`)]

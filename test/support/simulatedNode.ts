@@ -9,7 +9,8 @@ import type { Heartbeat } from "../../src/protocol/health.ts"
 import { encodeHistogram, newHistogram } from "../../src/protocol/results.ts"
 
 export interface SimulatedNodeOptions {
-  /** Result windows per run; the last is `final`. Default 3. */
+  /** Result windows per run; the last is `final`. Default 3. 0: a tool without results
+   * (no window at all, `finished` with `summary: null`, as a `command` tool without one). */
   readonly windows?: number
   /** Requests in each window, all of 2 ms. Default 10. */
   readonly perWindow?: number
@@ -95,7 +96,7 @@ export const simulatedNode = (bus: MemoryBus, nodeId: string, options: Simulated
         const total = windows * perWindow
         yield* event(start, "finished", {
           exitCode: 0,
-          summary: { count: total, errors: 0, bytesIn: 0, durationMs: windows * 1000, rps: perWindow, latencyMs: { min: 2, mean: 2, p50: 2, p90: 2, p95: 2, p99: 2, max: 2 } },
+          summary: windows === 0 ? null : { count: total, errors: 0, bytesIn: 0, durationMs: windows * 1000, rps: perWindow, latencyMs: { min: 2, mean: 2, p50: 2, p90: 2, p95: 2, p99: 2, max: 2 } },
           cleanup
         })
         tests = []
