@@ -9,15 +9,10 @@ import type { OnCaptureFail } from "./flows/FlowSchema.ts"
 import { flowPicker } from "./flows/FlowPicker.ts"
 import type { Collect } from "./flows/Response.ts"
 import { compileTemplate, type Env, joinParts, type Part, type Template, templateParts } from "./flows/Variables.ts"
+import { type Origin, originOf } from "./Origin.ts"
 import type { RequestSpec, Scenario } from "./Scenario.ts"
 
-export interface Origin {
-  /** "http://host:port", the key connections are pooled by. */
-  readonly key: string
-  readonly host: string
-  readonly port: number
-  readonly tls: boolean
-}
+export { type Origin, originOf }
 
 export type Row = Readonly<Record<string, string>> | undefined
 export type { Env }
@@ -48,12 +43,6 @@ export interface CompiledRequest {
 export interface CompiledFlow {
   readonly name: string
   readonly requests: ReadonlyArray<CompiledRequest>
-}
-
-export const originOf = (url: URL): Origin => {
-  const tls = url.protocol === "https:"
-  const port = url.port !== "" ? Number(url.port) : tls ? 443 : 80
-  return { key: `${url.protocol}//${url.hostname}:${port}`, host: url.hostname.replace(/^\[|\]$/g, ""), port, tls }
 }
 
 const variable = /\$\{([^}]*)\}/g

@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns"
 import { BlockList, isIP, type LookupFunction } from "node:net"
 import { Effect } from "effect"
-import { originOf } from "./RequestPlan.ts"
+import { originOf } from "./Origin.ts"
 import type { Scenario } from "./Scenario.ts"
 
 interface NameEntry {
