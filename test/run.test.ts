@@ -226,6 +226,7 @@ layer(env, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
         // A missing browser is a failure, never a skip: .ci/run installs Debian's chromium.
         expect(chromium, "chromium is required (apt-get install chromium)").toBeDefined()
         const file = yield* scenario("html", {
+          name: "Checkout <smoke>",
           requests: [{ name: "page", path: "/page" }, { name: "slow", path: "/slow" }],
           load: { model: "open", rate: 30, durationSeconds: 2 }
         })
@@ -245,6 +246,8 @@ layer(env, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
           expect(section, id).toMatch(/data-points="\d+"/)
         }
         expect(dom.stdout).toMatch(/<td>page<\/td><td>\d+<\/td>/)
+        // Titled by the scenario's name, escaped (not the file name).
+        expect(dom.stdout).toContain("<title>Checkout &lt;smoke&gt;</title>")
         expect(dom.stdout).not.toMatch(/<(script|link|img)[^>]+(src|href)=["']?https?:/i)
       }))
   })

@@ -122,7 +122,7 @@ export const runCommand = Command.make(
     const load = scenario.load
     const meta: DashboardMeta = {
       kind: "run",
-      title: titleOf(file),
+      title: titleOf(file, scenario.file.name),
       commandLine: commandLine(),
       flags: flagsInForce({
         scenario: file,

@@ -104,6 +104,8 @@ export const Load = Schema.Union([ClosedLoad, OpenLoad])
 export type Load = typeof Load.Type
 
 export const ScenarioFile = Schema.Struct({
+  /** What the test is called: the title of its dashboard and HTML report (default: the file name). */
+  name: Schema.optional(Schema.NonEmptyString),
   /** Base URL, e.g. http://127.0.0.1:8080 */
   target: Target,
   /** One flow's requests (the shorthand); give either this or `flows`. */
