@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
+import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { startNatsCluster } from "../../test/support/natsCluster.ts"
@@ -21,13 +22,37 @@ export interface Nats {
   close(): Promise<void>
 }
 
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, "127.0.0.1")
+    s.once("connect", () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once("error", () => resolve(false))
+  })
+
+/** The helpers give a server 5 s to listen; one recovering hundreds of consumers on a loaded
+ * machine takes longer, and keeps starting: wait for it (up to 2 min) rather than give up. */
+const patient = (port: number, start: () => Promise<void>) => async () => {
+  try {
+    await start()
+  } catch (e) {
+    for (let i = 0; i < 600; i++) {
+      if (await listening(port)) return
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    throw e
+  }
+}
+
 export const startNats = async (cluster: boolean): Promise<Nats> => {
   if (cluster) {
     const c = await startNatsCluster(3)
-    return { url: c.url, members: c.members, close: c.close }
+    return { url: c.url, members: c.members.map((m) => ({ name: m.name, kill: m.kill, start: patient(m.port, m.start) })), close: c.close }
   }
   const s = await startNatsServer()
-  return { url: s.url, members: [{ name: "nats", kill: s.kill, start: s.start }], close: s.close }
+  return { url: s.url, members: [{ name: "nats", kill: s.kill, start: patient(s.port, s.start) }], close: s.close }
 }
 
 export interface Target {
