@@ -8,6 +8,8 @@
 // writes the summary, exiting 130. `--out` also holds the runner's terminal event (`node`).
 // Every flag is checked before anything starts; `--out -` writes the JSON to stdout (the
 // human-readable output then goes to stderr); log lines only with `--verbose`.
+// A browser scenario's screenshots (failed steps, `screenshot:` steps) are kept in
+// ./grid-artifacts/<testId>/ and the folder is printed at the end when there are any.
 // Exit codes: 0 ok, 1 invalid flag or scenario or unreachable target, 99 a threshold
 // breached, 130 interrupted.
 import { readFileSync, writeFileSync } from "node:fs"
@@ -17,6 +19,7 @@ import { Clock, Console, Duration, Effect, FileSystem, Option, References, Strea
 import { Argument, Command, Flag } from "effect/cli"
 import { defaultSettings } from "../daemon/DaemonConfig.ts"
 import { localNode } from "../daemon/LocalNode.ts"
+import { ArtifactStore } from "../runner/ArtifactStore.ts"
 import { newStatus } from "../engine/Engine.ts"
 import type { MemoryTransport } from "../ingest/ResultTransport.ts"
 import type { GridEvent } from "../protocol/events.ts"
@@ -41,6 +44,8 @@ import { workerFlagProblems, workerFlags, workerParamsOf } from "./workerFlags.t
 export { overrideFlags, toOverrides }
 
 export const EXIT_ERROR = 1
+/** Where `grid run` keeps a test's screenshots: `<this folder>/<testId>/`, below the current one. */
+export const RUN_ARTIFACTS = "grid-artifacts"
 export const EXIT_THRESHOLDS = 99
 
 const writeOutputs = (
@@ -68,10 +73,14 @@ export const runCommand = Command.make(
     httpAddr: httpAddrFlag,
     httpLinger: httpLingerFlag,
     dashboard: dashboardFlag,
+    browserPath: Flag.String("browser-path").pipe(
+      Flag.withDescription("Chromium for a browser scenario (default: GRID_BROWSER_PATH, then /usr/bin/chromium and the other usual places)"),
+      Flag.optional
+    ),
     ...workerFlags,
     ...overrideFlags
   },
-  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, dashboard, workers, cpuAffinity, onWorkerExit, ...o }) {
+  Effect.fn(function*({ scenario: file, out, html, verbose, httpAddr, httpLinger, dashboard, browserPath, workers, cpuAffinity, onWorkerExit, ...o }) {
     const flagProblems = [
       ...overrideProblems(o),
       ...workerFlagProblems({ workers, cpuAffinity, onWorkerExit }),
@@ -222,7 +231,7 @@ export const runCommand = Command.make(
       // Acquired first, so removed last: after the node has stopped the test.
       const workDir = yield* FileSystem.FileSystem.pipe(Effect.flatMap((fs) => fs.makeTempDirectoryScoped({ prefix: "grid-run-" })))
       const settings = defaultSettings({ nodeId: "local", workDir, stopGrace: Duration.seconds(5) })
-      const node = yield* localNode(settings, { status })
+      const node = yield* localNode(settings, { status, browserPath: Option.getOrUndefined(browserPath) }, ArtifactStore.directory(RUN_ARTIFACTS))
       published = node.results
       yield* node.send({
         kind: "start",
@@ -247,6 +256,8 @@ export const runCommand = Command.make(
       (e) => (verbose ? e : Effect.provideService(e, References.MinimumLogLevel, "Warn"))
     )
     const end = yield* run
+    const kept = end !== undefined && end.kind !== "rejected" && "artifacts" in end ? end.artifacts ?? [] : []
+    if (kept.length > 0) yield* say(`screenshots: ${kept.length} in ${join(RUN_ARTIFACTS, `run-${startedAt}`)}/`)
     if (end?.kind === "finished") {
       yield* finish(false)
       return yield* linger

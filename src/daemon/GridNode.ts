@@ -2,6 +2,8 @@
 // (ControlSource), where events go (EventSink), where result windows go (ResultTransport) and
 // where heartbeats go (NodeRegistry). `grid daemon` plugs in the NATS ports (GridDaemon.ts),
 // `grid run` memory ones (LocalNode.ts); the node itself is composed here and nowhere else.
+// An ArtifactStore (src/runner/ArtifactStore.ts), when the ports bring one, keeps the files a
+// test leaves (its screenshots) before its work directory goes; without one, none are read.
 //
 // Building it: sweep what an earlier life left and publish the terminal events it owed (the
 // journal), then the test manager, then the workers (control listener, health reporter,

@@ -9,6 +9,7 @@ import { type ControlMessage, ControlSource } from "../control/ControlSource.ts"
 import { NodeRegistry } from "../health/NodeRegistry.ts"
 import { makeMemoryTransport, type MemoryTransport, ResultTransport } from "../ingest/ResultTransport.ts"
 import type { GridEvent } from "../protocol/events.ts"
+import { ArtifactStore } from "../runner/ArtifactStore.ts"
 import { Backends } from "../runner/Backends.ts"
 import { EventSink, MemoryEvents } from "../runner/EventSink.ts"
 import { LocalRun, type LocalRunHooks } from "../runner/LocalRun.ts"
@@ -50,7 +51,9 @@ export const memoryPorts = Effect.gen(function*() {
 
 export const localNode = (
   settings: DaemonSettings,
-  hooks: LocalRunHooks
+  hooks: LocalRunHooks,
+  /** Where a test's screenshots are kept (`grid run`: a local folder); none by default. */
+  artifacts: Layer.Layer<ArtifactStore> = ArtifactStore.none
 ): Effect.Effect<LocalNode, never, Scope.Scope | DaemonRequirements> =>
   Effect.gen(function*() {
     const ports = yield* memoryPorts
@@ -60,6 +63,7 @@ export const localNode = (
         Layer.provide(Layer.mergeAll(
           Backends.local({ forcedGrace: settings.stopGrace }),
           OrphanSweep.none,
+          artifacts,
           Layer.succeed(LocalRun, hooks)
         ))
       )

@@ -2,6 +2,7 @@
 // controller both call it at start-up) and the node's durable command consumer.
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
+import { Objm } from "@nats-io/obj"
 import { nanos } from "@nats-io/transport-node"
 import { Duration, Effect, Schedule } from "effect"
 import { type Assets, consumerName, type Subjects } from "../protocol/names.ts"
@@ -82,6 +83,8 @@ export const ensureAssets = (assets: Assets, subjects: Subjects, nodeTtl: Durati
     // Live flags (`grid flags`): 20 revisions per key, no TTL. Created here too, so a node whose
     // credentials cannot create buckets finds it once any controller ran.
     yield* ensureFlagBucket(assets.flags).pipe(Effect.mapError((e) => new NatsError({ message: e.message })))
+    // Screenshots and other files nodes keep from tests: a week, like the events listing them.
+    yield* ensureObjectStore(assets.artifacts, 7 * DAY, options)
     return { kv, bucketTtlMs: status.ttl, leases, stops }
   })
 
@@ -97,6 +100,22 @@ const bucket = (name: string, ttlMs: number, options: AssetOptions = {}) =>
       yield* reportReplicas(`KV bucket ${name}`, status.replicas, options)
     }
     return kv
+  })
+
+/** An object store (stream OBJ_<name>) created when absent; an existing one is left as it is,
+ * so a node whose credentials only look assets up finds the one a controller made. */
+export const ensureObjectStore = (name: string, ttlMs: number, options: AssetOptions = {}) =>
+  Effect.gen(function*() {
+    const { nc, jsm } = yield* NatsConnection
+    const find = () => jsm.streams.info(`OBJ_${name}`).then((i) => i, (e) => (/not found/i.test(describe(e)) ? undefined : Promise.reject(e)))
+    const existing = yield* throughElections(`cannot read object store ${name}`, find)
+    if (existing !== undefined) return yield* reportReplicas(`object store ${name}`, existing.config.num_replicas, options)
+    yield* throughElections(`cannot create object store ${name}`, () =>
+      new Objm(nc).create(name, {
+        ttl: nanos(ttlMs),
+        storage: StorageType.File,
+        ...(options.replicas !== undefined ? { replicas: options.replicas } : {})
+      }))
   })
 
 /** The node's durable consumer on the control stream: created or left as it is. */

@@ -1,12 +1,13 @@
 // The four ports of a grid node over NATS, as one Layer: the connection (drained last), the
 // protocol's JetStream assets (created idempotently), the node's durable command consumer, the
 // event outbox (flushed on release), the result transport, the heartbeat registry, the
-// launch leases, the emergency stop orders, the live flags (KV grid_flags) and the link status
-// readiness reads. The
+// launch leases, the emergency stop orders, the live flags (KV grid_flags), the artifact store
+// (object store grid_artifacts: a test's screenshots) and the link status readiness reads. The
 // node itself (src/daemon/GridNode.ts) knows none of this: it sees only the ports.
 import { Duration, Effect, Layer, Ref } from "effect"
 import { assets as assetNames, consumerName, nodeInboxPrefix, subjects as subjectNames } from "../protocol/names.ts"
 import { ensureAssets, ensureNodeConsumer } from "./JetStreamAssets.ts"
+import { natsArtifactStoreLayer } from "./NatsArtifactStore.ts"
 import type { NatsAuth } from "./NatsAuth.ts"
 import { NatsConnection } from "./NatsConnection.ts"
 import { natsControlSourceLayer } from "./NatsControlSource.ts"
@@ -52,7 +53,8 @@ export const natsNodePorts = (options: NatsPortsOptions) => {
       natsResultTransportLayer(subjects),
       natsLeaseWatchLayer(leases),
       natsStopOrdersLayer(stops),
-      natsFlagStoreLayer(assets.flags)
+      natsFlagStoreLayer(assets.flags),
+      natsArtifactStoreLayer(assets.artifacts, options.nodeId)
     )
   }))
   return ports.pipe(

@@ -39,6 +39,19 @@ export const RunSummary = Schema.Struct({
 export type RunSummary = typeof RunSummary.Type
 
 export const ErrorInfo = Schema.Struct({ code: Schema.String, message: Schema.String })
+
+/** A file the node kept from the test (a failed browser step's screenshot): `name` in the test's
+ * screenshot folder, its size, and where it is stored (docs/protocol.md "Artifacts"). */
+export const Artifact = Schema.Struct({
+  name: Schema.String.check(Schema.isMaxLength(100)),
+  bytes: Schema.Number,
+  bucket: Schema.String.check(Schema.isMaxLength(256)),
+  key: Schema.String.check(Schema.isMaxLength(512))
+})
+export type Artifact = typeof Artifact.Type
+/** At most 100 (the node's bound), so a terminal event stays far below max_payload. */
+export const MAX_ARTIFACTS = 100
+const artifacts = Schema.optional(Schema.Array(Artifact).check(Schema.isMaxLength(MAX_ARTIFACTS)))
 export type ErrorInfo = typeof ErrorInfo.Type
 
 /** Fields every event has. `testId` is absent on `grid.events._.<nodeId>`; `truncated` marks
@@ -73,10 +86,11 @@ export const StartedEvent = event("started", { pid: Schema.optional(Schema.Numbe
 export const FinishedEvent = event("finished", {
   exitCode: Schema.NullOr(Schema.Number),
   summary: Schema.NullOr(RunSummary),
-  cleanup: Cleanup
+  cleanup: Cleanup,
+  artifacts
 })
-export const FailedEvent = event("failed", { error: ErrorInfo, cleanup: Cleanup, summary: Schema.optional(Schema.NullOr(RunSummary)) })
-export const StoppedEvent = event("stopped", { reason: Schema.String, cleanup: Cleanup, summary: Schema.optional(Schema.NullOr(RunSummary)) })
+export const FailedEvent = event("failed", { error: ErrorInfo, cleanup: Cleanup, summary: Schema.optional(Schema.NullOr(RunSummary)), artifacts })
+export const StoppedEvent = event("stopped", { reason: Schema.String, cleanup: Cleanup, summary: Schema.optional(Schema.NullOr(RunSummary)), artifacts })
 
 /** Every event kind of docs/protocol.md, discriminated by `kind`; unknown fields are dropped. */
 export const GridEvent = Schema.Union([AcceptedEvent, RejectedEvent, ReadyEvent, StartedEvent, FinishedEvent, FailedEvent, StoppedEvent])

@@ -36,7 +36,9 @@ export const assets = (prefix: string) => {
     /** Emergency stop orders (`grid stop --all`), kept so a node reconnecting later obeys them. */
     stops: `grid_stops${suffix}`,
     /** Live flags by scope (`grid flags`), watched by every node (docs/protocol.md "Flags"). */
-    flags: `grid_flags${suffix}`
+    flags: `grid_flags${suffix}`,
+    /** Object store of the files nodes keep from tests (screenshots; docs/protocol.md "Artifacts"). */
+    artifacts: `grid_artifacts${suffix}`
   }
 }
 export type Assets = ReturnType<typeof assets>

@@ -7,6 +7,8 @@ import type { EngineStatus } from "../engine/LoadModels.ts"
 export interface LocalRunHooks {
   /** The engine's live counters, updated while it runs. */
   readonly status: EngineStatus
+  /** `grid run --browser-path`: the Chromium of a browser scenario, over the live flag. */
+  readonly browserPath?: string | undefined
 }
 
 export const LocalRun = Context.Reference<LocalRunHooks | undefined>("grid/runner/LocalRun", {

@@ -4,7 +4,7 @@
 // A failing test ends here; it never reaches the daemon's supervisor.
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, Ref, Scope } from "effect"
 import type { StartCommand } from "../protocol/commands.ts"
-import type { Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
+import type { Artifact, Cleanup, ErrorInfo, GridEvent, RunSummary } from "../protocol/events.ts"
 import type { AllowList } from "../engine/TargetAllowList.ts"
 import { type EffectiveFlags, flagValues, stringFlag } from "../flags/FlagResolver.ts"
 import type { ToolAdapter, ToolContext } from "../tools/Tool.ts"
@@ -17,6 +17,7 @@ import { EventSink } from "./EventSink.ts"
 import { LocalRun } from "./LocalRun.ts"
 import { ResultIngest } from "./ResultIngest.ts"
 import type { TestControl } from "./TestControl.ts"
+import { publishArtifacts } from "./TestArtifacts.ts"
 import { TestJournal } from "./TestJournal.ts"
 import { makeWorkDir, nodeWorkRoot, writeFiles } from "./WorkDir.ts"
 
@@ -51,7 +52,8 @@ export const runTest = Effect.fn("runner.runTest")(function*(command: StartComma
   return yield* Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const ending = yield* restore(body(command, control, cleanup, publish, config, flags).pipe(Scope.provide(scope))).pipe(
+      const made: { workDir?: string } = {}
+      const ending = yield* restore(body(command, control, cleanup, publish, config, flags, made).pipe(Scope.provide(scope))).pipe(
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.succeed<Ending>({ kind: "stopped", reason: "interrupted", summary: null })
@@ -60,8 +62,12 @@ export const runTest = Effect.fn("runner.runTest")(function*(command: StartComma
             )
         )
       )
+      // The test's screenshots are kept before its work directory goes with the scope.
+      const artifacts = ending.kind !== "rejected" && made.workDir !== undefined
+        ? yield* publishArtifacts(command.testId, made.workDir)
+        : []
       yield* Scope.close(scope, Exit.void).pipe(Effect.withSpan("runner.cleanup"))
-      yield* publishEnd(ending, yield* cleanup.report, publish).pipe(
+      yield* publishEnd(ending, yield* cleanup.report, publish, artifacts).pipe(
         Effect.withSpan("runner.publishEnd", { attributes: { "grid.outcome": ending.kind } })
       )
       // The terminal event is with the sink: the journal no longer owes it (TestJournal.ts).
@@ -93,17 +99,19 @@ const allowed = (tool: ToolAdapter, ctx: ToolContext, allow: AllowList, allowToo
 const publishEnd = (
   end: Ending,
   cleanup: Cleanup,
-  publish: Publish
+  publish: Publish,
+  kept: ReadonlyArray<Artifact>
 ) => {
+  const artifacts = kept.length > 0 ? { artifacts: kept } : {}
   switch (end.kind) {
     case "rejected":
       return publish({ kind: "rejected", code: end.code, message: end.message })
     case "finished":
-      return publish({ kind: "finished", exitCode: end.exitCode, summary: end.summary, cleanup })
+      return publish({ kind: "finished", exitCode: end.exitCode, summary: end.summary, cleanup, ...artifacts })
     case "failed":
-      return publish({ kind: "failed", error: end.error, summary: end.summary, cleanup })
+      return publish({ kind: "failed", error: end.error, summary: end.summary, cleanup, ...artifacts })
     case "stopped":
-      return publish({ kind: "stopped", reason: end.reason, summary: end.summary, cleanup, ...(end.commandId ? { commandId: end.commandId } : {}) })
+      return publish({ kind: "stopped", reason: end.reason, summary: end.summary, cleanup, ...artifacts, ...(end.commandId ? { commandId: end.commandId } : {}) })
   }
 }
 
@@ -113,7 +121,9 @@ const body = (
   cleanup: CleanupLog,
   publish: Publish,
   config: RunnerOptions,
-  flags: EffectiveFlags | undefined
+  flags: EffectiveFlags | undefined,
+  /** Where the test's work directory is, once made (its artifacts are read from it at the end). */
+  madeDir: { workDir?: string }
 ) =>
   Effect.gen(function*() {
     const tools = yield* ToolRegistry
@@ -129,6 +139,7 @@ const body = (
     const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), config.nodeId, command.testId, cleanup)).pipe(Effect.withSpan("runner.workDir"))
     if (made._tag === "Failure") return rejected("workdir_failed", made.failure.message)
     const workDir = made.success
+    madeDir.workDir = workDir
     const written = yield* Effect.result(writeFiles(workDir, command.files ?? [])).pipe(Effect.withSpan("runner.writeFiles"))
     if (written._tag === "Failure") {
       return written.failure.code === "invalid_command"

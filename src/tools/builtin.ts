@@ -66,9 +66,15 @@ export const builtinTool: ToolAdapter = {
                   // The live flag `engine.client` is over the scenario's own choice.
                   const scenario = ctx.engineClient === undefined ? loaded : { ...loaded, client: ctx.engineClient }
                   if (scenario.browser !== undefined) {
-                    // In this process: the Chromiums are the parallelism (GRID_BROWSER_PATH, GRID_BROWSER_SCREENSHOTS).
+                    // In this process: the Chromiums are the parallelism. Its Chromium is `grid run
+                    // --browser-path`, the live flag, then GRID_BROWSER_PATH; its screenshots go to the
+                    // work directory's `screenshots/`, which the node keeps (TestArtifacts.ts).
                     const allow = ctx.allowTargets === undefined ? undefined : parseAllowList(ctx.allowTargets)
-                    return runBrowserScenario(scenario, io.sink, status, allow !== undefined && "entries" in allow ? allow : undefined).pipe(Effect.as(0))
+                    const path = ctx.local?.browserPath ?? ctx.browserPath
+                    return runBrowserScenario(scenario, io.sink, status, allow !== undefined && "entries" in allow ? allow : undefined, {
+                      ...(path !== undefined ? { path } : {}),
+                      screenshotDir: `${ctx.workDir}/screenshots`
+                    }).pipe(Effect.as(0))
                   }
                   // Several workers (params.workers, load.workers, the node's --engine-workers, its
                   // cores): each a process of its own, their windows merged into this sink.
