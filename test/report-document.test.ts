@@ -164,7 +164,7 @@ layer(env, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
           const launch = yield* startLaunch(slow, plan, { nodes: ["doc-1"] }, { testId: "doc-late", lateAfterMs: 2500, onUpdate: (u) => void updates.push(u) })
           return yield* launch.await
         }).pipe(Effect.scoped, Effect.provide(Controller.layerNats({ url: nats.url }) as Layer.Layer<Controller>))
-        expect(report.outcome).toBe("ok")
+        expect(report.outcome, JSON.stringify(report.problems)).toBe("ok")
         const phases = updates.flatMap((u) => (u.type === "phase" ? [u.message] : []))
         expect(phases).toContainEqual(expect.stringMatching(/^node doc-1: no window for \d+\.\d s \(its results are late/))
         expect(phases).toContain("node doc-1: its windows are arriving again")

@@ -3,15 +3,20 @@
 // server dies with the stream's leader: no message, no error, no end (seen on a three-server
 // cluster: a launch merged 16 of a node's 37 windows and called the run ok). This follower
 // reopens the consumer from the stream sequence after the last one it delivered, after every
-// reconnect and whenever nothing came for `stallMs`; a message is never delivered twice.
+// reconnect and whenever the server said nothing for `stallMs`; a message is never delivered
+// twice. The server's idle heartbeats count as something: a test's event subject is quiet for
+// the whole run, and reopening it every `stallMs` delayed its terminal event past two of the
+// node's heartbeats, long enough for a launch to call a node that had finished "lost".
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection as Conn } from "@nats-io/transport-node"
 import { Clock, Effect, Queue, Schedule, type Scope, Stream } from "effect"
 import { describe } from "./NatsConnection.ts"
 
 export interface FollowOptions {
-  /** Reopen after this long without a message (a quiet subject reopens cheaply). */
+  /** Reopen after this long without a message or an idle heartbeat from the server. */
   readonly stallMs: number
+  /** Told each time the consumer is (re)opened: a count of reopens for tests and diagnosis. */
+  readonly onOpen?: () => void
 }
 
 /** Every message of `subject` in `stream`, stored ones first, then live; never ends by itself. */
@@ -43,11 +48,18 @@ export const resilientFollow = (
             ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
             : { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
             // Short pulls: a dead pull is noticed in seconds, not the default 30 s.
-            .then((c) => c.consume({ max_messages: 512, expires: 5_000 })),
+            // Idle heartbeats several times per `stallMs`: the proof a quiet consumer is alive.
+            .then((c) => c.consume({ max_messages: 512, expires: 5_000, idle_heartbeat: Math.max(500, Math.floor(options.stallMs / 3)) })),
         catch: describe
       }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
       yield* Effect.addFinalizer(() => Effect.sync(() => void messages.close().catch(() => undefined)))
+      options.onOpen?.()
       lastAt = yield* Clock.currentTimeMillis
+      yield* Stream.fromAsyncIterable(messages.status(), () => undefined).pipe(
+        Stream.runForEach((n) => n.type === "heartbeat" ? Effect.map(Clock.currentTimeMillis, (now) => void (lastAt = now)) : Effect.void),
+        Effect.ignore,
+        Effect.forkScoped
+      )
       const pump = Stream.fromAsyncIterable(messages, describe).pipe(
         Stream.runForEach((m) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
