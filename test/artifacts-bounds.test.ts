@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { ArtifactStore } from "../src/runner/ArtifactStore.ts"
+import { Effect, Layer } from "effect"
+import { ArtifactError, ArtifactStore } from "../src/runner/ArtifactStore.ts"
 import { publishArtifacts } from "../src/runner/TestArtifacts.ts"
 
 const workDir = () => {
@@ -56,5 +56,21 @@ describe("publishArtifacts", () => {
       writeFileSync(join(real, "screenshots", "0001-x.png"), "x")
       expect(yield* publishArtifacts("t4", real).pipe(Effect.provide(ArtifactStore.none))).toEqual([])
       expect(stored.size).toBe(0)
+    }))
+})
+
+describe("a failing store", () => {
+  it.effect("three failures in a row end the attempt (a store that is away does not hold the terminal event)", () =>
+    Effect.gen(function*() {
+      const dir = workDir()
+      for (let i = 1; i <= 6; i++) writeFileSync(join(dir, "screenshots", `000${i}-x.png`), "x")
+      let tries = 0
+      const failing = Layer.succeed(ArtifactStore, ArtifactStore.of({
+        keeps: true,
+        limits: { maxCount: 100, maxBytes: 1000 },
+        put: (testId, name) => Effect.suspend(() => (++tries, Effect.fail(new ArtifactError({ message: `${testId}/${name}: away` }))))
+      }))
+      expect(yield* publishArtifacts("t5", dir).pipe(Effect.provide(failing))).toEqual([])
+      expect(tries).toBe(3)
     }))
 })

@@ -86,10 +86,21 @@ export const publishArtifacts = Effect.fn("runner.publishArtifacts")(function*(t
   }).pipe(Effect.catch((message) => Effect.as(Effect.logWarning(`test ${testId}: screenshots not read: ${message}`), { found: [], skipped: [] })))
   for (const why of read.skipped.slice(0, 10)) yield* Effect.logWarning(`test ${testId}: screenshot not kept: ${why}`)
   const refs: Array<ArtifactRef> = []
+  // A store that is away (NATS down: each put waits for its timeout) must not hold the
+  // terminal event for a hundred timeouts: three failures in a row end the attempt.
+  let failedInRow = 0
   for (const file of read.found) {
     const stored = yield* Effect.result(put(testId, file.name, file.data))
-    if (stored._tag === "Success") refs.push(stored.success)
-    else yield* Effect.logWarning(`test ${testId}: screenshot ${file.name} not stored: ${stored.failure.message}`)
+    if (stored._tag === "Success") {
+      refs.push(stored.success)
+      failedInRow = 0
+      continue
+    }
+    yield* Effect.logWarning(`test ${testId}: screenshot ${file.name} not stored: ${stored.failure.message}`)
+    if (++failedInRow >= 3) {
+      yield* Effect.logWarning(`test ${testId}: the artifact store failed 3 times in a row; the other screenshots are not kept`)
+      break
+    }
   }
   return refs as ReadonlyArray<ArtifactRef>
 })
