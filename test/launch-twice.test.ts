@@ -74,6 +74,9 @@ describe("back-to-back launches on the same node", () => {
         const r = yield* launch(plan("beat", 1))
         expect(r.code).toBe(0)
         const finished = yield* client.waitEvent(r.out.match(/test (beat-[\w-]+)/)![1]!, "finished")
+        // The terminal event is published before the test leaves the node's list, so the idle
+        // heartbeat may reach the bucket a moment after the event reached us.
+        yield* waitUntil("idle after finished", Effect.map(client.heartbeat("twice-1"), (h) => h?.state === "idle"), "5 seconds")
         const hb = yield* client.heartbeat("twice-1")
         expect(hb?.state).toBe("idle")
         // Published on the change: within a fraction of the 6 s interval after the finished event.
