@@ -71,6 +71,26 @@ describe("nodes that restart", () => {
         yield* waitUntil("the journal empty", Effect.sync(() => fs.readdirSync(journal).length === 0))
       }))
 
+    it.effect("a test that finished is not run again by the next life when its start is redelivered (its ack lost in a NATS crash)", () =>
+      Effect.gen(function*() {
+        const client = yield* WireClient
+        const workDir = tempWorkRoot()
+        const first = yield* launch("rs-ended", workDir)
+        const start = { kind: "start", testId: "rs-done", tool: "command", params: { command: ["true"] } } as const
+        const commandId = yield* client.send("rs-ended", start)
+        expect(yield* firstTerminal("rs-done")).toMatchObject({ kind: "finished" })
+        first.child.kill("SIGKILL")
+        yield* Effect.promise(() => first.exited)
+        yield* launch("rs-ended", workDir)
+        // The same command again, as JetStream redelivers a message whose ack it lost (sent
+        // without a message id: the stream would drop a re-publish as a duplicate).
+        yield* client.sendRaw("rs-ended", JSON.stringify({ ...start, commandId }))
+        expect((yield* client.waitEvent("rs-done", "rejected")).code).toBe("duplicate_test")
+        expect((yield* client.eventsOf("rs-done")).filter((e) => e.kind === "accepted")).toHaveLength(1)
+        expect(yield* terminalsOf("rs-done")).toHaveLength(1)
+        expect(fs.readdirSync(path.join(workDir, "rs-ended", ".grid-ended"))).toEqual(["rs-done"])
+      }))
+
     it.effect("the orphan sweep: a node with --work-dir X --node-id work never removes the folders of a node with --work-dir X/work", () =>
       Effect.gen(function*() {
         const client = yield* WireClient

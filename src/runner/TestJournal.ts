@@ -6,7 +6,10 @@
 // publishes `failed` / `node_restarted` for every entry (with what the orphan sweep removed for
 // that test) and drops the entry. Entries are bounded in size and decoded through a Schema:
 // a corrupt one is logged and removed, never fatal.
-import { Clock, Context, Effect, FileSystem, Layer, Path, Schema } from "effect"
+// A test that ended leaves an empty marker in `<root>/.grid-ended/` (the last MAX_ENDED): a
+// start whose ack a NATS crash lost is redelivered, and if the node restarted meanwhile, its
+// next life must know that test already ran (a chaos run saw tests run twice that way).
+import { Clock, Context, Effect, FileSystem, Layer, Option, Path, Schema } from "effect"
 import type { Cleanup, GridEvent } from "../protocol/events.ts"
 import { CommandId, Id, isId } from "../protocol/names.ts"
 import type { EventSink } from "./EventSink.ts"
@@ -27,6 +30,9 @@ const decodeEntry = Schema.decodeUnknownEffect(Schema.fromJsonString(JournalEntr
 /** An entry is a few hundred bytes; labels that would make it larger are left out. */
 export const MAX_ENTRY_BYTES = 16 * 1024
 export const journalDirName = ".grid-journal"
+export const endedDirName = ".grid-ended"
+/** Ended tests remembered across restarts; older markers are removed. */
+export const MAX_ENDED = 1000
 
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
   message: Schema.String
@@ -35,14 +41,16 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
 export class TestJournal extends Context.Service<TestJournal, {
   /** Durably notes an accepted test (before `accepted` is published). */
   readonly record: (entry: JournalEntry) => Effect.Effect<void, JournalError>
-  /** Forgets a test whose terminal event is out. Never fails (a failure is logged). */
+  /** Forgets a test whose terminal event is out, remembering only that it ran. Never fails
+   * (a failure is logged). */
   readonly remove: (testId: string) => Effect.Effect<void>
   /** The entries an earlier life left; corrupt ones are logged and removed on the way. They
    * are remembered as lost (below). */
   readonly recover: Effect.Effect<ReadonlyArray<JournalEntry>>
-  /** Whether this test was recovered as lost (its `node_restarted` is out): a start for it
-   * redelivered after the restart (the earlier life died before acking it) must not run it again. */
-  readonly lost: (testId: string) => Effect.Effect<boolean>
+  /** Whether this test already ran on this node, in this life or an earlier one (ended, or
+   * recovered as lost with its `node_restarted` out): a start for it redelivered after a
+   * restart (its ack lost) must not run it again. */
+  readonly ran: (testId: string) => Effect.Effect<boolean>
 }>()("grid/runner/TestJournal") {
   /** The journal below a node's work root (`<workDir>/<nodeId>`). */
   static readonly layer = (root: string) =>
@@ -53,6 +61,7 @@ export class TestJournal extends Context.Service<TestJournal, {
         const path = yield* Path.Path
         const dir = path.join(root, journalDirName)
         const fileOf = (testId: string) => path.join(dir, `${testId}.json`)
+        const endedDir = path.join(root, endedDirName)
         const recovered = new Set<string>()
 
         const record = Effect.fn("journal.record")(function*(entry: JournalEntry) {
@@ -66,10 +75,28 @@ export class TestJournal extends Context.Service<TestJournal, {
           yield* fs.rename(temp, file).pipe(Effect.mapError(failed))
         })
 
+        /** The oldest ended markers beyond MAX_ENDED go. */
+        const prune = Effect.gen(function*() {
+          const names = yield* fs.readDirectory(endedDir)
+          if (names.length <= MAX_ENDED) return
+          const dated = yield* Effect.forEach(names, (name) =>
+            Effect.map(fs.stat(path.join(endedDir, name)), (i) => ({ name, at: Option.getOrElse(i.mtime, () => new Date(0)).getTime() })))
+          dated.sort((a, b) => a.at - b.at)
+          yield* Effect.forEach(dated.slice(0, names.length - MAX_ENDED), (d) => fs.remove(path.join(endedDir, d.name), { force: true }), { discard: true })
+        })
+
         const remove = (testId: string) =>
-          fs.remove(fileOf(testId), { force: true }).pipe(
-            Effect.catch((e) => Effect.logWarning(`cannot remove the journal entry of test ${testId}: ${e.message}`))
+          fs.makeDirectory(endedDir, { recursive: true, mode: 0o700 }).pipe(
+            Effect.andThen(fs.writeFileString(path.join(endedDir, testId), "", { mode: 0o600 })),
+            Effect.andThen(fs.remove(fileOf(testId), { force: true })),
+            Effect.andThen(prune),
+            Effect.catch((e) => Effect.logWarning(`cannot move the journal entry of test ${testId} to ended: ${e.message}`))
           )
+
+        const ran = (testId: string) =>
+          recovered.has(testId) || !isId(testId)
+            ? Effect.succeed(recovered.has(testId))
+            : fs.exists(path.join(endedDir, testId)).pipe(Effect.orElseSucceed(() => false))
 
         const drop = (file: string, why: string) =>
           Effect.logWarning(`test journal: dropped ${file}: ${why}`).pipe(
@@ -114,7 +141,7 @@ export class TestJournal extends Context.Service<TestJournal, {
           return entries
         }).pipe(Effect.withSpan("journal.recover"))
 
-        return TestJournal.of({ record, remove, recover, lost: (testId) => Effect.sync(() => recovered.has(testId)) })
+        return TestJournal.of({ record, remove, recover, ran })
       })
     )
 }

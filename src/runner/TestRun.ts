@@ -133,8 +133,8 @@ const body = (
     // --- decide: everything that can make the command invalid happens before `accepted`,
     // and so does every write to disk: a node that cannot write refuses (`workdir_failed`).
     const journal = yield* Effect.serviceOption(TestJournal)
-    if (Option.isSome(journal) && (yield* journal.value.lost(command.testId))) {
-      return rejected("duplicate_test", `test ${command.testId} already ran on this node (lost in a restart, reported as node_restarted)`)
+    if (Option.isSome(journal) && (yield* journal.value.ran(command.testId))) {
+      return rejected("duplicate_test", `test ${command.testId} already ran on this node (before a restart)`)
     }
     const made = yield* Effect.result(makeWorkDir(nodeWorkRoot(config), config.nodeId, command.testId, cleanup)).pipe(Effect.withSpan("runner.workDir"))
     if (made._tag === "Failure") return rejected("workdir_failed", made.failure.message)
