@@ -3,7 +3,7 @@
 // final and totals equal to what the target served (or the tool wrote) for tests no fault
 // touched on their node; no process, container or work directory left behind; daemon RSS
 // within a bound of its warm-up; every launch ended within its bound. One table prints them.
-import { jetstream } from "@nats-io/jetstream"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -28,16 +28,22 @@ interface Stored {
 export const readStored = async (natsUrl: string, testIds: ReadonlyArray<string>): Promise<Map<string, Stored>> => {
   const nc = await connect({ servers: natsUrl.split(","), maxReconnectAttempts: 20 })
   const js = jetstream(nc)
+  const jsm = await jetstreamManager(nc)
   const all = async <A>(stream: string, subject: string): Promise<Array<A>> => {
     for (let attempt = 0; ; attempt++) {
       try {
         const consumer = await js.consumers.get(stream, { filter_subjects: subject })
+        // Read exactly what was stored when the consumer was made: waiting for a pull to expire
+        // at the end of each subject made the read-back 3 s a test.
+        const stored = (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects ?? {}
+        const pending = Object.values(stored).reduce((n, c) => n + c, 0)
         const out: Array<A> = []
-        for (;;) {
-          const m = await consumer.next({ expires: 1_500 })
-          if (!m) return out
+        while (out.length < pending) {
+          const m = await consumer.next({ expires: 5_000 })
+          if (!m) throw new Error(`${subject}: ${out.length} of ${pending} stored messages read`)
           out.push(JSON.parse(m.string()) as A)
         }
+        return out
       } catch (e) {
         if (attempt >= 10) throw e
         await new Promise((r) => setTimeout(r, 1_000))
