@@ -15,11 +15,11 @@
 // Throughput rounds are interleaved (wrk, autocannon, lean, undici, loop, repeat) and the
 // median of each is compared. Env: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_RSS_SECONDS (60).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer, connect } from "node:net"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort, runPinned as run, startNginx, waitPort } from "./nginx.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -36,61 +36,6 @@ const need = (cmd: string) => {
   }
 }
 for (const c of ["nginx", "wrk", "taskset"]) need(c)
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => ok(p))
-    })
-  })
-
-const waitPort = async (port: number) => {
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((ok) => {
-      const s = connect(port, "127.0.0.1", () => (s.destroy(), ok(true)))
-      s.on("error", () => ok(false))
-    })
-    if (up) return
-    await new Promise((ok) => setTimeout(ok, 50))
-  }
-  throw new Error(`nothing listens on ${port}`)
-}
-
-const startNginx = async (): Promise<{ url: string; proc: ChildProcess }> => {
-  const port = await freePort()
-  const dir = join(work, "nginx")
-  mkdirSync(join(dir, "logs"), { recursive: true })
-  writeFileSync(join(dir, "nginx.conf"), `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location / { default_type text/plain; return 200 "hello world\\n"; }
-  }
-}
-`)
-  const proc = spawn("taskset", ["-c", "0", "nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "ignore" })
-  await waitPort(port)
-  return { url: `http://127.0.0.1:${port}`, proc }
-}
-
-/** Runs `cmd` pinned to core 1; also returns the CPU it used (user + system, s) from bash's `times`. */
-const run = (cmd: string, args: Array<string>): { stdout: string; cpu: number } => {
-  const r = spawnSync("bash", ["-c", `"$@" && times >&2`, "bash", "taskset", "-c", "1", cmd, ...args], { encoding: "utf8", maxBuffer: 64 << 20 })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`)
-  const t = [...r.stderr.matchAll(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/g)].at(-1)
-  const cpu = t === undefined ? Number.NaN : Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])
-  return { stdout: r.stdout, cpu }
-}
 
 interface Result {
   readonly rps: number
@@ -212,7 +157,7 @@ const compare = (w: Result, g: Result, check: boolean) => {
   }
 }
 
-const nginx = await startNginx()
+const nginx = await startNginx({ dir: join(work, "nginx"), core: 0 })
 try {
   console.log(`nginx-light (1 worker, core 0) at ${nginx.url}; generators on core 1, ${connections} connections, ${seconds} s, median of ${rounds}`)
   const results: Record<string, Array<Result>> = { wrk: [], autocannon: [], "grid (lean)": [], "grid (undici)": [], "undici Pool loop": [] }

@@ -8,12 +8,12 @@
 //     `Authorization: Bearer <token>`) with a static header, and the same flow taking the
 //     token with a JSON capture and sending it through `${token}`: goal >= 0.7x.
 // Requests per CPU-second of the generator are printed too: the steadier figure on a shared machine.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { connect, createServer } from "node:net"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { runPinned as run, startNginx } from "./nginx.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -27,63 +27,6 @@ for (const c of ["nginx", "taskset"]) {
     console.error(`missing ${c}: apt-get install -y nginx-light (and util-linux for taskset)`)
     process.exit(1)
   }
-}
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => ok(p))
-    })
-  })
-
-const waitPort = async (port: number) => {
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((ok) => {
-      const s = connect(port, "127.0.0.1", () => (s.destroy(), ok(true)))
-      s.on("error", () => ok(false))
-    })
-    if (up) return
-    await new Promise((ok) => setTimeout(ok, 50))
-  }
-  throw new Error(`nothing listens on ${port}`)
-}
-
-const startNginx = async (): Promise<{ url: string; proc: ChildProcess }> => {
-  const port = await freePort()
-  const dir = join(work, "nginx")
-  mkdirSync(join(dir, "logs"), { recursive: true })
-  writeFileSync(join(dir, "nginx.conf"), `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location / { default_type text/plain; return 200 "hello world\\n"; }
-    location = /login { default_type application/json; return 200 '{"ok":true,"user":"bench","token":"4f6c1e0b9a7d2c35e8f1"}'; }
-    location = /cart { default_type application/json; return 200 '{"ok":true,"items":[]}'; }
-  }
-}
-`)
-  const proc = spawn("taskset", ["-c", "0", "nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "ignore" })
-  await waitPort(port)
-  return { url: `http://127.0.0.1:${port}`, proc }
-}
-
-/** Runs `cmd` pinned to core 1; also returns the CPU it used (user + system, s) from bash's `times`. */
-const run = (cmd: string, args: Array<string>): { stdout: string; cpu: number } => {
-  const r = spawnSync("bash", ["-c", `"$@" && times >&2`, "bash", "taskset", "-c", "1", cmd, ...args], { encoding: "utf8", maxBuffer: 64 << 20 })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`)
-  const t = [...r.stderr.matchAll(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/g)].at(-1)
-  const cpu = t === undefined ? Number.NaN : Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])
-  return { stdout: r.stdout, cpu }
 }
 
 interface Result {
@@ -123,7 +66,13 @@ const scenarios: Record<string, Array<unknown>> = {
   ]
 }
 
-const nginx = await startNginx()
+const nginx = await startNginx({
+  dir: join(work, "nginx"),
+  core: 0,
+  locations: `
+    location = /login { default_type application/json; return 200 '{"ok":true,"user":"bench","token":"4f6c1e0b9a7d2c35e8f1"}'; }
+    location = /cart { default_type application/json; return 200 '{"ok":true,"items":[]}'; }`
+})
 try {
   console.log(`nginx-light (1 worker, core 0) at ${nginx.url}; generators on core 1, ${connections} connections, ${seconds} s, median of ${rounds}`)
   const results: Record<string, Array<Result>> = { autocannon: [], ...Object.fromEntries(Object.keys(scenarios).map((k) => [k, []])) }

@@ -14,12 +14,12 @@
 //    summary's count equals the target's for a closed run, an open run and a staged ramp.
 // The one-worker comparison against autocannon and wrk is bench/engine.bench.ts's (pinned cores).
 // Env: BENCH_SECONDS (8: long enough that each process's JIT warm-up is small), BENCH_ROUNDS (3).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { connect, createServer } from "node:net"
+import { spawn, spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort, startNginx, waitPort } from "./nginx.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const main = join(root, "src", "cli", "main.ts")
@@ -37,53 +37,9 @@ for (const c of ["nginx", "taskset"]) {
   }
 }
 
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => ok(p))
-    })
-  })
-
-const waitPort = async (port: number) => {
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((ok) => {
-      const s = connect(port, "127.0.0.1", () => (s.destroy(), ok(true)))
-      s.on("error", () => ok(false))
-    })
-    if (up) return
-    await new Promise((ok) => setTimeout(ok, 50))
-  }
-  throw new Error(`nothing listens on ${port}`)
-}
-
 /** nginx-light with `workers` processes, all on `core` when given. */
-const startNginx = async (workers: number, core?: number): Promise<{ url: string; proc: ChildProcess }> => {
-  const port = await freePort()
-  const dir = join(work, `nginx-${port}`)
-  mkdirSync(join(dir, "logs"), { recursive: true })
-  writeFileSync(join(dir, "nginx.conf"), `worker_processes ${workers};
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location / { default_type text/plain; return 200 "hello world\\n"; }
-  }
-}
-`)
-  const argv = ["nginx", "-p", dir, "-c", join(dir, "nginx.conf")]
-  const proc = core === undefined ? spawn(argv[0]!, argv.slice(1), { stdio: "ignore" }) : spawn("taskset", ["-c", String(core), ...argv], { stdio: "ignore" })
-  await waitPort(port)
-  return { url: `http://127.0.0.1:${port}`, proc }
-}
+const nginxOf = (workers: number, core?: number) =>
+  startNginx({ dir: join(work, `nginx-${workers}-${core ?? "any"}`), workers, workerConnections: 8192, ...(core === undefined ? {} : { core }) })
 
 interface Result {
   readonly rps: number
@@ -134,8 +90,8 @@ const f = (n: number, d = 0) => n.toFixed(d).padStart(9)
 const row = (name: string, rs: Array<Result>) =>
   console.log(`${name.padEnd(28)}${f(median(rs.map((r) => r.rps)))} req/s ${f(median(rs.map((r) => r.perCpu)))} req/CPU-s   rounds: ${rs.map((r) => r.perCpu.toFixed(0)).join(" ")}`)
 
-const nginx = await startNginx(cores)
-const pinnedNginx = await startNginx(1, 0)
+const nginx = await nginxOf(cores)
+const pinnedNginx = await nginxOf(1, 0)
 let exactOk = true
 try {
   const load = spawnSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).stdout.trim()
@@ -182,7 +138,7 @@ try {
 const port = await freePort()
 const target = spawn(node, [main, "target", "--port", String(port)], { stdio: "ignore" })
 try {
-  await waitPort(port)
+  await waitPort(port, 200)
   const url = `http://127.0.0.1:${port}`
   // A new connection each time: a kept-alive one may be closed by the target in between.
   const served = async (path: string) =>
