@@ -9,8 +9,9 @@
 // node's heartbeats, long enough for a launch to call a node that had finished "lost".
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection as Conn } from "@nats-io/transport-node"
-import { Clock, Effect, Queue, Schedule, type Scope, Stream } from "effect"
+import { Effect, Queue, type Scope, Stream } from "effect"
 import { describe } from "./NatsConnection.ts"
+import { reopening } from "./Reopening.ts"
 
 export interface FollowOptions {
   /** Reopen after this long without a message or an idle heartbeat from the server. */
@@ -30,55 +31,36 @@ export const resilientFollow = (
   Effect.gen(function*() {
     const out = yield* Queue.unbounded<JsMsg>()
     let lastSeq = 0
-    let lastAt = yield* Clock.currentTimeMillis
-    let reconnects = 0
-    yield* Stream.fromAsyncIterable(nc.status(), () => undefined).pipe(
-      Stream.runForEach((s) => Effect.sync(() => (s.type === "reconnect" ? reconnects++ : undefined))),
-      Effect.ignore,
-      Effect.forkScoped
-    )
-    const once = Effect.scoped(Effect.gen(function*() {
-      const seenReconnects = reconnects
-      // Opened interruptibly and bounded (an acquireRelease would open uninterruptibly, and an
-      // open that never answers while NATS is away would hold the launch's scope open for good);
-      // closed without waiting for the server, which may be gone.
-      const messages = yield* Effect.tryPromise({
-        try: () =>
-          js.consumers.get(stream, lastSeq > 0
-            ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
-            : { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
-            // Short pulls: a dead pull is noticed in seconds, not the default 30 s.
-            // Idle heartbeats several times per `stallMs`: the proof a quiet consumer is alive.
-            .then((c) => c.consume({ max_messages: 512, expires: 5_000, idle_heartbeat: Math.max(500, Math.floor(options.stallMs / 3)) })),
-        catch: describe
-      }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
-      yield* Effect.addFinalizer(() => Effect.sync(() => void messages.close().catch(() => undefined)))
-      options.onOpen?.()
-      lastAt = yield* Clock.currentTimeMillis
-      yield* Stream.fromAsyncIterable(messages.status(), () => undefined).pipe(
-        Stream.runForEach((n) => n.type === "heartbeat" ? Effect.map(Clock.currentTimeMillis, (now) => void (lastAt = now)) : Effect.void),
-        Effect.ignore,
-        Effect.forkScoped
-      )
-      const pump = Stream.fromAsyncIterable(messages, describe).pipe(
-        Stream.runForEach((m) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            lastAt = now
-            if (m.seq <= lastSeq) return Effect.void
-            lastSeq = m.seq
-            return Queue.offer(out, m)
-          }))
-      )
-      const stale = Clock.currentTimeMillis.pipe(
-        Effect.repeat({ schedule: Schedule.spaced("250 millis"), until: (now) => reconnects !== seenReconnects || now - lastAt > options.stallMs })
-      )
-      yield* Effect.raceFirst(pump, stale)
-    }))
-    yield* once.pipe(
-      Effect.ignore,
-      Effect.andThen(Effect.sleep("250 millis")),
-      Effect.forever,
-      Effect.forkScoped
-    )
+    yield* reopening(nc, options.stallMs, (alive) =>
+      Effect.gen(function*() {
+        // Opened interruptibly and bounded (an acquireRelease would open uninterruptibly, and an
+        // open that never answers while NATS is away would hold the launch's scope open for good);
+        // closed without waiting for the server, which may be gone.
+        const messages = yield* Effect.tryPromise({
+          try: () =>
+            js.consumers.get(stream, lastSeq > 0
+              ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
+              : { filter_subjects: subject, deliver_policy: DeliverPolicy.All })
+              // Short pulls: a dead pull is noticed in seconds, not the default 30 s.
+              // Idle heartbeats several times per `stallMs`: the proof a quiet consumer is alive.
+              .then((c) => c.consume({ max_messages: 512, expires: 5_000, idle_heartbeat: Math.max(500, Math.floor(options.stallMs / 3)) })),
+          catch: describe
+        }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
+        yield* Effect.addFinalizer(() => Effect.sync(() => void messages.close().catch(() => undefined)))
+        options.onOpen?.()
+        yield* Stream.fromAsyncIterable(messages.status(), () => undefined).pipe(
+          Stream.runForEach((n) => (n.type === "heartbeat" ? alive : Effect.void)),
+          Effect.ignore,
+          Effect.forkScoped
+        )
+        return Stream.fromAsyncIterable(messages, describe).pipe(
+          Stream.runForEach((m) =>
+            Effect.andThen(alive, () => {
+              if (m.seq <= lastSeq) return Effect.void
+              lastSeq = m.seq
+              return Queue.offer(out, m)
+            }))
+        )
+      }))
     return Stream.fromQueue(out)
   })

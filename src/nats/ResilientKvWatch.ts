@@ -7,8 +7,9 @@
 // times per TTL, so silence that long means a stall, or an empty grid where reopening is cheap).
 import type { KV, KvWatchEntry } from "@nats-io/kv"
 import type { NatsConnection as Conn } from "@nats-io/transport-node"
-import { Clock, Effect, Queue, Schedule, type Scope, Stream } from "effect"
+import { Effect, Queue, type Scope, Stream } from "effect"
 import { describe } from "./NatsConnection.ts"
+import { reopening } from "./Reopening.ts"
 
 export interface ResilientWatchOptions {
   /** Reopen after this long without an entry. */
@@ -20,43 +21,22 @@ export const resilientKvWatch = (nc: Conn, kv: KV, options: ResilientWatchOption
   Effect.gen(function*() {
     const out = yield* Queue.unbounded<KvWatchEntry>()
     let lastRevision = 0
-    let lastAt = yield* Clock.currentTimeMillis
-    let reconnects = 0
-    yield* Stream.fromAsyncIterable(nc.status(), () => undefined).pipe(
-      Stream.runForEach((s) => Effect.sync(() => (s.type === "reconnect" ? reconnects++ : undefined))),
-      Effect.ignore,
-      Effect.forkScoped
-    )
-    const once = Effect.scoped(Effect.gen(function*() {
-      const seenReconnects = reconnects
-      // Opened interruptibly and bounded, not in an (uninterruptible) acquire: an open that
-      // never answers while NATS is away must not hold the scope open.
-      const it = yield* Effect.tryPromise({
-        try: () => kv.watch(lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : {}),
-        catch: describe
-      }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
-      yield* Effect.addFinalizer(() => Effect.sync(() => (it as unknown as { stop: () => void }).stop()))
-      lastAt = yield* Clock.currentTimeMillis
-      const pump = Stream.fromAsyncIterable(it, describe).pipe(
-        Stream.runForEach((e) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    yield* reopening(nc, options.stallMs, (alive) =>
+      Effect.gen(function*() {
+        // Opened interruptibly and bounded, not in an (uninterruptible) acquire: an open that
+        // never answers while NATS is away must not hold the scope open.
+        const it = yield* Effect.tryPromise({
+          try: () => kv.watch(lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : {}),
+          catch: describe
+        }).pipe(Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.fail("timeout") }))
+        yield* Effect.addFinalizer(() => Effect.sync(() => (it as unknown as { stop: () => void }).stop()))
+        return Stream.fromAsyncIterable(it, describe).pipe(
+          Stream.runForEach((e) => {
             if (e.revision <= lastRevision) return Effect.void
             lastRevision = e.revision
-            lastAt = now
-            return Queue.offer(out, e)
-          }))
-      )
-      const stale = Clock.currentTimeMillis.pipe(
-        Effect.repeat({ schedule: Schedule.spaced("250 millis"), until: (now) => reconnects !== seenReconnects || now - lastAt > options.stallMs })
-      )
-      yield* Effect.raceFirst(pump, stale)
-    }))
-    // A failed open (no leader elected yet) is retried like a stall.
-    yield* once.pipe(
-      Effect.ignore,
-      Effect.andThen(Effect.sleep("250 millis")),
-      Effect.forever,
-      Effect.forkScoped
-    )
+            return Effect.andThen(alive, Queue.offer(out, e))
+          })
+        )
+      }))
     return Stream.fromQueue(out)
   })
